@@ -1,0 +1,50 @@
+"""The application factory."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from app import cli
+from app.api import register_blueprints as register_api
+from app.errors import register_error_handlers as register_errors
+from app.extensions import api, db, migrate, redis_store
+from config import load_config
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config=None):
+    """Build the app for ``config``: a config object, an environment name, or None for APP_ENV."""
+    if config is None or isinstance(config, str):
+        config = load_config(config)
+    app = Flask(__name__)
+    app.config.from_object(config)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def register_extensions(app):
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    redis_store.init_app(app)
+    api.init_app(app)
+
+
+def register_blueprints(app):
+    register_api(app)
+
+
+def register_error_handlers(app):
+    register_errors(app)
+
+
+def register_commands(app):
+    cli.register(app)

@@ -1,0 +1,87 @@
+"""Rules about schedules and their numbered slots: release time, suggested arrival, availability."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from app.domain.enums import Availability, ScheduleStatus
+
+
+def suggested_time(start: time, minutes_per_patient: int, seq: int) -> time:
+    """The suggested arrival for number ``seq``: start + (seq − 1) × minutes per patient."""
+    if seq < 1:
+        raise ValueError("seq starts at 1")
+    if minutes_per_patient < 1:
+        raise ValueError("minutes_per_patient must be positive")
+    moment = datetime.combine(date.min, start) + timedelta(minutes=(seq - 1) * minutes_per_patient)
+    if moment.date() != date.min:
+        raise ValueError("suggested time runs past midnight")
+    return moment.time()
+
+
+def slot_times(start: time, end: time, minutes_per_patient: int, capacity: int) -> list[time]:
+    """The suggested times of numbers 1..capacity; numbers past ``end`` keep being spaced out."""
+    if end <= start:
+        raise ValueError("end must be after start")
+    return [suggested_time(start, minutes_per_patient, seq) for seq in range(1, capacity + 1)]
+
+
+def release_at(visit_date: date, release_clock: time, window_days: int, tz) -> datetime:
+    """When numbers for ``visit_date`` are released: ``window_days`` before, at the release time."""
+    return datetime.combine(visit_date - timedelta(days=window_days), release_clock, tzinfo=tz)
+
+
+@dataclass(frozen=True)
+class ScheduleLoad:
+    """What availability needs to know of one schedule."""
+
+    status: ScheduleStatus
+    release_at: datetime
+    capacity: int
+    remaining: int
+
+
+def schedule_availability(load: ScheduleLoad, now: datetime) -> Availability:
+    """Whether a patient can book this schedule now, and if not, why."""
+    if load.status == ScheduleStatus.STOPPED:
+        return Availability.STOPPED
+    if now < load.release_at:
+        return Availability.NOT_RELEASED
+    if load.remaining <= 0:
+        return Availability.FULL
+    return Availability.AVAILABLE
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """One day of a department's calendar."""
+
+    status: Availability
+    total: int
+    remaining: int
+
+
+def day_summary(loads: list[ScheduleLoad], now: datetime) -> DaySummary:
+    """Fold a day's schedules into one calendar cell.
+
+    Stopped schedules count for nothing. A day is available when any schedule can be booked now;
+    otherwise not_released when numbers are still to come; otherwise full. Total and remaining
+    count the open schedules, released or not, so that a patient sees what a day offers.
+    """
+    if not loads:
+        return DaySummary(Availability.NONE, 0, 0)
+    open_loads = [load for load in loads if load.status != ScheduleStatus.STOPPED]
+    if not open_loads:
+        return DaySummary(Availability.STOPPED, 0, 0)
+    states = {schedule_availability(load, now) for load in open_loads}
+    total = sum(load.capacity for load in open_loads)
+    remaining = sum(load.remaining for load in open_loads)
+    for status in (Availability.AVAILABLE, Availability.NOT_RELEASED):
+        if status in states:
+            return DaySummary(status, total, remaining)
+    return DaySummary(Availability.FULL, total, remaining)
+
+
+def next_change(loads: list[ScheduleLoad], now: datetime) -> datetime | None:
+    """The next moment at which time alone changes the availability of these schedules."""
+    pending = [load.release_at for load in loads if load.release_at > now]
+    return min(pending, default=None)

@@ -1,0 +1,129 @@
+"""Error types and the one JSON error envelope: ``{"code", "message", "errors"?, ...}``."""
+
+import logging
+
+import marshmallow as ma
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ErrorSchema(ma.Schema):
+    """The error envelope every failing call answers with."""
+
+    code = ma.fields.String(required=True, metadata={"description": "stable machine code"})
+    message = ma.fields.String(required=True, metadata={"description": "说明（中文）"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "field errors, only for validation failures"},
+    )
+
+
+class AppError(Exception):
+    """A failure with an HTTP status, a stable code and a message a patient or staff can read."""
+
+    status = 400
+    code = "bad_request"
+    message = "请求有误"
+
+    def __init__(self, message=None, *, code=None, status=None, **extra):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status = status or self.status
+        self.extra = extra
+
+    def to_dict(self):
+        return {"code": self.code, "message": self.message, **self.extra}
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    message = "未找到该资源"
+
+
+class ValidationFailed(AppError):
+    status = 422
+    code = "validation_error"
+    message = "请求参数有误"
+
+    def __init__(self, errors, message=None):
+        super().__init__(message, errors=errors)
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+    message = "当前状态不允许该操作"
+
+
+# Messages for HTTP errors raised by Flask/Werkzeug itself (routing, method, body size, ...).
+_HTTP_CODES = {
+    400: ("bad_request", "请求格式有误"),
+    401: ("unauthorized", "请先登录"),
+    403: ("forbidden", "无权进行该操作"),
+    404: ("not_found", "未找到该资源"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    413: ("payload_too_large", "请求内容过大"),
+    415: ("unsupported_media_type", "请使用 JSON 格式提交"),
+    422: ("validation_error", "请求参数有误"),
+    429: ("too_many_requests", "操作过于频繁，请稍后再试"),
+    500: ("internal_error", "服务器开小差了，请稍后再试"),
+    503: ("service_unavailable", "服务暂不可用，请稍后再试"),
+}
+
+
+def _flatten_errors(messages):
+    """webargs nests errors by location ({"query": {"days": [...]}}); the envelope does not."""
+    flat = {}
+    for location_errors in (messages or {}).values():
+        if isinstance(location_errors, dict):
+            for field, errs in location_errors.items():
+                flat.setdefault(str(field), []).extend(_as_strings(errs))
+        else:
+            flat.setdefault("_schema", []).extend(_as_strings(location_errors))
+    return flat
+
+
+def _as_strings(errs):
+    if isinstance(errs, dict):
+        return [f"{key}: {msg}" for key, value in errs.items() for msg in _as_strings(value)]
+    if isinstance(errs, (list, tuple)):
+        return [msg for err in errs for msg in _as_strings(err)]
+    return [str(errs)]
+
+
+def _envelope(status, body, headers=None):
+    return body, status, headers or {}
+
+
+def handle_app_error(error: AppError):
+    return _envelope(error.status, error.to_dict())
+
+
+def handle_http_exception(error: HTTPException):
+    status = error.code or 500
+    code, message = _HTTP_CODES.get(status, ("http_error", error.description or "请求失败"))
+    body = {"code": code, "message": message}
+    data = getattr(error, "data", None) or {}
+    if "messages" in data:  # webargs validation failure
+        body["errors"] = _flatten_errors(data["messages"])
+    headers = dict(data.get("headers") or {})
+    if status == 405 and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return _envelope(status, body, headers)
+
+
+def handle_unexpected(error: Exception):
+    log.exception("unhandled error", exc_info=error)
+    code, message = _HTTP_CODES[500]
+    return _envelope(500, {"code": code, "message": message})
+
+
+def register_error_handlers(app):
+    """Send every error through the one envelope."""
+    app.register_error_handler(AppError, handle_app_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,46 @@
+"""Extensions, created unbound; ``create_app`` binds them to an app."""
+
+import redis
+from flask import current_app
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+from app.errors import ErrorSchema
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model."""
+
+
+class BookingApi(Api):
+    """flask-smorest's Api, with errors left to ``app.errors`` so there is one envelope."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        """Errors are handled by app.errors.register_error_handlers."""
+
+
+class RedisExtension:
+    """One Redis connection pool per app, built from ``REDIS_URL``."""
+
+    def init_app(self, app):
+        timeout = app.config["REDIS_SOCKET_TIMEOUT"]
+        app.extensions["redis"] = redis.Redis.from_url(
+            app.config["REDIS_URL"],
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+        )
+
+    @property
+    def client(self) -> redis.Redis:
+        return current_app.extensions["redis"]
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+api = BookingApi()
+redis_store = RedisExtension()

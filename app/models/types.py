@@ -1,0 +1,48 @@
+"""Column types shared by the models."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+# Ids: BIGINT on MySQL; SQLite only auto-increments a column declared INTEGER.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime, stored as naive UTC (MySQL DATETIME keeps no offset)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UTCDateTime needs an aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class StrEnum(TypeDecorator):
+    """A StrEnum stored by its string value in a VARCHAR."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, enum_cls, length=24):
+        super().__init__(length)
+        self.enum_cls = enum_cls
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else self.enum_cls(value).value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else self.enum_cls(value)
+
+
+def utcnow():
+    """Now, aware, in UTC."""
+    return datetime.now(UTC)

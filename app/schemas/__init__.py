@@ -1,0 +1,1 @@
+"""marshmallow schemas: what the API takes and what it answers."""

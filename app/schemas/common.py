@@ -1,0 +1,35 @@
+"""Schemas shared by every area: pagination, China-time datetimes."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.domain.clock import to_china
+
+MAX_PER_PAGE = 100
+
+
+class ChinaDateTime(ma.fields.DateTime):
+    """An aware datetime, written in ISO 8601 with the +08:00 offset."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else super()._serialize(to_china(value), attr, obj, **kwargs)
+
+
+class PageArgs(ma.Schema):
+    """?page=1&per_page=20"""
+
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+def page_schema(item_schema, name):
+    """A schema for a page of ``item_schema``: items, page, per_page, total."""
+    return ma.Schema.from_dict(
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+            "page": ma.fields.Integer(required=True),
+            "per_page": ma.fields.Integer(required=True),
+            "total": ma.fields.Integer(required=True),
+        },
+        name=name,
+    )

@@ -1,0 +1,192 @@
+"""Seeding the demo catalogue: hospitals, departments, doctors and 8 days of schedules."""
+
+from datetime import time, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app import cache
+from app.domain import clock
+from app.domain.enums import Period, ScheduleStatus, SlotState
+from app.domain.schedule import release_at, slot_times
+from app.extensions import db
+from app.models import Department, Doctor, Hospital, Schedule, Slot
+from app.services import demo_data as data
+
+PERIOD_HOURS = {
+    Period.MORNING: (time(8, 0), time(12, 0)),
+    Period.AFTERNOON: (time(13, 30), time(17, 0)),
+}
+
+
+def seed_demo(today=None) -> dict:
+    """Create what is missing of the demo catalogue, with schedules from ``today`` for 8 days.
+
+    Idempotent: rows are found by their natural keys and never duplicated or overwritten, so
+    running it again on a later day only adds the new days' schedules.
+    """
+    today = today or clock.business_date(clock.now())
+    counts = dict.fromkeys(("hospitals", "departments", "doctors", "schedules", "slots"), 0)
+    try:
+        touched = set()
+        for spec in data.HOSPITALS:
+            hospital = _hospital(spec, counts)
+            doctors = _departments_and_doctors(hospital, spec[-1], counts)
+            _schedules(hospital, doctors, today, counts, touched)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    for department_id in touched:
+        cache.invalidate_department(department_id)
+    return counts
+
+
+def _hospital(spec, counts):
+    name, level, region, district, address, phone, intro, window, _ = spec
+    hospital = db.session.scalar(sa.select(Hospital).where(Hospital.name == name))
+    if hospital is None:
+        config = current_app.config
+        hospital = Hospital(
+            name=name,
+            level=level,
+            region=region,
+            district=district,
+            address=address,
+            phone=phone,
+            intro=intro,
+            booking_window_days=window,
+            release_time=time.fromisoformat(config["RELEASE_TIME"]),
+            hold_minutes=config["HOLD_MINUTES"],
+        )
+        db.session.add(hospital)
+        db.session.flush()
+        counts["hospitals"] += 1
+    return hospital
+
+
+def _departments_and_doctors(hospital, specs, counts):
+    existing = {
+        d.name: d
+        for d in db.session.scalars(
+            sa.select(Department).where(Department.hospital_id == hospital.id)
+        )
+    }
+    doctors = []
+    for order, (name, parent, sex, min_age, max_age, symptoms, specialties) in enumerate(specs):
+        department = existing.get(name)
+        if department is None:
+            department = Department(
+                hospital_id=hospital.id,
+                parent_id=existing[parent].id if parent else None,
+                name=name,
+                sex_rule=sex,
+                min_age=min_age,
+                max_age=max_age,
+                symptoms=symptoms,
+                sort_order=order,
+                intro=f"{hospital.name}{name}，提供门诊诊疗服务。",
+                location=f"门诊楼 {order % 4 + 1} 层 {chr(65 + order % 3)} 区",
+            )
+            db.session.add(department)
+            db.session.flush()
+            existing[name] = department
+            counts["departments"] += 1
+        doctors += _doctors(department, specialties, len(doctors) + hospital.id * 7, counts)
+    return doctors
+
+
+def _doctors(department, specialties, offset, counts):
+    existing = {
+        d.name: d
+        for d in db.session.scalars(sa.select(Doctor).where(Doctor.department_id == department.id))
+    }
+    doctors = []
+    for index, specialty in enumerate(specialties):
+        n = offset + index
+        name = (
+            data.SURNAMES[n % len(data.SURNAMES)]
+            + data.GIVEN_NAMES[(n * 7) % len(data.GIVEN_NAMES)]
+        )
+        doctor = existing.get(name)
+        if doctor is None:
+            title = data.TITLES[n % len(data.TITLES)]
+            doctor = Doctor(
+                department_id=department.id,
+                name=name,
+                title=title,
+                specialty=specialty,
+                fee_fen=data.FEE_FEN[title],
+                intro=f"{title.label}，从事{department.name}临床工作多年，擅长{specialty}。",
+            )
+            db.session.add(doctor)
+            db.session.flush()
+            counts["doctors"] += 1
+        doctors.append(doctor)
+    return doctors
+
+
+def _schedules(hospital, doctors, today, counts, touched):
+    """Each doctor works a rotating pattern of half-days; one clinic is small, one is stopped."""
+    dates = [today + timedelta(days=offset) for offset in range(data.DAYS)]
+    existing = set(
+        db.session.execute(
+            sa.select(Schedule.doctor_id, Schedule.date, Schedule.period).where(
+                Schedule.doctor_id.in_([d.id for d in doctors]),
+                Schedule.date.between(dates[0], dates[-1]),
+            )
+        ).all()
+    )
+    is_first_hospital = hospital.name == data.HOSPITALS[0][0]
+    new = []
+    for i, doctor in enumerate(doctors):
+        for offset, day in enumerate(dates):
+            for period, works in (
+                (Period.MORNING, (offset + i) % 2 == 0),
+                (Period.AFTERNOON, (offset + i) % 3 == 0),
+            ):
+                if not works or (doctor.id, day, period) in existing:
+                    continue
+                schedule = _schedule(hospital, doctor, day, period)
+                if is_first_hospital and i == 0 and offset == 2 and period == Period.MORNING:
+                    schedule.capacity = 5  # a small special-needs clinic
+                if is_first_hospital and i == 2 and offset == 4:
+                    schedule.status = ScheduleStatus.STOPPED
+                    schedule.stop_reason = data.STOP_REASON
+                new.append(schedule)
+    db.session.add_all(new)
+    db.session.flush()
+    slots = []
+    for schedule in new:
+        times = slot_times(
+            schedule.start_time, schedule.end_time, schedule.minutes_per_patient, schedule.capacity
+        )
+        slots += [
+            {"schedule_id": schedule.id, "seq": seq, "state": SlotState.FREE, "suggested_time": at}
+            for seq, at in enumerate(times, start=1)
+        ]
+        touched.add(schedule.department_id)
+    if slots:
+        db.session.execute(sa.insert(Slot), slots)
+    counts["schedules"] += len(new)
+    counts["slots"] += len(slots)
+
+
+def _schedule(hospital, doctor, day, period):
+    start, end = PERIOD_HOURS[period]
+    capacity = data.CAPACITY[doctor.title]
+    minutes = (end.hour * 60 + end.minute - start.hour * 60 - start.minute) // capacity
+    return Schedule(
+        doctor_id=doctor.id,
+        department_id=doctor.department_id,
+        date=day,
+        period=period,
+        start_time=start,
+        end_time=end,
+        capacity=capacity,
+        fee_fen=doctor.fee_fen,
+        minutes_per_patient=minutes,
+        release_at=release_at(
+            day, hospital.release_time, hospital.booking_window_days, clock.CHINA_TZ
+        ),
+    )

@@ -1,0 +1,32 @@
+"""E2E tier: the seeded app served over HTTP on 127.0.0.1, called with a real HTTP client."""
+
+import pytest
+import requests
+
+from app.extensions import redis_store
+from app.services.demo import seed_demo
+from tests.support import ServedApp, testing_app
+
+
+@pytest.fixture(scope="session")
+def served():
+    app = testing_app("booking_e2e", redis_db=14)
+    with app.app_context():
+        redis_store.client.flushdb()
+        seed_demo()
+    with ServedApp(app) as server:
+        server.app = app
+        yield server
+
+
+@pytest.fixture(scope="session")
+def http(served):
+    """GET/POST against the served app: ``http.get("/api/v1/hospitals")``."""
+
+    class Client(requests.Session):
+        def request(self, method, url, *args, **kwargs):
+            kwargs.setdefault("timeout", 10)
+            return super().request(method, served.url + url, *args, **kwargs)
+
+    with Client() as client:
+        yield client

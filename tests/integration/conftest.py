@@ -1,0 +1,40 @@
+"""Integration tier: real MariaDB and Redis; each test runs in a transaction that is rolled back."""
+
+import pytest
+from sqlalchemy import orm
+
+from app.extensions import db, redis_store
+from tests.support import testing_app
+
+
+@pytest.fixture(scope="session")
+def app():
+    return testing_app("booking_test", redis_db=15)
+
+
+@pytest.fixture
+def redis(app):
+    with app.app_context():
+        client = redis_store.client
+        client.flushdb()
+        yield client
+        client.flushdb()
+
+
+@pytest.fixture
+def session(app, redis):
+    """A session joined to an outer transaction: commits become savepoints, all rolled back."""
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        scoped = orm.scoped_session(
+            orm.sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        )
+        original, db.session = db.session, scoped
+        try:
+            yield scoped
+        finally:
+            scoped.remove()
+            outer.rollback()
+            connection.close()
+            db.session = original
