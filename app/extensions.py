@@ -5,6 +5,8 @@ from flask import current_app
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
+from redis.backoff import ConstantBackoff
+from redis.retry import Retry
 from sqlalchemy.orm import DeclarativeBase
 
 from app.errors import ErrorSchema
@@ -27,11 +29,17 @@ class RedisExtension:
     """One Redis connection pool per app, built from ``REDIS_URL``."""
 
     def init_app(self, app):
-        timeout = app.config["REDIS_SOCKET_TIMEOUT"]
-        app.extensions["redis"] = redis.Redis.from_url(
-            app.config["REDIS_URL"],
+        app.extensions["redis"] = self.connect(app.config["REDIS_URL"], app.config)
+
+    @staticmethod
+    def connect(url, config) -> redis.Redis:
+        """A client that fails fast: MySQL is the truth, so a missing Redis must cost little."""
+        timeout = config["REDIS_SOCKET_TIMEOUT"]
+        return redis.Redis.from_url(
+            url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+            retry=Retry(ConstantBackoff(0.05), retries=1),
             health_check_interval=30,
         )
 

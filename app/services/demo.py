@@ -127,7 +127,9 @@ def _doctors(department, specialties, offset, counts):
 
 
 def _schedules(hospital, doctors, today, counts, touched):
-    """Each doctor works a rotating pattern of half-days; one clinic is small, one is stopped."""
+    """Each doctor works a rota of half-days fixed by the calendar date, so a later run adds
+    only the new days. In the first hospital one clinic is small and one department stops a day.
+    """
     dates = [today + timedelta(days=offset) for offset in range(data.DAYS)]
     existing = set(
         db.session.execute(
@@ -137,23 +139,15 @@ def _schedules(hospital, doctors, today, counts, touched):
             )
         ).all()
     )
-    is_first_hospital = hospital.name == data.HOSPITALS[0][0]
     new = []
     for i, doctor in enumerate(doctors):
-        for offset, day in enumerate(dates):
-            for period, works in (
-                (Period.MORNING, (offset + i) % 2 == 0),
-                (Period.AFTERNOON, (offset + i) % 3 == 0),
-            ):
-                if not works or (doctor.id, day, period) in existing:
-                    continue
-                schedule = _schedule(hospital, doctor, day, period)
-                if is_first_hospital and i == 0 and offset == 2 and period == Period.MORNING:
-                    schedule.capacity = 5  # a small special-needs clinic
-                if is_first_hospital and i == 2 and offset == 4:
-                    schedule.status = ScheduleStatus.STOPPED
-                    schedule.stop_reason = data.STOP_REASON
-                new.append(schedule)
+        for day in dates:
+            n = day.toordinal() + i
+            for period, works in ((Period.MORNING, n % 2 == 0), (Period.AFTERNOON, n % 3 == 0)):
+                if works and (doctor.id, day, period) not in existing:
+                    new.append(_schedule(hospital, doctor, day, period))
+    if hospital.name == data.HOSPITALS[0][0]:
+        _make_special(new, doctors, today)
     db.session.add_all(new)
     db.session.flush()
     slots = []
@@ -170,6 +164,25 @@ def _schedules(hospital, doctors, today, counts, touched):
         db.session.execute(sa.insert(Slot), slots)
     counts["schedules"] += len(new)
     counts["slots"] += len(slots)
+
+
+def _make_special(new, doctors, today):
+    """A small special-needs clinic from day 2, a whole department stopped (停诊) from day 4."""
+    small = next(
+        (s for s in new if s.doctor_id == doctors[0].id and s.date >= today + timedelta(days=2)),
+        None,
+    )
+    if small is not None:
+        small.capacity = 5
+    stopping = next(
+        (s for s in new if s.doctor_id == doctors[2].id and s.date >= today + timedelta(days=4)),
+        None,
+    )
+    if stopping is not None:
+        for schedule in new:
+            if (schedule.department_id, schedule.date) == (stopping.department_id, stopping.date):
+                schedule.status = ScheduleStatus.STOPPED
+                schedule.stop_reason = data.STOP_REASON
 
 
 def _schedule(hospital, doctor, day, period):
