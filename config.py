@@ -4,7 +4,10 @@
 the environment at call time, never at import time.
 """
 
+import base64
+import json
 import os
+import secrets
 from pathlib import Path
 from typing import ClassVar
 
@@ -30,6 +33,38 @@ def _env_int(name, default):
         return int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _dev_secrets():
+    """Random secrets for a developer's machine, made once and kept in instance/ (never in git).
+
+    Every process of ``make run`` (gunicorn workers, the RQ worker) reads the same file, so what one
+    encrypts another can read.
+    """
+    path = BASE_DIR / "instance" / "dev-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = _random_secrets()
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(values))
+    try:
+        os.link(tmp, path)  # first writer wins; a concurrent starter reads the winner's file
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return json.loads(path.read_text())
+
+
+def _random_secrets():
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    return {
+        "SECRET_KEY": DEV_ONLY_PREFIX + secrets.token_urlsafe(32),
+        "FIELD_ENCRYPTION_KEYS": f"dev1:{key}",
+        "LOOKUP_HASH_KEY": DEV_ONLY_PREFIX + secrets.token_urlsafe(32),
+        "WECHAT_SECRET": DEV_ONLY_PREFIX + secrets.token_hex(8),
+    }
 
 
 def _env_bool(name, default):
@@ -59,9 +94,25 @@ class Config:
 
     default_database_url = f"sqlite:///{BASE_DIR / 'instance' / 'dev.db'}"
     default_redis_url = "redis://127.0.0.1:6379/0"
+    default_wechat_api_base = "https://api.weixin.qq.com/"
+
+    def generated_secrets(self):
+        """Secrets used where the environment gives none; production has none to give."""
+        return {}
 
     def __init__(self):
-        self.SECRET_KEY = env("SECRET_KEY", DEV_ONLY_PREFIX + "secret-key-change-me")
+        generated = self.generated_secrets()
+        self.SECRET_KEY = env("SECRET_KEY", generated.get("SECRET_KEY", ""))
+        # Field encryption (ID and phone numbers at rest): "kid:base64(32 bytes)[,kid:...]", the
+        # first key encrypts, all decrypt, so keys can rotate. The lookup key makes keyed hashes.
+        self.FIELD_ENCRYPTION_KEYS = env(
+            "FIELD_ENCRYPTION_KEYS", generated.get("FIELD_ENCRYPTION_KEYS", "")
+        )
+        self.LOOKUP_HASH_KEY = env("LOOKUP_HASH_KEY", generated.get("LOOKUP_HASH_KEY", ""))
+        # WeChat mini-program credentials; the API base points at /sandbox/wechat/ off production.
+        self.WECHAT_APPID = env("WECHAT_APPID", "wx" + "0" * 15 + "1")
+        self.WECHAT_SECRET = env("WECHAT_SECRET", generated.get("WECHAT_SECRET", ""))
+        self.WECHAT_API_BASE = env("WECHAT_API_BASE", self.default_wechat_api_base)
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", self.default_database_url)
         self.REDIS_URL = env("REDIS_URL", self.default_redis_url)
         # Connect/read timeout for Redis in seconds: a Redis that hangs must not hang a request.
@@ -87,7 +138,11 @@ class DevelopmentConfig(Config):
     ENV_NAME = "development"
     SANDBOX_ENABLED = True
 
+    def generated_secrets(self):
+        return _dev_secrets()
+
     def __init__(self):
+        self.default_wechat_api_base = f"http://127.0.0.1:{env('PORT', '5000')}/sandbox/wechat/"
         super().__init__()
         self.DEBUG = _env_bool("FLASK_DEBUG", False)
 
@@ -100,6 +155,11 @@ class TestingConfig(Config):
     SANDBOX_ENABLED = True
     default_database_url = "mysql+pymysql://root@127.0.0.1:3306/booking_test?charset=utf8mb4"
     default_redis_url = "redis://127.0.0.1:6379/15"
+    # Tests that call the WeChat stand-in point this at their served app.
+    default_wechat_api_base = "http://127.0.0.1:5000/sandbox/wechat/"
+
+    def generated_secrets(self):
+        return _random_secrets()  # test databases are made anew each run
 
     def __init__(self):
         super().__init__()
@@ -114,8 +174,18 @@ class ProductionConfig(Config):
 
     def validate(self):
         problems = []
-        if self.SECRET_KEY.startswith(DEV_ONLY_PREFIX) or len(self.SECRET_KEY) < 32:
-            problems.append("SECRET_KEY must be set to a random secret of at least 32 characters")
+        for name in ("SECRET_KEY", "LOOKUP_HASH_KEY", "WECHAT_SECRET"):
+            value = getattr(self, name)
+            if value.startswith(DEV_ONLY_PREFIX) or len(value) < (
+                32 if name != "WECHAT_SECRET" else 16
+            ):
+                problems.append(f"{name} must be set to a real secret")
+        if not self.FIELD_ENCRYPTION_KEYS:
+            problems.append("FIELD_ENCRYPTION_KEYS must be set (kid:base64 of 32 random bytes)")
+        if env("WECHAT_APPID") is None:
+            problems.append("WECHAT_APPID must be set")
+        if "/sandbox/" in self.WECHAT_API_BASE or "127.0.0.1" in self.WECHAT_API_BASE:
+            problems.append("WECHAT_API_BASE must not point at the sandbox")
         if not self.SQLALCHEMY_DATABASE_URI.startswith("mysql"):
             problems.append("DATABASE_URL must point at MySQL")
         if env("REDIS_URL") is None:
