@@ -11,9 +11,19 @@ from app import create_app
 from config import TestingConfig
 
 
+def _base_url():
+    """The test database URL of TestingConfig (TEST_DATABASE_URL)."""
+    return make_url(TestingConfig().SQLALCHEMY_DATABASE_URI)
+
+
+def database_name(suffix=""):
+    """The tier's database: the TEST_DATABASE_URL database name, plus ``suffix``."""
+    return _base_url().database + suffix
+
+
 def fresh_database(name):
     """Drop and create database ``name`` (utf8mb4) on the test MariaDB; return its URL."""
-    base = make_url(TestingConfig().SQLALCHEMY_DATABASE_URI)
+    base = _base_url()
     connection = pymysql.connect(
         host=base.host or "127.0.0.1",
         port=base.port or 3306,
@@ -31,11 +41,17 @@ def fresh_database(name):
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-def testing_app(database, redis_db, **overrides):
-    """An app on a fresh, migrated test database ``database`` and Redis db ``redis_db``."""
+def testing_app(suffix="", redis_offset=0, **overrides):
+    """An app on a fresh, migrated test database and its own Redis db.
+
+    The integration tier uses the TEST_DATABASE_URL database and TEST_REDIS_URL's db; other tiers
+    add a suffix and step down from that db, so two checkouts can test side by side with
+    different TEST_* settings.
+    """
     config = TestingConfig()
-    config.SQLALCHEMY_DATABASE_URI = fresh_database(database)
-    config.REDIS_URL = f"{config.REDIS_URL.rsplit('/', 1)[0]}/{redis_db}"
+    config.SQLALCHEMY_DATABASE_URI = fresh_database(database_name(suffix))
+    prefix, db_number = config.REDIS_URL.rsplit("/", 1)
+    config.REDIS_URL = f"{prefix}/{int(db_number) - redis_offset}"
     for key, value in overrides.items():
         setattr(config, key, value)
     app = create_app(config)

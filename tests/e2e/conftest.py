@@ -10,12 +10,14 @@ from tests.support import ServedApp, testing_app
 
 @pytest.fixture(scope="session")
 def served():
-    app = testing_app("booking_e2e", redis_db=14)
+    app = testing_app("_e2e", redis_offset=1)
     with app.app_context():
         redis_store.client.flushdb()
         seed_demo()
     with ServedApp(app) as server:
         server.app = app
+        # The server listens on a random port: point the WeChat adapter at its stand-in.
+        app.config["WECHAT_API_BASE"] = server.url + "/sandbox/wechat/"
         yield server
 
 

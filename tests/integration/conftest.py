@@ -9,7 +9,7 @@ from tests.support import testing_app
 
 @pytest.fixture(scope="session")
 def app():
-    return testing_app("booking_test", redis_db=15)
+    return testing_app()
 
 
 @pytest.fixture

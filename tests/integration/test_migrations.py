@@ -8,7 +8,7 @@ from flask_migrate import downgrade, upgrade
 import config
 from app import create_app
 from app.extensions import db
-from tests.support import fresh_database
+from tests.support import database_name, fresh_database
 
 CATALOGUE_TABLES = {"hospital", "department", "doctor", "schedule", "slot"}
 
@@ -24,7 +24,7 @@ def _tables():
 
 
 def test_upgrade_from_empty_to_head_and_downgrade_to_base():
-    app = _app_on("booking_migrations")
+    app = _app_on(database_name("_migrations"))
     with app.app_context():
         assert _tables() == set()
         upgrade()
