@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from app import cli
+from app import cli, sandbox
 from app.api import register_blueprints as register_api
 from app.errors import register_error_handlers as register_errors
 from app.extensions import api, db, migrate, redis_store
@@ -40,6 +40,8 @@ def register_extensions(app):
 
 def register_blueprints(app):
     register_api(app)
+    if app.config["SANDBOX_ENABLED"]:
+        sandbox.register(app)
 
 
 def register_error_handlers(app):
