@@ -64,6 +64,7 @@ def _random_secrets():
         "FIELD_ENCRYPTION_KEYS": f"dev1:{key}",
         "LOOKUP_HASH_KEY": DEV_ONLY_PREFIX + secrets.token_urlsafe(32),
         "WECHAT_SECRET": DEV_ONLY_PREFIX + secrets.token_hex(8),
+        "SMS_SECRET_KEY": DEV_ONLY_PREFIX + secrets.token_hex(16),
     }
 
 
@@ -95,6 +96,7 @@ class Config:
     default_database_url = f"sqlite:///{BASE_DIR / 'instance' / 'dev.db'}"
     default_redis_url = "redis://127.0.0.1:6379/0"
     default_wechat_api_base = "https://api.weixin.qq.com/"
+    default_sms_api_base = "https://sms.tencentcloudapi.com/"
 
     def generated_secrets(self):
         """Secrets used where the environment gives none; production has none to give."""
@@ -113,6 +115,23 @@ class Config:
         self.WECHAT_APPID = env("WECHAT_APPID", "wx" + "0" * 15 + "1")
         self.WECHAT_SECRET = env("WECHAT_SECRET", generated.get("WECHAT_SECRET", ""))
         self.WECHAT_API_BASE = env("WECHAT_API_BASE", self.default_wechat_api_base)
+        # Bearer tokens of patients: lifetime in seconds.
+        self.TOKEN_TTL_SECONDS = _env_int("TOKEN_TTL_SECONDS", 7 * 24 * 3600)
+        self.MAX_PATIENTS_PER_ACCOUNT = _env_int("MAX_PATIENTS_PER_ACCOUNT", 5)
+        # SMS for phone login (H5): Tencent Cloud SMS API 3.0; the sandbox off production.
+        self.SMS_API_BASE = env("SMS_API_BASE", self.default_sms_api_base)
+        self.SMS_SECRET_ID = env("SMS_SECRET_ID", "AKID-dev-only")
+        self.SMS_SECRET_KEY = env("SMS_SECRET_KEY", generated.get("SMS_SECRET_KEY", ""))
+        self.SMS_SDK_APP_ID = env("SMS_SDK_APP_ID", "1400000000")
+        self.SMS_SIGN_NAME = env("SMS_SIGN_NAME", "预约挂号")
+        self.SMS_TEMPLATE_ID = env("SMS_TEMPLATE_ID", "100001")
+        self.SMS_REGION = env("SMS_REGION", "ap-guangzhou")
+        # SMS login limits: a code lives 5 minutes and allows 5 tries.
+        self.SMS_CODE_TTL_SECONDS = _env_int("SMS_CODE_TTL_SECONDS", 300)
+        self.SMS_CODE_MAX_TRIES = _env_int("SMS_CODE_MAX_TRIES", 5)
+        self.SMS_PER_PHONE_PER_MINUTE = _env_int("SMS_PER_PHONE_PER_MINUTE", 1)
+        self.SMS_PER_PHONE_PER_DAY = _env_int("SMS_PER_PHONE_PER_DAY", 10)
+        self.SMS_PER_IP_PER_HOUR = _env_int("SMS_PER_IP_PER_HOUR", 20)
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", self.default_database_url)
         self.REDIS_URL = env("REDIS_URL", self.default_redis_url)
         # Connect/read timeout for Redis in seconds: a Redis that hangs must not hang a request.
@@ -142,7 +161,9 @@ class DevelopmentConfig(Config):
         return _dev_secrets()
 
     def __init__(self):
-        self.default_wechat_api_base = f"http://127.0.0.1:{env('PORT', '5000')}/sandbox/wechat/"
+        port = env("PORT", "5000")
+        self.default_wechat_api_base = f"http://127.0.0.1:{port}/sandbox/wechat/"
+        self.default_sms_api_base = f"http://127.0.0.1:{port}/sandbox/sms/"
         super().__init__()
         self.DEBUG = _env_bool("FLASK_DEBUG", False)
 
@@ -157,6 +178,7 @@ class TestingConfig(Config):
     default_redis_url = "redis://127.0.0.1:6379/15"
     # Tests that call the WeChat stand-in point this at their served app.
     default_wechat_api_base = "http://127.0.0.1:5000/sandbox/wechat/"
+    default_sms_api_base = "http://127.0.0.1:5000/sandbox/sms/"
 
     def generated_secrets(self):
         return _random_secrets()  # test databases are made anew each run
@@ -171,21 +193,29 @@ class ProductionConfig(Config):
     """A hospital's deployment: every secret real, MySQL, no sandbox."""
 
     ENV_NAME = "production"
+    SECRET_MIN_LENGTHS: ClassVar[dict] = {
+        "SECRET_KEY": 32,
+        "LOOKUP_HASH_KEY": 32,
+        "WECHAT_SECRET": 16,
+        "SMS_SECRET_KEY": 16,
+    }
 
     def validate(self):
         problems = []
-        for name in ("SECRET_KEY", "LOOKUP_HASH_KEY", "WECHAT_SECRET"):
+        for name, min_length in self.SECRET_MIN_LENGTHS.items():
             value = getattr(self, name)
-            if value.startswith(DEV_ONLY_PREFIX) or len(value) < (
-                32 if name != "WECHAT_SECRET" else 16
-            ):
-                problems.append(f"{name} must be set to a real secret")
+            if value.startswith(DEV_ONLY_PREFIX) or len(value) < min_length:
+                problems.append(f"{name} must be set to a real secret of {min_length}+ characters")
         if not self.FIELD_ENCRYPTION_KEYS:
             problems.append("FIELD_ENCRYPTION_KEYS must be set (kid:base64 of 32 random bytes)")
         if env("WECHAT_APPID") is None:
             problems.append("WECHAT_APPID must be set")
-        if "/sandbox/" in self.WECHAT_API_BASE or "127.0.0.1" in self.WECHAT_API_BASE:
-            problems.append("WECHAT_API_BASE must not point at the sandbox")
+        for name in ("WECHAT_API_BASE", "SMS_API_BASE"):
+            if "/sandbox/" in getattr(self, name) or "127.0.0.1" in getattr(self, name):
+                problems.append(f"{name} must not point at the sandbox")
+        for name in ("SMS_SECRET_ID", "SMS_SDK_APP_ID"):
+            if env(name) is None:
+                problems.append(f"{name} must be set")
         if not self.SQLALCHEMY_DATABASE_URI.startswith("mysql"):
             problems.append("DATABASE_URL must point at MySQL")
         if env("REDIS_URL") is None:
