@@ -36,6 +36,9 @@ def register_extensions(app):
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     redis_store.init_app(app)
     api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "opaque"}
+    )
 
 
 def register_blueprints(app):

@@ -4,9 +4,10 @@ import itertools
 from datetime import UTC, date, datetime, time, timedelta
 
 from app.domain.enums import DoctorTitle, HospitalLevel, Period, ScheduleStatus, SexRule, SlotState
+from app.domain.identity import resident_check_char
 from app.domain.schedule import slot_times
 from app.extensions import db
-from app.models import Department, Doctor, Hospital, Schedule, Slot
+from app.models import Account, Department, Doctor, Hospital, Schedule, Slot
 
 _counter = itertools.count(1)
 
@@ -84,3 +85,17 @@ def make_schedule(doctor=None, *, on=None, booked=0, **fields):
         db.session.add(Slot(schedule_id=schedule.id, seq=seq, state=state, suggested_time=at))
     db.session.flush()
     return schedule
+
+
+def resident_id(birth="19900307", male=True, region="110101", serial=45):
+    """A valid 居民身份证 number: region, birth date, serial (odd for men), check digit."""
+    sequence = f"{serial:02d}{(1 if male else 2)}"
+    first17 = f"{region}{birth}{sequence}"
+    return first17 + resident_check_char(first17)
+
+
+def make_account(**fields):
+    account = Account(**({"openid": f"o-test-{next(_counter)}"} | fields))
+    db.session.add(account)
+    db.session.flush()
+    return account

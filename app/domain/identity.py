@@ -191,10 +191,16 @@ def _mask_middle(text: str, keep_head: int, keep_tail: int) -> str:
 
 
 def mask_id_number(number: str) -> str:
-    """An ID number as responses and logs show it: first 3 and last 4 kept, same length."""
-    if len(number) < 8:
-        return _mask_middle(number, 1, 1)
-    return _mask_middle(number, 3, 4)
+    """An ID number as responses and logs show it, same length, at most half of it shown.
+
+    18-character documents keep the first 3 and last 4 (110***********4518); shorter ones such as
+    passports keep 2 and 2 (E1*****78), very short ones 1 and 1.
+    """
+    if len(number) >= 15:
+        return _mask_middle(number, 3, 4)
+    if len(number) >= 8:
+        return _mask_middle(number, 2, 2)
+    return _mask_middle(number, 1, 1)
 
 
 _MOBILE_RE = re.compile(r"1[3-9]\d{9}")

@@ -1,0 +1,135 @@
+"""Schemas of sign-in, the account and its patients."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.domain import clock
+from app.domain.accounts import AccountStatus, Relationship, Sex
+from app.domain.identity import IdType, age_on
+from app.schemas.common import ChinaDateTime, page_schema
+
+# wx.login codes are 32 characters today; leave room, refuse anything absurd.
+_code = ma.fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class WeChatLoginSchema(ma.Schema):
+    """A wx.login code."""
+
+    code = _code
+
+
+class PhoneCodeSchema(ma.Schema):
+    """A code from the getPhoneNumber button."""
+
+    code = _code
+
+
+class AccountSchema(ma.Schema):
+    """The signed-in account, with its phone masked."""
+
+    id = ma.fields.Integer()
+    nickname = ma.fields.String()
+    phone_masked = ma.fields.String(allow_none=True)
+    has_phone = ma.fields.Function(lambda a: a.phone_hash is not None)
+    has_wechat = ma.fields.Function(lambda a: a.openid is not None)
+    status = ma.fields.Enum(AccountStatus, by_value=True)
+    created_at = ChinaDateTime()
+
+
+class LoginSchema(ma.Schema):
+    """A bearer token: send it as ``Authorization: Bearer <token>``."""
+
+    token = ma.fields.String()
+    token_type = ma.fields.Constant("Bearer")
+    expires_at = ChinaDateTime()
+    created = ma.fields.Boolean(metadata={"description": "true on the first login"})
+    account = ma.fields.Nested(AccountSchema)
+
+
+class AccountUpdateSchema(ma.Schema):
+    """What the holder may change."""
+
+    nickname = ma.fields.String(validate=validate.Length(min=1, max=32))
+
+
+class PatientInputSchema(ma.Schema):
+    """A patient to add. Sex and birth date are read from a 居民身份证 (and checked if typed)."""
+
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=40))
+    id_type = ma.fields.Enum(IdType, by_value=True, load_default=IdType.RESIDENT_ID)
+    id_number = ma.fields.String(required=True, validate=validate.Length(min=1, max=40))
+    sex = ma.fields.Enum(Sex, by_value=True)
+    birth_date = ma.fields.Date()
+    phone = ma.fields.String(allow_none=True, validate=validate.Length(max=20))
+    relationship = ma.fields.Enum(Relationship, by_value=True, required=True)
+    insured = ma.fields.Boolean(load_default=False, metadata={"description": "医保"})
+    medical_card_no = ma.fields.String(allow_none=True, validate=validate.Length(max=32))
+
+
+class PatientUpdateSchema(ma.Schema):
+    """What can change on a patient; the document cannot (remove and add again)."""
+
+    name = ma.fields.String(validate=validate.Length(min=1, max=40))
+    phone = ma.fields.String(allow_none=True, validate=validate.Length(max=20))
+    relationship = ma.fields.Enum(Relationship, by_value=True)
+    insured = ma.fields.Boolean()
+    medical_card_no = ma.fields.String(allow_none=True, validate=validate.Length(max=32))
+
+
+class PatientSchema(ma.Schema):
+    """A patient as the account holder sees it: ID and phone numbers masked."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    id_type = ma.fields.Enum(IdType, by_value=True)
+    id_type_name = ma.fields.Function(lambda p: IdType(p.id_type).label)
+    id_number_masked = ma.fields.String()
+    sex = ma.fields.Enum(Sex, by_value=True)
+    birth_date = ma.fields.Date()
+    age = ma.fields.Function(lambda p: age_on(p.birth_date, clock.business_date(clock.now())))
+    phone_masked = ma.fields.String(allow_none=True)
+    relationship = ma.fields.Enum(Relationship, by_value=True)
+    relationship_name = ma.fields.Function(lambda p: Relationship(p.relationship).label)
+    insured = ma.fields.Boolean()
+    medical_card_no = ma.fields.String(allow_none=True)
+    created_at = ChinaDateTime()
+
+
+PatientPageSchema = page_schema(PatientSchema, "PatientPage")
+
+
+class ExportedPatientSchema(ma.Schema):
+    """A patient in the data export, numbers in full."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    id_type = ma.fields.Enum(IdType, by_value=True)
+    id_number = ma.fields.String(allow_none=True)
+    sex = ma.fields.Enum(Sex, by_value=True)
+    birth_date = ma.fields.Date()
+    phone = ma.fields.String(allow_none=True)
+    relationship = ma.fields.Enum(Relationship, by_value=True)
+    insured = ma.fields.Boolean()
+    medical_card_no = ma.fields.String(allow_none=True)
+    removed = ma.fields.Boolean()
+    created_at = ChinaDateTime()
+
+
+class ExportedAccountSchema(ma.Schema):
+    """The account in the data export."""
+
+    id = ma.fields.Integer()
+    openid = ma.fields.String(allow_none=True)
+    unionid = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True)
+    nickname = ma.fields.String()
+    status = ma.fields.Enum(AccountStatus, by_value=True)
+    created_at = ChinaDateTime()
+
+
+class ExportSchema(ma.Schema):
+    """Everything kept about the account holder (个人信息查阅/复制)."""
+
+    exported_at = ChinaDateTime()
+    account = ma.fields.Nested(ExportedAccountSchema)
+    patients = ma.fields.List(ma.fields.Nested(ExportedPatientSchema))

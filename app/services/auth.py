@@ -1,0 +1,194 @@
+"""Signing in: WeChat login, phone binding, bearer tokens and their revocation."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
+
+from app.domain import clock
+from app.domain.accounts import AccountStatus
+from app.domain.identity import InvalidPhone, mask_phone, validate_mobile
+from app.errors import AppError, Conflict
+from app.extensions import db
+from app.integrations import wechat
+from app.models import Account
+from app.services import protection
+
+log = logging.getLogger(__name__)
+
+TOKEN_SALT = "patient-access-token"  # noqa: S105 - a namespace, not a secret
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+    message = "请先登录"
+
+
+class AccountFrozen(AppError):
+    status = 403
+    code = "account_frozen"
+    message = "账号已被冻结，请联系医院"
+
+
+class InvalidLoginCode(AppError):
+    status = 400
+    code = "invalid_code"
+    message = "登录凭证无效或已过期，请重新登录"
+
+
+class WeChatDown(AppError):
+    status = 503
+    code = "wechat_unavailable"
+    message = "微信服务暂时不可用，请稍后再试"
+
+
+@dataclass(frozen=True)
+class Login:
+    """A successful sign-in: the token to send with every call, and whose it is."""
+
+    token: str
+    expires_at: datetime
+    account: Account
+    created: bool
+
+
+def _serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TOKEN_SALT)
+
+
+def issue_token(account: Account) -> tuple[str, datetime]:
+    """A signed bearer token for ``account``, valid TOKEN_TTL_SECONDS or until revoked."""
+    token = _serializer().dumps([account.id, account.token_version])
+    ttl = current_app.config["TOKEN_TTL_SECONDS"]
+    return token, clock.now() + timedelta(seconds=ttl)
+
+
+def authenticate(token: str | None) -> Account:
+    """The account a bearer token stands for; 401 when missing, forged, expired or revoked."""
+    if not token:
+        raise Unauthorized()
+    try:
+        account_id, version = _serializer().loads(
+            token, max_age=current_app.config["TOKEN_TTL_SECONDS"]
+        )
+    except SignatureExpired:
+        raise Unauthorized("登录已过期，请重新登录") from None
+    except (BadSignature, ValueError, TypeError):
+        raise Unauthorized("登录凭证无效，请重新登录") from None
+    account = db.session.get(Account, account_id)
+    if account is None or account.token_version != version:
+        raise Unauthorized("登录已失效，请重新登录")
+    if account.status == AccountStatus.FROZEN:
+        raise AccountFrozen()
+    if account.status != AccountStatus.ACTIVE:
+        raise Unauthorized("登录已失效，请重新登录")
+    return account
+
+
+def login_with_wechat(code: str) -> Login:
+    """Exchange a wx.login code for our token, creating the account on first login."""
+    try:
+        session = wechat.code_to_session(code)
+    except wechat.InvalidCode:
+        raise InvalidLoginCode() from None
+    except wechat.RateLimited:
+        raise AppError(
+            "登录请求过于频繁，请稍后再试", code="too_many_requests", status=429
+        ) from None
+    except wechat.WeChatError as error:
+        log.warning("wechat login failed: %s", error)
+        raise WeChatDown() from None
+    return _login(lambda: _account_by_openid(session.openid, session.unionid))
+
+
+def _login(find_or_create) -> Login:
+    try:
+        account, created = find_or_create()
+        if account.status == AccountStatus.FROZEN:
+            raise AccountFrozen()
+        token, expires_at = issue_token(account)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return Login(token, expires_at, account, created)
+
+
+def _account_by_openid(openid, unionid):
+    account = db.session.scalar(sa.select(Account).where(Account.openid == openid))
+    if account is not None:
+        if unionid and account.unionid != unionid:
+            account.unionid = unionid
+        return account, False
+    return _create(Account(openid=openid, unionid=unionid), Account.openid == openid)
+
+
+def _create(account, natural_key):
+    """Insert ``account``; if a concurrent first login inserted it first, use that one."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(account)
+        return account, True
+    except IntegrityError:
+        # A locking read sees the row the other transaction committed (a plain read would not,
+        # under REPEATABLE READ).
+        return db.session.scalar(sa.select(Account).where(natural_key).with_for_update()), False
+
+
+def bind_phone(account_id: int, code: str) -> Account:
+    """Bind the phone number WeChat verified (getPhoneNumber button) to the account."""
+    try:
+        phone = validate_mobile(wechat.phone_number(code))
+    except wechat.InvalidCode:
+        raise InvalidLoginCode("手机号授权已失效，请重新授权") from None
+    except InvalidPhone as error:
+        raise AppError(error.message, code="invalid_phone", status=422) from None
+    except wechat.WeChatError as error:
+        log.warning("wechat phone number failed: %s", error)
+        raise WeChatDown() from None
+    try:
+        account = db.session.get(Account, account_id)
+        set_phone(account, phone)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("该手机号已绑定其他账号", code="phone_in_use") from None
+    except Exception:
+        db.session.rollback()
+        raise
+    return account
+
+
+def set_phone(account: Account, phone: str):
+    """Record ``phone`` (already validated) as the account's verified phone."""
+    phone_hash = protection.lookup_hash(phone, "phone")
+    if account.phone_hash == phone_hash:
+        return
+    taken = db.session.scalar(
+        sa.select(Account.id).where(Account.phone_hash == phone_hash, Account.id != account.id)
+    )
+    if taken is not None:
+        raise Conflict("该手机号已绑定其他账号", code="phone_in_use")
+    account.phone_cipher = protection.seal(phone, "account.phone")
+    account.phone_hash = phone_hash
+    account.phone_masked = mask_phone(phone)
+
+
+def revoke_tokens(account: Account):
+    """Make every token issued so far for ``account`` invalid (the caller commits)."""
+    account.token_version += 1
+
+
+def logout(account_id: int):
+    """Sign out: revoke the account's tokens."""
+    try:
+        revoke_tokens(db.session.get(Account, account_id))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise

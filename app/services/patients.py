@@ -1,0 +1,189 @@
+"""Managing the patients (就诊人) an account books for."""
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from app.domain import clock
+from app.domain.accounts import Relationship
+from app.domain.identity import (
+    IdentityError,
+    IdType,
+    InvalidIdNumber,
+    check_declared,
+    mask_id_number,
+    mask_phone,
+    validate_id_number,
+    validate_mobile,
+    validate_person_name,
+)
+from app.errors import AppError, Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from app.models import Account, Patient
+from app.services import protection
+from app.services.pagination import Page, paginate
+
+
+class InvalidIdentity(AppError):
+    status = 422
+    code = "invalid_id_number"
+    message = "证件号码有误"
+
+
+def _live(account_id):
+    return sa.select(Patient).where(Patient.account_id == account_id, Patient.live.is_(True))
+
+
+def list_patients(account_id, page=1, per_page=20) -> Page:
+    """The account's patients, oldest first."""
+    return paginate(_live(account_id).order_by(Patient.id), page, per_page)
+
+
+def get_patient(account_id, patient_id) -> Patient:
+    """One of the account's patients; another account's is not_found, never forbidden."""
+    patient = db.session.scalar(_live(account_id).where(Patient.id == patient_id))
+    if patient is None:
+        raise NotFound("未找到该就诊人")
+    return patient
+
+
+def _field_error(field, error: IdentityError):
+    if isinstance(error, InvalidIdNumber):
+        return InvalidIdentity(error.message, reason=error.reason, errors={field: [error.message]})
+    return ValidationFailed({field: [error.message]}, message=error.message)
+
+
+def _identity(data):
+    """Validate the document, and the sex and birth date typed, against each other."""
+    id_type = IdType(data.get("id_type") or IdType.RESIDENT_ID)
+    try:
+        info = validate_id_number(
+            id_type, data["id_number"], today=clock.business_date(clock.now())
+        )
+    except IdentityError as error:
+        raise _field_error("id_number", error) from None
+    try:
+        check_declared(info, sex=data.get("sex"), birth_date=data.get("birth_date"))
+    except IdentityError as error:
+        field = "sex" if error.reason == "mismatch_sex" else "birth_date"
+        raise _field_error(field, error) from None
+    sex = info.sex or data.get("sex")
+    birth_date = info.birth_date or data.get("birth_date")
+    missing = {
+        field: ["该证件类型需填写此项"]
+        for field, value in (("sex", sex), ("birth_date", birth_date))
+        if value is None
+    }
+    if missing:
+        raise ValidationFailed(missing)
+    return info, sex, birth_date
+
+
+def _clean(field, validate, value):
+    try:
+        return validate(value)
+    except IdentityError as error:
+        raise _field_error(field, error) from None
+
+
+def add_patient(account_id, data) -> Patient:
+    """Add a patient to the account after checking the document, the limit and duplicates."""
+    try:
+        # The account row is the lock that serialises adds: the limit counts live patients.
+        db.session.execute(sa.select(Account.id).where(Account.id == account_id).with_for_update())
+        name = _clean("name", validate_person_name, data["name"])
+        info, sex, birth_date = _identity(data)
+        relationship = Relationship(data["relationship"])
+        live = db.session.scalars(_live(account_id)).all()
+        limit = current_app.config["MAX_PATIENTS_PER_ACCOUNT"]
+        if len(live) >= limit:
+            raise Conflict(f"每个账号最多添加 {limit} 位就诊人", code="patient_limit")
+        id_hash = protection.lookup_hash(f"{info.id_type}:{info.number}", "id_number")
+        if any(p.id_number_hash == id_hash for p in live):
+            raise Conflict("该就诊人已添加，请勿重复添加", code="duplicate_patient")
+        if relationship == Relationship.SELF and any(p.is_self for p in live):
+            raise Conflict("已添加过“本人”，不能重复添加", code="self_exists")
+        patient = Patient(
+            account_id=account_id,
+            name=name,
+            id_type=info.id_type,
+            id_number_cipher=protection.seal(info.number, "patient.id_number"),
+            id_number_hash=id_hash,
+            id_number_masked=mask_id_number(info.number),
+            sex=sex,
+            birth_date=birth_date,
+            relationship=relationship,
+            is_self=True if relationship == Relationship.SELF else None,
+            insured=data.get("insured", False),
+            medical_card_no=data.get("medical_card_no") or None,
+            live=True,
+        )
+        _set_phone(patient, data.get("phone"))
+        db.session.add(patient)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("该就诊人已添加，请勿重复添加", code="duplicate_patient") from None
+    except Exception:
+        db.session.rollback()
+        raise
+    return patient
+
+
+def _set_phone(patient, phone):
+    if not phone:
+        patient.phone_cipher = patient.phone_masked = None
+        return
+    phone = _clean("phone", validate_mobile, phone)
+    patient.phone_cipher = protection.seal(phone, "patient.phone")
+    patient.phone_masked = mask_phone(phone)
+
+
+def update_patient(account_id, patient_id, changes) -> Patient:
+    """Change a patient's name, phone, relationship, insurance or medical card number."""
+    try:
+        patient = get_patient(account_id, patient_id)
+        if "name" in changes:
+            patient.name = _clean("name", validate_person_name, changes["name"])
+        if "phone" in changes:
+            _set_phone(patient, changes["phone"])
+        if "relationship" in changes:
+            patient.relationship = Relationship(changes["relationship"])
+            patient.is_self = True if patient.relationship == Relationship.SELF else None
+        if "insured" in changes:
+            patient.insured = changes["insured"]
+        if "medical_card_no" in changes:
+            patient.medical_card_no = changes["medical_card_no"] or None
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("已添加过“本人”，不能重复添加", code="self_exists") from None
+    except Exception:
+        db.session.rollback()
+        raise
+    return patient
+
+
+def remove_patient(account_id, patient_id):
+    """Take a patient off the account; the row stays for the orders that name it."""
+    try:
+        patient = get_patient(account_id, patient_id)
+        patient.live = None
+        patient.is_self = None
+        patient.deleted_at = clock.now()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def reveal(patient: Patient) -> dict:
+    """The patient's full ID and phone numbers, for the owner's data export."""
+    return {
+        "id_number": protection.unseal(patient.id_number_cipher, "patient.id_number")
+        if patient.id_number_cipher
+        else None,
+        "phone": protection.unseal(patient.phone_cipher, "patient.phone")
+        if patient.phone_cipher
+        else None,
+    }

@@ -1,0 +1,299 @@
+"""Accounts over HTTP: WeChat login through the production adapter and the stand-in, phone
+binding, patients CRUD with every kind of bad input, and two accounts that cannot see each other.
+"""
+
+import pytest
+
+from tests.e2e.wechat_helpers import WeChatPhone, new_openid
+from tests.factories import resident_id
+
+
+@pytest.fixture(scope="module")
+def phone(served):
+    return WeChatPhone(served.url)
+
+
+class User:
+    """A signed-in patient account, calling the API with its bearer token."""
+
+    def __init__(self, http, phone, openid=None):
+        self.http, self.phone = http, phone
+        self.openid = openid or new_openid()
+        self.login()
+
+    def login(self):
+        response = self.http.post(
+            "/api/v1/auth/wechat", json={"code": self.phone.login_code(self.openid)}
+        )
+        assert response.status_code == 200, response.text
+        self.session = response.json()
+        self.token = self.session["token"]
+        return self.session
+
+    def call(self, method, url, **kwargs):
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return self.http.request(method, url, headers=headers, **kwargs)
+
+    def add_patient(self, **fields):
+        body = {"name": "张三", "id_number": resident_id(), "relationship": "self"} | fields
+        return self.call("POST", "/api/v1/patients", json=body)
+
+    def patient_count(self):
+        return self.call("GET", "/api/v1/patients").json()["total"]
+
+
+@pytest.fixture
+def user(http, phone):
+    return User(http, phone)
+
+
+@pytest.fixture
+def other(http, phone):
+    return User(http, phone)
+
+
+def expect(response, status, code=None):
+    assert response.status_code == status, response.text
+    if code:
+        body = response.json()
+        assert body["code"] == code and body["message"], body
+        return body
+    return response.json() if response.content else None
+
+
+class TestWeChatLogin:
+    def test_first_login_creates_the_account_then_finds_it(self, http, phone):
+        openid = new_openid()
+        first = User(http, phone, openid).session
+        assert first["created"] is True and first["token_type"] == "Bearer"
+        assert first["expires_at"].endswith("+08:00")
+        again = User(http, phone, openid).session
+        assert again["created"] is False
+        assert again["account"]["id"] == first["account"]["id"]
+
+    def test_session_key_never_leaves_the_server(self, user):
+        assert "session_key" not in str(user.session)
+
+    def test_a_code_works_once(self, http, phone):
+        code = phone.login_code(new_openid())
+        expect(http.post("/api/v1/auth/wechat", json={"code": code}), 200)
+        expect(http.post("/api/v1/auth/wechat", json={"code": code}), 400, "invalid_code")
+
+    def test_an_unknown_code_is_refused(self, http):
+        expect(http.post("/api/v1/auth/wechat", json={"code": "nope"}), 400, "invalid_code")
+
+    @pytest.mark.parametrize("body", [{}, {"code": ""}, {"code": 123}, {"code": "x" * 200}])
+    def test_malformed_bodies(self, http, body):
+        expect(http.post("/api/v1/auth/wechat", json=body), 422, "validation_error")
+
+    def test_not_json(self, http):
+        response = http.post("/api/v1/auth/wechat", data="code=abc")
+        assert response.status_code in (400, 415, 422)
+        assert response.json()["code"]
+
+
+class TestTokens:
+    def test_me(self, user):
+        me = expect(user.call("GET", "/api/v1/me"), 200)
+        assert me["id"] == user.session["account"]["id"]
+        assert me["has_wechat"] is True and me["has_phone"] is False
+
+    @pytest.mark.parametrize(
+        "header",
+        [None, "Bearer", "Bearer garbage", "Basic abc", "Bearer eyJhbGciOiJub25lIn0.e30."],
+    )
+    def test_missing_or_bad_tokens(self, http, header):
+        headers = {"Authorization": header} if header else {}
+        expect(http.get("/api/v1/me", headers=headers), 401, "unauthorized")
+
+    def test_a_tampered_token_is_refused(self, user):
+        payload, _, signature = user.token.rpartition(".")
+        forged = payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
+        response = user.http.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"})
+        expect(response, 401, "unauthorized")
+
+    def test_logout_revokes_the_token(self, user):
+        expect(user.call("POST", "/api/v1/auth/logout"), 204)
+        expect(user.call("GET", "/api/v1/me"), 401, "unauthorized")
+        user.login()
+        expect(user.call("GET", "/api/v1/me"), 200)
+
+    def test_nickname(self, user):
+        me = expect(user.call("PATCH", "/api/v1/me", json={"nickname": " 小明 "}), 200)
+        assert me["nickname"] == "小明"
+        expect(user.call("PATCH", "/api/v1/me", json={"nickname": ""}), 422, "validation_error")
+        expect(user.call("PATCH", "/api/v1/me", json={"openid": "x"}), 422, "validation_error")
+
+
+class TestPhoneBinding:
+    def test_bind_the_verified_phone(self, user, phone):
+        code = phone.phone_code("13800138000")
+        me = expect(user.call("POST", "/api/v1/auth/phone", json={"code": code}), 200)
+        assert me["phone_masked"] == "138****8000" and me["has_phone"] is True
+        again = user.call("POST", "/api/v1/auth/phone", json={"code": code})
+        expect(again, 400, "invalid_code")
+
+    def test_a_phone_belongs_to_one_account(self, user, other, phone):
+        number = "13900139001"
+        expect(
+            user.call("POST", "/api/v1/auth/phone", json={"code": phone.phone_code(number)}), 200
+        )
+        response = other.call("POST", "/api/v1/auth/phone", json={"code": phone.phone_code(number)})
+        expect(response, 409, "phone_in_use")
+
+    def test_needs_login(self, http, phone):
+        response = http.post("/api/v1/auth/phone", json={"code": phone.phone_code("13800138001")})
+        expect(response, 401, "unauthorized")
+
+
+class TestPatients:
+    def test_add_list_get_update_remove(self, user):
+        number = resident_id(birth="19850612", male=False)
+        created = expect(
+            user.add_patient(name="李秀英", id_number=number, phone="13700137000"), 201
+        )
+        assert created["sex"] == "female" and created["birth_date"] == "1985-06-12"
+        assert created["id_number_masked"] == number[:3] + "*" * 11 + number[-4:]
+        assert created["phone_masked"] == "137****7000"
+        assert created["relationship_name"] == "本人" and created["id_type_name"] == "居民身份证"
+        assert number not in str(created) and "13700137000" not in str(created)
+
+        listed = expect(user.call("GET", "/api/v1/patients"), 200)
+        assert [p["id"] for p in listed["items"]] == [created["id"]] and listed["total"] == 1
+        url = f"/api/v1/patients/{created['id']}"
+        assert expect(user.call("GET", url), 200)["name"] == "李秀英"
+
+        changed = expect(user.call("PATCH", url, json={"insured": True, "phone": None}), 200)
+        assert changed["insured"] is True and changed["phone_masked"] is None
+
+        expect(user.call("DELETE", url), 204)
+        expect(user.call("GET", url), 404, "not_found")
+        assert user.patient_count() == 0
+
+    def test_a_child_with_a_passport_gives_sex_and_birth_date(self, user):
+        body = {
+            "name": "Emma Li",
+            "id_type": "passport",
+            "id_number": "E12345678",
+            "relationship": "child",
+            "sex": "female",
+            "birth_date": "2018-05-01",
+        }
+        created = expect(user.call("POST", "/api/v1/patients", json=body), 201)
+        assert created["age"] >= 8 and created["id_number_masked"] == "E1*****78"
+
+    def test_an_x_check_digit_is_accepted(self, user):
+        number = next(
+            resident_id(serial=n) for n in range(100) if resident_id(serial=n).endswith("X")
+        )
+        created = expect(user.add_patient(id_number=number.lower()), 201)
+        assert created["id_number_masked"].endswith("X")
+
+    @pytest.mark.parametrize(
+        "fields, status, code, field",
+        [
+            ({"id_number": resident_id()[:-1] + "0"}, 422, "invalid_id_number", "id_number"),
+            ({"id_number": "110101199002304512"}, 422, "invalid_id_number", "id_number"),
+            ({"id_number": "11010119900307451"}, 422, "invalid_id_number", "id_number"),
+            ({"sex": "female"}, 422, "invalid_id_number", "sex"),
+            ({"birth_date": "1991-03-07"}, 422, "invalid_id_number", "birth_date"),
+            ({"name": "张" * 21}, 422, "validation_error", "name"),
+            ({"name": "小明😀"}, 422, "validation_error", "name"),
+            ({"name": "张3"}, 422, "validation_error", "name"),
+            ({"name": ""}, 422, "validation_error", "name"),
+            ({"name": "   "}, 422, "validation_error", "name"),
+            ({"id_number": ""}, 422, "validation_error", "id_number"),
+            ({"relationship": "cousin"}, 422, "validation_error", "relationship"),
+            ({"relationship": None}, 422, "validation_error", "relationship"),
+            ({"phone": "12345"}, 422, "validation_error", "phone"),
+            ({"id_type": "driving_licence"}, 422, "validation_error", "id_type"),
+            ({"id_type": "passport", "id_number": "E1234567"}, 422, "validation_error", "sex"),
+            ({"admin": True}, 422, "validation_error", "admin"),
+        ],
+    )
+    def test_bad_input_is_refused_and_nothing_is_stored(self, user, fields, status, code, field):
+        body = expect(user.add_patient(**fields), status, code)
+        assert field in body.get("errors", {}), body
+        assert user.patient_count() == 0
+
+    def test_the_same_person_cannot_be_added_twice(self, user):
+        number = resident_id(birth="19600101")
+        expect(user.add_patient(id_number=number, relationship="parent"), 201)
+        expect(user.add_patient(id_number=number, relationship="other"), 409, "duplicate_patient")
+        assert user.patient_count() == 1
+
+    def test_one_self_per_account(self, user):
+        expect(user.add_patient(id_number=resident_id(serial=1)), 201)
+        expect(user.add_patient(id_number=resident_id(serial=2)), 409, "self_exists")
+        other = expect(
+            user.add_patient(id_number=resident_id(serial=3), relationship="spouse"), 201
+        )
+        response = user.call(
+            "PATCH", f"/api/v1/patients/{other['id']}", json={"relationship": "self"}
+        )
+        expect(response, 409, "self_exists")
+
+    def test_at_most_five_patients(self, user):
+        for serial in range(5):
+            expect(
+                user.add_patient(id_number=resident_id(serial=serial), relationship="other"), 201
+            )
+        response = user.add_patient(id_number=resident_id(serial=9), relationship="other")
+        expect(response, 409, "patient_limit")
+        assert user.patient_count() == 5
+
+    def test_a_removed_patient_can_be_added_again(self, user):
+        number = resident_id(serial=7)
+        created = expect(user.add_patient(id_number=number), 201)
+        expect(user.call("DELETE", f"/api/v1/patients/{created['id']}"), 204)
+        expect(user.add_patient(id_number=number), 201)
+
+    def test_a_document_cannot_be_changed(self, user):
+        created = expect(user.add_patient(), 201)
+        response = user.call(
+            "PATCH", f"/api/v1/patients/{created['id']}", json={"id_number": resident_id(serial=8)}
+        )
+        expect(response, 422, "validation_error")
+
+    def test_unknown_patient(self, user):
+        expect(user.call("GET", "/api/v1/patients/999999"), 404, "not_found")
+
+    def test_bad_paging(self, user):
+        expect(user.call("GET", "/api/v1/patients?per_page=0"), 422, "validation_error")
+
+
+class TestIsolation:
+    """Another account's patient is a 404 on every endpoint, never a 403, and stays untouched."""
+
+    def test_every_patient_endpoint(self, user, other):
+        mine = expect(user.add_patient(name="王芳", relationship="spouse"), 201)
+        url = f"/api/v1/patients/{mine['id']}"
+        expect(other.call("GET", url), 404, "not_found")
+        expect(other.call("PATCH", url, json={"name": "黑客"}), 404, "not_found")
+        expect(other.call("DELETE", url), 404, "not_found")
+        assert other.patient_count() == 0
+        assert expect(user.call("GET", url), 200)["name"] == "王芳"
+
+    def test_the_same_person_may_be_on_two_accounts(self, user, other):
+        number = resident_id(birth="19500505")
+        expect(user.add_patient(id_number=number, relationship="parent"), 201)
+        expect(other.add_patient(id_number=number, relationship="parent"), 201)
+
+    def test_export_shows_only_my_data(self, user, other):
+        number = resident_id(birth="19770707")
+        expect(user.add_patient(id_number=number, phone="13600136000"), 201)
+        mine = expect(user.call("GET", "/api/v1/me/export"), 200)
+        assert [p["id_number"] for p in mine["patients"]] == [number]
+        assert mine["patients"][0]["phone"] == "13600136000"
+        assert expect(other.call("GET", "/api/v1/me/export"), 200)["patients"] == []
+
+
+class TestAccountDeletion:
+    def test_delete_me(self, user, http, phone):
+        expect(user.add_patient(), 201)
+        expect(user.call("DELETE", "/api/v1/me"), 204)
+        expect(user.call("GET", "/api/v1/me"), 401, "unauthorized")
+        again = User(http, phone, user.openid)
+        assert again.session["created"] is True
+        assert again.session["account"]["id"] != user.session["account"]["id"]
+        assert again.patient_count() == 0

@@ -1,0 +1,114 @@
+"""Tokens and identity data at rest, against real MariaDB."""
+
+import base64
+import os
+
+import pytest
+import sqlalchemy as sa
+
+from app.domain.accounts import AccountStatus
+from app.models import Patient
+from app.services import auth, patients, protection
+from tests.factories import make_account, resident_id
+
+
+@pytest.fixture
+def account(session):
+    return make_account()
+
+
+class TestTokens:
+    def test_issue_and_verify(self, account):
+        token, expires_at = auth.issue_token(account)
+        assert auth.authenticate(token).id == account.id
+        assert expires_at.utcoffset().total_seconds() == 8 * 3600
+
+    def test_revoked_tokens_stop_working(self, account):
+        token, _ = auth.issue_token(account)
+        auth.revoke_tokens(account)
+        with pytest.raises(auth.Unauthorized):
+            auth.authenticate(token)
+        fresh, _ = auth.issue_token(account)
+        assert auth.authenticate(fresh).id == account.id
+
+    def test_expired_tokens_stop_working(self, app, account, monkeypatch):
+        token, _ = auth.issue_token(account)
+        monkeypatch.setitem(app.config, "TOKEN_TTL_SECONDS", -1)
+        with pytest.raises(auth.Unauthorized) as error:
+            auth.authenticate(token)
+        assert "过期" in error.value.message
+
+    def test_a_token_signed_with_another_key_is_refused(self, app, account, monkeypatch):
+        token, _ = auth.issue_token(account)
+        monkeypatch.setitem(app.config, "SECRET_KEY", "another-" + "k" * 40)
+        with pytest.raises(auth.Unauthorized):
+            auth.authenticate(token)
+
+    def test_a_frozen_account_is_told_so(self, account):
+        token, _ = auth.issue_token(account)
+        account.status = AccountStatus.FROZEN
+        with pytest.raises(auth.AccountFrozen):
+            auth.authenticate(token)
+
+    def test_a_deleted_account_has_no_session(self, account):
+        token, _ = auth.issue_token(account)
+        account.status = AccountStatus.DELETED
+        with pytest.raises(auth.Unauthorized):
+            auth.authenticate(token)
+
+
+class TestAtRest:
+    def test_the_raw_columns_hold_no_plain_numbers(self, session, account):
+        number = resident_id(birth="19880808")
+        patient = patients.add_patient(
+            account.id,
+            {"name": "赵六", "id_number": number, "relationship": "self", "phone": "13500135000"},
+        )
+        row = (
+            session.execute(sa.text("SELECT * FROM patient WHERE id = :id"), {"id": patient.id})
+            .mappings()
+            .one()
+        )
+        dump = " ".join(str(value) for value in row.values())
+        assert number not in dump and "13500135000" not in dump
+        assert number[6:14] not in row["id_number_cipher"]
+        assert row["id_number_cipher"].startswith("v1:")
+        assert len(row["id_number_hash"]) == 64
+        assert row["id_number_masked"] == number[:3] + "*" * 11 + number[-4:]
+        assert patients.reveal(patient) == {"id_number": number, "phone": "13500135000"}
+
+    def test_the_ciphertext_belongs_to_its_column(self, session, account):
+        patient = patients.add_patient(
+            account.id, {"name": "赵六", "id_number": resident_id(), "relationship": "self"}
+        )
+        with pytest.raises(Exception, match="context"):
+            protection.unseal(patient.id_number_cipher, "account.phone")
+
+    def test_rows_stay_readable_after_a_key_rotation(self, app, session, account, monkeypatch):
+        number = resident_id(birth="19700101")
+        patient = patients.add_patient(
+            account.id, {"name": "钱七", "id_number": number, "relationship": "parent"}
+        )
+        old = app.config["FIELD_ENCRYPTION_KEYS"]
+        new_key = base64.b64encode(os.urandom(32)).decode()
+        monkeypatch.setitem(app.config, "FIELD_ENCRYPTION_KEYS", f"k2:{new_key},{old}")
+        monkeypatch.delitem(app.extensions, "field_cipher")
+        assert patients.reveal(patient)["id_number"] == number
+        newer = patients.add_patient(
+            account.id,
+            {"name": "孙八", "id_number": resident_id(serial=3), "relationship": "child"},
+        )
+        assert newer.id_number_cipher.startswith("v1:k2:")
+
+    def test_lookups_find_a_number_without_decrypting(self, session, account):
+        number = resident_id(birth="19991231")
+        patients.add_patient(
+            account.id, {"name": "周九", "id_number": number, "relationship": "self"}
+        )
+        found = session.scalar(
+            sa.select(Patient).where(
+                Patient.id_number_hash
+                == protection.lookup_hash(f"resident_id:{number}", "id_number")
+            )
+        )
+        assert found is not None and found.name == "周九"
