@@ -16,8 +16,9 @@ def served():
         seed_demo()
     with ServedApp(app) as server:
         server.app = app
-        # The server listens on a random port: point the WeChat adapter at its stand-in.
+        # The server listens on a random port: point the adapters at its stand-ins.
         app.config["WECHAT_API_BASE"] = server.url + "/sandbox/wechat/"
+        app.config["SMS_API_BASE"] = server.url + "/sandbox/sms/"
         yield server
 
 
