@@ -1,11 +1,12 @@
 """Sign-in endpoints: WeChat login, phone binding, logout."""
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.api.security import BEARER, current_account
 from app.schemas import accounts as schemas
-from app.services import auth
+from app.services import auth, sms_login
 
 blp = Blueprint("auth", __name__, description="登录")
 
@@ -41,3 +42,25 @@ class Logout(MethodView):
     def post(self):
         """Sign out: every token of the account stops working."""
         auth.logout(current_account().id)
+
+
+@blp.route("/auth/sms/send")
+class SmsSend(MethodView):
+    @blp.arguments(schemas.SmsSendSchema)
+    @blp.response(200, schemas.SmsSentSchema)
+    @blp.alt_response(422, description="invalid_phone / sms_rejected")
+    @blp.alt_response(429, description="too_many_requests (+retry_after)")
+    @blp.alt_response(503, description="sms_unavailable")
+    def post(self, body):
+        """Text a 6-digit login code (H5 channel); 1 a minute and 10 a day per phone."""
+        return sms_login.send_code(body["phone"], request.remote_addr)
+
+
+@blp.route("/auth/sms/login")
+class SmsLogin(MethodView):
+    @blp.arguments(schemas.SmsLoginSchema)
+    @blp.response(200, schemas.LoginSchema)
+    @blp.alt_response(400, description="invalid_code: wrong, expired, or 5 wrong tries")
+    def post(self, body):
+        """Sign in with the texted code; the account is created on first login."""
+        return sms_login.login(body["phone"], body["code"])

@@ -133,3 +133,23 @@ class ExportSchema(ma.Schema):
     exported_at = ChinaDateTime()
     account = ma.fields.Nested(ExportedAccountSchema)
     patients = ma.fields.List(ma.fields.Nested(ExportedPatientSchema))
+
+
+class SmsSendSchema(ma.Schema):
+    """A mainland mobile number to text a login code to."""
+
+    phone = ma.fields.String(required=True, validate=validate.Length(min=1, max=20))
+
+
+class SmsSentSchema(ma.Schema):
+    """The code was sent: it lives ``expires_in`` seconds; ask again after ``retry_after``."""
+
+    expires_in = ma.fields.Integer()
+    retry_after = ma.fields.Integer()
+
+
+class SmsLoginSchema(ma.Schema):
+    """The phone and the 6-digit code texted to it."""
+
+    phone = ma.fields.String(required=True, validate=validate.Length(min=1, max=20))
+    code = ma.fields.String(required=True, validate=validate.Regexp(r"^\d{6}$"))

@@ -103,10 +103,11 @@ def login_with_wechat(code: str) -> Login:
     except wechat.WeChatError as error:
         log.warning("wechat login failed: %s", error)
         raise WeChatDown() from None
-    return _login(lambda: _account_by_openid(session.openid, session.unionid))
+    return finish_login(lambda: _account_by_openid(session.openid, session.unionid))
 
 
-def _login(find_or_create) -> Login:
+def finish_login(find_or_create) -> Login:
+    """Find or create the account, refuse a frozen one, commit, and issue a token."""
     try:
         account, created = find_or_create()
         if account.status == AccountStatus.FROZEN:
@@ -125,10 +126,10 @@ def _account_by_openid(openid, unionid):
         if unionid and account.unionid != unionid:
             account.unionid = unionid
         return account, False
-    return _create(Account(openid=openid, unionid=unionid), Account.openid == openid)
+    return create_account(Account(openid=openid, unionid=unionid), Account.openid == openid)
 
 
-def _create(account, natural_key):
+def create_account(account, natural_key):
     """Insert ``account``; if a concurrent first login inserted it first, use that one."""
     try:
         with db.session.begin_nested():
@@ -174,9 +175,17 @@ def set_phone(account: Account, phone: str):
     )
     if taken is not None:
         raise Conflict("该手机号已绑定其他账号", code="phone_in_use")
-    account.phone_cipher = protection.seal(phone, "account.phone")
-    account.phone_hash = phone_hash
-    account.phone_masked = mask_phone(phone)
+    for name, value in phone_fields(phone).items():
+        setattr(account, name, value)
+
+
+def phone_fields(phone: str) -> dict:
+    """The account columns that hold a verified ``phone``: sealed, keyed hash, masked."""
+    return {
+        "phone_cipher": protection.seal(phone, "account.phone"),
+        "phone_hash": protection.lookup_hash(phone, "phone"),
+        "phone_masked": mask_phone(phone),
+    }
 
 
 def revoke_tokens(account: Account):
