@@ -132,6 +132,9 @@ class Config:
         self.SMS_PER_PHONE_PER_MINUTE = _env_int("SMS_PER_PHONE_PER_MINUTE", 1)
         self.SMS_PER_PHONE_PER_DAY = _env_int("SMS_PER_PHONE_PER_DAY", 10)
         self.SMS_PER_IP_PER_HOUR = _env_int("SMS_PER_IP_PER_HOUR", 20)
+        # How many reverse proxies (nginx, a load balancer) stand in front and set X-Forwarded-For:
+        # the client IP of per-IP limits is read from that many hops. 0: the peer address itself.
+        self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", self.default_database_url)
         self.REDIS_URL = env("REDIS_URL", self.default_redis_url)
         # Connect/read timeout for Redis in seconds: a Redis that hangs must not hang a request.

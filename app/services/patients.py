@@ -94,7 +94,9 @@ def add_patient(account_id, data) -> Patient:
         name = _clean("name", validate_person_name, data["name"])
         info, sex, birth_date = _identity(data)
         relationship = Relationship(data["relationship"])
-        live = db.session.scalars(_live(account_id)).all()
+        # A locking read: a plain one would see the snapshot taken when this transaction first
+        # read (the token check), missing patients committed while we waited for the lock.
+        live = db.session.scalars(_live(account_id).with_for_update()).all()
         limit = current_app.config["MAX_PATIENTS_PER_ACCOUNT"]
         if len(live) >= limit:
             raise Conflict(f"每个账号最多添加 {limit} 位就诊人", code="patient_limit")

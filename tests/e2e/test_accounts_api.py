@@ -2,6 +2,8 @@
 binding, patients CRUD with every kind of bad input, and two accounts that cannot see each other.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from tests.e2e.wechat_helpers import WeChatPhone, new_openid
@@ -297,3 +299,14 @@ class TestAccountDeletion:
         assert again.session["created"] is True
         assert again.session["account"]["id"] != user.session["account"]["id"]
         assert again.patient_count() == 0
+
+
+def test_concurrent_adds_respect_the_limit(user):
+    """Ten adds at once for one account: the account-row lock lets exactly five through."""
+    def add(serial):
+        return user.add_patient(id_number=resident_id(serial=serial), relationship="other")
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = sorted(response.status_code for response in pool.map(add, range(10, 20)))
+    assert statuses == [201] * 5 + [409] * 5
+    assert user.patient_count() == 5
