@@ -303,6 +303,7 @@ class TestAccountDeletion:
 
 def test_concurrent_adds_respect_the_limit(user):
     """Ten adds at once for one account: the account-row lock lets exactly five through."""
+
     def add(serial):
         return user.add_patient(id_number=resident_id(serial=serial), relationship="other")
 
