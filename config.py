@@ -65,6 +65,7 @@ def _random_secrets():
         "LOOKUP_HASH_KEY": DEV_ONLY_PREFIX + secrets.token_urlsafe(32),
         "WECHAT_SECRET": DEV_ONLY_PREFIX + secrets.token_hex(8),
         "SMS_SECRET_KEY": DEV_ONLY_PREFIX + secrets.token_hex(16),
+        "TICKET_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
 
 
@@ -118,6 +119,10 @@ class Config:
         # Bearer tokens of patients: lifetime in seconds.
         self.TOKEN_TTL_SECONDS = _env_int("TOKEN_TTL_SECONDS", 7 * 24 * 3600)
         self.MAX_PATIENTS_PER_ACCOUNT = _env_int("MAX_PATIENTS_PER_ACCOUNT", 5)
+        # Ed25519 seed (base64 of 32 bytes) signing e-ticket QR payloads; staff scanners verify
+        # them offline with the public key from /api/v1/tickets/public-key.
+        self.TICKET_SIGNING_KEY = env("TICKET_SIGNING_KEY", generated.get("TICKET_SIGNING_KEY", ""))
+        self.RESCHEDULE_LIMIT = _env_int("RESCHEDULE_LIMIT", 2)
         # SMS for phone login (H5): Tencent Cloud SMS API 3.0; the sandbox off production.
         self.SMS_API_BASE = env("SMS_API_BASE", self.default_sms_api_base)
         self.SMS_SECRET_ID = env("SMS_SECRET_ID", "AKID-dev-only")
@@ -136,6 +141,13 @@ class Config:
         # the client IP of per-IP limits is read from that many hops. 0: the peer address itself.
         self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", self.default_database_url)
+        if self.SQLALCHEMY_DATABASE_URI.startswith("mysql"):
+            # Locking reads and plain reads then agree on what is committed, and InnoDB takes no
+            # gap locks: the release-morning holds neither read stale counts nor deadlock on gaps.
+            self.SQLALCHEMY_ENGINE_OPTIONS = {
+                **self.SQLALCHEMY_ENGINE_OPTIONS,
+                "isolation_level": "READ COMMITTED",
+            }
         self.REDIS_URL = env("REDIS_URL", self.default_redis_url)
         # Connect/read timeout for Redis in seconds: a Redis that hangs must not hang a request.
         self.REDIS_SOCKET_TIMEOUT = float(env("REDIS_SOCKET_TIMEOUT", "0.5"))
@@ -209,6 +221,8 @@ class ProductionConfig(Config):
             value = getattr(self, name)
             if value.startswith(DEV_ONLY_PREFIX) or len(value) < min_length:
                 problems.append(f"{name} must be set to a real secret of {min_length}+ characters")
+        if not self.TICKET_SIGNING_KEY:
+            problems.append("TICKET_SIGNING_KEY must be set (base64 of 32 random bytes)")
         if not self.FIELD_ENCRYPTION_KEYS:
             problems.append("FIELD_ENCRYPTION_KEYS must be set (kid:base64 of 32 random bytes)")
         if env("WECHAT_APPID") is None:

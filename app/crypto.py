@@ -4,10 +4,12 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import re
 import secrets
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 CIPHERTEXT_VERSION = "v1"
@@ -184,3 +186,54 @@ class LookupHasher:
             raise ValueError("the lookup context must not contain NUL")
         message = context_bytes + b"\x00" + value.encode("utf-8")
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+
+class TicketInvalid(CryptoError):
+    """A ticket payload that is malformed or whose signature does not verify."""
+
+
+TICKET_VERSION = "T1"
+
+
+class TicketSigner:
+    """Signs e-ticket QR payloads with Ed25519: a scanner checks them offline with the public key.
+
+    A payload reads "T1.<base64url(JSON)>.<base64url(signature over 'T1.<body>')>".
+    """
+
+    def __init__(self, seed_b64: str):
+        try:
+            seed = base64.b64decode(seed_b64, validate=True)
+        except (binascii.Error, TypeError):
+            raise CryptoConfigError("the ticket signing key is not valid base64") from None
+        if len(seed) != 32:
+            raise CryptoConfigError("the ticket signing key must be 32 bytes")
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+
+    def __repr__(self):
+        return "<TicketSigner>"
+
+    @property
+    def public_key(self) -> str:
+        """The raw 32-byte public key, base64: what scanners are given."""
+        raw = self._key.public_key().public_bytes_raw()
+        return base64.b64encode(raw).decode("ascii")
+
+    def sign(self, payload: dict) -> str:
+        """The signed QR text for ``payload`` (JSON-able, compact)."""
+        body = _b64url(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+        signed = f"{TICKET_VERSION}.{body}"
+        return f"{signed}.{_b64url(self._key.sign(signed.encode('ascii')))}"
+
+
+def verify_ticket(public_key_b64: str, text: str) -> dict:
+    """The payload of a signed ticket, checked against ``public_key_b64``; TicketInvalid if not."""
+    parts = text.split(".") if isinstance(text, str) else []
+    if len(parts) != 3 or parts[0] != TICKET_VERSION:
+        raise TicketInvalid("not a ticket")
+    try:
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
+        key.verify(_from_b64url(parts[2]), f"{parts[0]}.{parts[1]}".encode("ascii"))
+        return json.loads(_from_b64url(parts[1]))
+    except (InvalidSignature, DecryptionError, ValueError, binascii.Error):
+        raise TicketInvalid("the ticket's signature does not verify") from None

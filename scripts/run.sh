@@ -17,7 +17,9 @@ $VENV/bin/flask --app wsgi seed-demo
 
 $VENV/bin/python -m workers.worker >logs/worker.log 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+$VENV/bin/python -m workers.cron >logs/cron.log 2>&1 &
+CRON=$!
+trap 'kill $WORKER $CRON 2>/dev/null || true' EXIT INT TERM
 
 cat <<MSG
 
@@ -25,7 +27,7 @@ cat <<MSG
   API docs     http://$HOST:$PORT/api/v1/docs  (OpenAPI: /api/v1/openapi.json)
   Health       http://$HOST:$PORT/healthz
   Database     ${DATABASE_URL:-SQLite file instance/dev.db}
-  Worker log   logs/worker.log
+  Worker logs  logs/worker.log, logs/cron.log
 
 MSG
 $VENV/bin/gunicorn --bind "$HOST:$PORT" --workers "${WEB_CONCURRENCY:-2}" --threads 4 \

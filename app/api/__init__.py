@@ -1,11 +1,11 @@
 """The patient-facing JSON API, /api/v1."""
 
-from app.api import auth, catalogue, health, me, patients
+from app.api import auth, catalogue, health, me, orders, patients
 from app.extensions import api
 
 
 def register_blueprints(app):
     """Mount every API blueprint; OpenAPI is generated from them."""
-    for module in (catalogue, auth, me, patients):
+    for module in (catalogue, auth, me, patients, orders):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     app.register_blueprint(health.bp)

@@ -2,5 +2,6 @@
 
 from app.models.accounts import Account, Patient
 from app.models.catalogue import Department, Doctor, Hospital, Schedule, Slot
+from app.models.orders import Order
 
-__all__ = ["Account", "Department", "Doctor", "Hospital", "Patient", "Schedule", "Slot"]
+__all__ = ["Account", "Department", "Doctor", "Hospital", "Order", "Patient", "Schedule", "Slot"]

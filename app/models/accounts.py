@@ -30,6 +30,8 @@ class Account(TimestampMixin, db.Model):
     )
     # Bumped to revoke every token issued so far (logout, freeze, deletion).
     token_version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    # The no-show blacklist: no new bookings before this moment.
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (

@@ -33,6 +33,8 @@ class Hospital(TimestampMixin, db.Model):
     release_time: Mapped[time] = mapped_column(sa.Time)
     booking_window_days: Mapped[int] = mapped_column(sa.SmallInteger)
     hold_minutes: Mapped[int] = mapped_column(sa.SmallInteger)
+    max_holds_per_day: Mapped[int] = mapped_column(sa.SmallInteger, default=3)
+    max_departments_per_patient_per_day: Mapped[int] = mapped_column(sa.SmallInteger, default=3)
 
     departments: Mapped[list["Department"]] = relationship(back_populates="hospital")
 

@@ -19,7 +19,7 @@ from app.domain.identity import (
 )
 from app.errors import AppError, Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import Account, Patient
+from app.models import Account, Order, Patient
 from app.services import protection
 from app.services.pagination import Page, paginate
 
@@ -170,6 +170,11 @@ def remove_patient(account_id, patient_id):
     """Take a patient off the account; the row stays for the orders that name it."""
     try:
         patient = get_patient(account_id, patient_id)
+        active = sa.select(Order.id).where(Order.patient_id == patient.id, Order.active.is_(True))
+        if db.session.scalar(active.limit(1)) is not None:
+            raise Conflict(
+                "该就诊人有未完成的挂号，请先取消或就诊后再删除", code="patient_has_active_orders"
+            )
         patient.live = None
         patient.is_self = None
         patient.deleted_at = clock.now()

@@ -8,6 +8,7 @@ import config
 def test_production_refuses_missing_secrets(monkeypatch):
     for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "FIELD_ENCRYPTION_KEYS"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("TICKET_SIGNING_KEY", raising=False)
     with pytest.raises(config.ConfigError) as error:
         config.load_config("production")
     for name in (
@@ -38,6 +39,7 @@ def test_production_starts_with_real_settings(monkeypatch):
         "SMS_SECRET_ID": "AKIDexample",
         "SMS_SECRET_KEY": "m" * 32,
         "SMS_SDK_APP_ID": "1400123456",
+        "TICKET_SIGNING_KEY": "A" * 43 + "=",
     }
     for name, value in real.items():
         monkeypatch.setenv(name, value)

@@ -1,0 +1,90 @@
+"""Orders (挂号单): hold a number, see, cancel and move it, show the e-ticket."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.api.security import BEARER, current_account
+from app.schemas import orders as schemas
+from app.services import booking
+
+blp = Blueprint("orders", __name__, description="挂号")
+
+
+@blp.route("/orders")
+class Orders(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.arguments(schemas.IdempotencyHeader, location="headers", as_kwargs=True)
+    @blp.arguments(schemas.OrderCreateSchema)
+    @blp.response(201, schemas.OrderSchema)
+    @blp.alt_response(
+        409,
+        description="slot_sold_out / duplicate_booking / not_released / "
+        "schedule_stopped / outside_booking_window / idempotency_conflict",
+    )
+    @blp.alt_response(422, description="not_eligible (+reason) / validation_error")
+    @blp.alt_response(429, description="booking_limit")
+    @blp.alt_response(403, description="account_blocked (+until)")
+    def post(self, body, idempotency_key):
+        """Hold a number for 15 minutes (the hospital's hold time) pending payment."""
+        order, created = booking.hold_slot(
+            current_account().id, body["schedule_id"], body["patient_id"], idempotency_key
+        )
+        return order, 201, ({} if created else {"Idempotent-Replayed": "true"})
+
+    @blp.doc(security=[BEARER])
+    @blp.arguments(schemas.OrderQuery, location="query", as_kwargs=True)
+    @blp.response(200, schemas.OrderPageSchema)
+    def get(self, **query):
+        """My orders, newest first."""
+        return booking.list_orders(current_account().id, **query)
+
+
+@blp.route("/orders/<int:order_id>")
+class OrderDetail(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.response(200, schemas.OrderSchema)
+    @blp.alt_response(404, description="not_found (also for another account's order)")
+    def get(self, order_id):
+        """One of my orders."""
+        return booking.get_order(current_account().id, order_id)
+
+
+@blp.route("/orders/<int:order_id>/cancel")
+class OrderCancel(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.response(200, schemas.OrderSchema)
+    @blp.alt_response(409, description="order_not_cancellable")
+    def post(self, order_id):
+        """Cancel an unpaid hold; its number is free again at once."""
+        order = booking.cancel_order(current_account().id, order_id)
+        return booking.get_order(current_account().id, order.id)
+
+
+@blp.route("/orders/<int:order_id>/reschedule")
+class OrderReschedule(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.arguments(schemas.RescheduleSchema)
+    @blp.response(200, schemas.OrderSchema)
+    @blp.alt_response(409, description="reschedule_limit / slot_sold_out / duplicate_booking")
+    def post(self, body, order_id):
+        """Move to another schedule of the same doctor and fee (at most twice)."""
+        order = booking.reschedule_order(current_account().id, order_id, body["schedule_id"])
+        return booking.get_order(current_account().id, order.id)
+
+
+@blp.route("/orders/<int:order_id>/ticket")
+class OrderTicket(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.response(200, schemas.TicketSchema)
+    @blp.alt_response(409, description="ticket_unavailable")
+    def get(self, order_id):
+        """The e-ticket with its signed QR payload."""
+        return booking.ticket(current_account().id, order_id)
+
+
+@blp.route("/tickets/public-key")
+class TicketKey(MethodView):
+    @blp.response(200, schemas.TicketKeySchema)
+    def get(self):
+        """The Ed25519 public key with which scanners verify e-tickets offline."""
+        return booking.ticket_public_key()

@@ -1,0 +1,75 @@
+"""Orders (挂号单): one patient in one numbered slot."""
+
+from datetime import date, datetime, time
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.domain.orders import CancelledBy, OrderStatus
+from app.extensions import db
+from app.models.accounts import Patient
+from app.models.catalogue import Department, Doctor, Hospital, Schedule, TimestampMixin
+from app.models.types import BigId, StrEnum, UTCDateTime
+
+
+def _fk(target, name):
+    return mapped_column(sa.ForeignKey(target, name=name))
+
+
+class Order(TimestampMixin, db.Model):
+    """挂号单: a patient's hold on, then booking of, one numbered slot of a schedule."""
+
+    # "order" is an SQL keyword.
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = _fk("account.id", "fk_orders_account")
+    patient_id: Mapped[int] = _fk("patient.id", "fk_orders_patient")
+    schedule_id: Mapped[int] = _fk("schedule.id", "fk_orders_schedule")
+    slot_id: Mapped[int] = _fk("slot.id", "fk_orders_slot")
+    # Copied from the schedule so the rules' questions are one index range each.
+    doctor_id: Mapped[int] = _fk("doctor.id", "fk_orders_doctor")
+    department_id: Mapped[int] = _fk("department.id", "fk_orders_department")
+    hospital_id: Mapped[int] = _fk("hospital.id", "fk_orders_hospital")
+    visit_date: Mapped[date] = mapped_column(sa.Date)
+    seq: Mapped[int] = mapped_column(sa.SmallInteger)
+    suggested_time: Mapped[time] = mapped_column(sa.Time)
+    amount_fen: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[OrderStatus] = mapped_column(StrEnum(OrderStatus, 24))
+    # 1 while the order holds its slot (pending_payment … called), NULL after: the unique keys
+    # below then bind only active orders (MySQL has no partial indexes; NULLs never collide).
+    active: Mapped[bool | None] = mapped_column(sa.Boolean)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(64))
+    request_fingerprint: Mapped[str] = mapped_column(sa.CHAR(64))
+    reschedule_count: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
+    cancelled_by: Mapped[CancelledBy | None] = mapped_column(StrEnum(CancelledBy, 16))
+    cancel_reason: Mapped[str] = mapped_column(sa.String(200), default="")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    patient: Mapped[Patient] = relationship()
+    schedule: Mapped[Schedule] = relationship()
+    doctor: Mapped[Doctor] = relationship()
+    department: Mapped[Department] = relationship()
+    hospital: Mapped[Hospital] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "idempotency_key", name="uq_orders_idempotency"),
+        sa.UniqueConstraint("slot_id", "active", name="uq_orders_active_slot"),
+        sa.UniqueConstraint(
+            "patient_id",
+            "doctor_id",
+            "visit_date",
+            "active",
+            name="uq_orders_active_patient_doctor_day",
+        ),
+        sa.Index("ix_orders_account_created", "account_id", "created_at"),
+        sa.Index("ix_orders_patient_visit", "patient_id", "visit_date"),
+        sa.Index("ix_orders_status_expires", "status", "expires_at"),
+        sa.CheckConstraint("amount_fen >= 0", name="ck_orders_amount"),
+    )
+
+    def set_status(self, status: OrderStatus):
+        """Move to ``status``, keeping the active marker in step."""
+        self.status = status
+        self.active = True if status.is_active else None

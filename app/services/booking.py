@@ -1,0 +1,518 @@
+"""Booking: hold a numbered slot, let it expire, cancel it, move it, show it.
+
+Capacity is decided in MySQL. A hold takes the lowest free slot of the schedule with
+``SELECT … FOR UPDATE SKIP LOCKED`` and marks it held in the same transaction as the order insert,
+so concurrent holds never wait on each other's rows and never share a slot; unique keys on active
+orders (one per slot, one per patient, doctor and day) back it up. The Redis gate (app/gate.py)
+only keeps the hopeless away from MySQL. Holds of one account are serialised by a lock on the
+account row, which is what makes the per-account limits exact.
+
+Side effects (the expiry timer, gate tokens, cache invalidation) happen after the commit.
+"""
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from app import cache, gate, queue
+from app.crypto import TicketSigner
+from app.domain import booking as rules
+from app.domain import clock
+from app.domain.enums import SlotState
+from app.domain.orders import ACTIVE_STATUSES, CancelledBy, OrderStatus
+from app.errors import AppError, Conflict, NotFound
+from app.extensions import db
+from app.models import Account, Department, Hospital, Order, Patient, Schedule, Slot
+from app.services import patients
+from app.services.pagination import Page, paginate
+
+log = logging.getLogger(__name__)
+
+# HTTP status of each refusal code.
+_STATUS = {
+    "schedule_stopped": 409,
+    "not_released": 409,
+    "outside_booking_window": 409,
+    "not_eligible": 422,
+    "account_blocked": 403,
+    "duplicate_booking": 409,
+    "booking_limit": 429,
+    "slot_sold_out": 409,
+}
+
+
+def _refusal(refused: rules.BookingRefused) -> AppError:
+    extra = {
+        key: clock.to_china(value).isoformat() if isinstance(value, datetime) else value
+        for key, value in refused.extra.items()
+    }
+    return AppError(refused.message, code=refused.code, status=_STATUS[refused.code], **extra)
+
+
+def _fingerprint(schedule_id, patient_id) -> str:
+    return hashlib.sha256(f"hold:{schedule_id}:{patient_id}".encode()).hexdigest()
+
+
+def _expire_job_id(order_id) -> str:
+    return f"expire-order-{order_id}"
+
+
+def _visit_end(schedule: Schedule) -> datetime:
+    return datetime.combine(schedule.date, schedule.end_time, tzinfo=clock.CHINA_TZ)
+
+
+def _load_schedule(schedule_id) -> Schedule:
+    schedule = db.session.scalar(
+        sa.select(Schedule).options(joinedload(Schedule.doctor)).where(Schedule.id == schedule_id)
+    )
+    if schedule is None:
+        raise NotFound("未找到该出诊安排")
+    return schedule
+
+
+def _check_schedule(schedule: Schedule, hospital: Hospital, now: datetime):
+    rules.check_schedule(
+        now=now,
+        today=clock.business_date(now),
+        status=schedule.status,
+        release_at=schedule.release_at,
+        visit_date=schedule.date,
+        visit_end=_visit_end(schedule),
+        window_days=hospital.booking_window_days,
+    )
+
+
+def _check_eligibility(department: Department, patient: Patient, visit_date):
+    rules.check_eligibility(
+        sex_rule=department.sex_rule,
+        min_age=department.min_age,
+        max_age=department.max_age,
+        patient_sex=patient.sex,
+        birth_date=patient.birth_date,
+        visit_date=visit_date,
+    )
+
+
+def _has_active(*criteria) -> bool:
+    statement = sa.select(Order.id).where(Order.active.is_(True), *criteria).limit(1)
+    return db.session.scalar(statement) is not None
+
+
+def _take_free_slot(schedule_id) -> Slot | None:
+    """Lock the lowest free slot nobody else is taking; None when none is left."""
+    return db.session.scalar(
+        sa.select(Slot)
+        .where(Slot.schedule_id == schedule_id, Slot.state == SlotState.FREE)
+        .order_by(Slot.seq)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _free_count(schedule_id) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Slot)
+        .where(Slot.schedule_id == schedule_id, Slot.state == SlotState.FREE)
+    )
+
+
+def _lock_account(account_id) -> Account:
+    return db.session.scalar(sa.select(Account).where(Account.id == account_id).with_for_update())
+
+
+def hold_slot(account_id, schedule_id, patient_id, idempotency_key, now=None) -> tuple[Order, bool]:
+    """Hold the lowest free number of a schedule for one of the account's patients.
+
+    Returns the order (pending_payment, expiring after the hospital's hold minutes) and whether
+    it was created now; a retry with the same idempotency key and body returns the first order.
+    """
+    now = now or clock.now()
+    fingerprint = _fingerprint(schedule_id, patient_id)
+    # The fast path: a schedule the gate knows is sold out is answered without MySQL, unless
+    # this is a retry of a hold that succeeded.
+    if gate.replayed(account_id, idempotency_key) is False and gate.peek(schedule_id) == 0:
+        raise _refusal(rules.sold_out())
+    token = None
+    try:
+        account = _lock_account(account_id)
+        existing = db.session.scalar(
+            sa.select(Order).where(
+                Order.account_id == account_id, Order.idempotency_key == idempotency_key
+            )
+        )
+        if existing is not None:
+            db.session.rollback()
+            if existing.request_fingerprint != fingerprint:
+                raise Conflict(
+                    "该请求编号已用于另一笔预约，请勿重复使用", code="idempotency_conflict"
+                )
+            return existing, False
+        order, token = _hold(account, schedule_id, patient_id, now)
+        order.idempotency_key = idempotency_key
+        order.request_fingerprint = fingerprint
+        db.session.add(order)
+        db.session.flush()
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        _give_back(token, schedule_id)
+        raise _integrity_refusal(error) from None
+    except Exception:
+        db.session.rollback()
+        _give_back(token, schedule_id)
+        raise
+    _after_hold(order, token)
+    gate.remember(account_id, idempotency_key, order.id)
+    return order, True
+
+
+def _give_back(token, schedule_id):
+    if token:
+        gate.give_back(schedule_id)
+
+
+def _integrity_refusal(error: IntegrityError) -> AppError:
+    text = str(error.orig)
+    if "uq_orders_idempotency" in text:
+        return Conflict("该请求正在处理，请稍后查看订单", code="idempotency_conflict")
+    if "uq_orders_active_slot" in text:
+        return _refusal(rules.sold_out())
+    return _refusal(
+        rules.BookingRefused("duplicate_booking", "该就诊人当天已预约该医生，请勿重复预约")
+    )
+
+
+def _hold(account: Account, schedule_id, patient_id, now) -> tuple[Order, bool]:
+    """Check every rule in order, then take a slot; returns the order and whether a gate token
+    was taken (to give back if the transaction fails)."""
+    schedule = _load_schedule(schedule_id)
+    department = db.session.get(Department, schedule.department_id)
+    hospital = db.session.get(Hospital, department.hospital_id)
+    try:
+        _check_schedule(schedule, hospital, now)
+        patient = patients.get_patient(account.id, patient_id)
+        _check_eligibility(department, patient, schedule.date)
+        day_start = datetime.combine(clock.business_date(now), datetime.min.time(), clock.CHINA_TZ)
+        holds_today = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Order)
+            .where(Order.account_id == account.id, Order.created_at >= day_start)
+        )
+        departments = frozenset(
+            db.session.scalars(
+                sa.select(Order.department_id).where(
+                    Order.patient_id == patient.id,
+                    Order.visit_date == schedule.date,
+                    Order.active.is_(True),
+                )
+            )
+        )
+        rules.check_account(
+            now=now,
+            blocked_until=account.blocked_until,
+            duplicate=_has_active(
+                Order.patient_id == patient.id,
+                Order.doctor_id == schedule.doctor_id,
+                Order.visit_date == schedule.date,
+            ),
+            holds_today=holds_today,
+            departments_that_day=departments,
+            department_id=department.id,
+            limits=rules.Limits(
+                hospital.max_holds_per_day, hospital.max_departments_per_patient_per_day
+            ),
+        )
+    except rules.BookingRefused as refused:
+        raise _refusal(refused) from None
+    admitted = gate.take(schedule.id)
+    if admitted is False:
+        raise _refusal(rules.sold_out())
+    slot = _take_free_slot(schedule.id)
+    if slot is None:
+        if admitted:
+            gate.give_back(schedule.id)
+        gate.reset(schedule.id, 0)
+        raise _refusal(rules.sold_out())
+    slot.state = SlotState.HELD
+    order = Order(
+        account_id=account.id,
+        patient_id=patient.id,
+        schedule_id=schedule.id,
+        slot_id=slot.id,
+        doctor_id=schedule.doctor_id,
+        department_id=department.id,
+        hospital_id=hospital.id,
+        visit_date=schedule.date,
+        seq=slot.seq,
+        suggested_time=slot.suggested_time,
+        amount_fen=schedule.fee_fen,
+        expires_at=now + timedelta(minutes=hospital.hold_minutes),
+        reschedule_count=0,
+    )
+    order.set_status(OrderStatus.PENDING_PAYMENT)
+    return order, bool(admitted)
+
+
+def _after_hold(order: Order, token: bool):
+    if not token:
+        # No counter was there (first hold, a flush, Redis back from the dead): rebuild it.
+        gate.rebuild(order.schedule_id, _free_count(order.schedule_id))
+        db.session.rollback()
+    schedule_timer(order)
+    cache.invalidate_department(order.department_id)
+
+
+def schedule_timer(order: Order):
+    """The expiry timer of a hold; the periodic sweep catches any that is lost."""
+    try:
+        queue.enqueue(
+            "workers.orders.expire_order",
+            order.id,
+            job_id=_expire_job_id(order.id),
+            at=order.expires_at,
+        )
+    except Exception as error:  # a lost timer is the sweeper's job, not the patient's problem
+        log.warning("expiry timer of order %s not queued: %s", order.id, error)
+
+
+def _lock_order(order_id, account_id=None) -> Order:
+    statement = sa.select(Order).where(Order.id == order_id).with_for_update()
+    if account_id is not None:
+        statement = statement.where(Order.account_id == account_id)
+    order = db.session.scalar(statement)
+    if order is None:
+        raise NotFound("未找到该挂号单")
+    return order
+
+
+def _release_slot(order: Order):
+    """Free the order's slot, if the order still has it (the caller commits)."""
+    db.session.execute(
+        sa.update(Slot)
+        .where(Slot.id == order.slot_id, Slot.state.in_([SlotState.HELD, SlotState.BOOKED]))
+        .values(state=SlotState.FREE, updated_at=clock.now())
+    )
+
+
+def _after_release(order: Order):
+    gate.give_back(order.schedule_id)
+    cache.invalidate_department(order.department_id)
+
+
+def expire_hold(order_id, now=None) -> bool:
+    """Expire an unpaid hold whose time is up and free its slot; False if there was nothing to do.
+
+    Safe to run twice and to race a cancel or a payment: all lock the order row first and
+    re-check its state. (The payment issue refunds a payment that arrives after this.)
+    """
+    now = now or clock.now()
+    try:
+        order = _lock_order(order_id)
+        if order.status != OrderStatus.PENDING_PAYMENT or order.expires_at > now:
+            db.session.rollback()
+            return False
+        order.set_status(OrderStatus.EXPIRED)
+        order.cancelled_by = CancelledBy.SYSTEM
+        order.cancel_reason = "超时未支付"
+        order.closed_at = now
+        _release_slot(order)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    _after_release(order)
+    return True
+
+
+def sweep_expired_holds(now=None, batch=500) -> int:
+    """Expire every hold whose timer was lost; returns how many were expired."""
+    now = now or clock.now()
+    due = db.session.scalars(
+        sa.select(Order.id)
+        .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.expires_at <= now)
+        .order_by(Order.expires_at)
+        .limit(batch)
+    ).all()
+    db.session.rollback()
+    return sum(1 for order_id in due if expire_hold(order_id, now))
+
+
+def cancel_order(account_id, order_id, now=None) -> Order:
+    """Cancel an unpaid hold at once and free its number."""
+    now = now or clock.now()
+    try:
+        order = _lock_order(order_id, account_id)
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            raise Conflict("该挂号单当前状态不可取消", code="order_not_cancellable")
+        order.set_status(OrderStatus.CANCELLED)
+        order.cancelled_by = CancelledBy.PATIENT
+        order.cancel_reason = "患者取消"
+        order.closed_at = now
+        _release_slot(order)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    _after_release(order)
+    _cancel_timer(order.id)
+    return order
+
+
+def _cancel_timer(order_id):
+    try:
+        job = queue.get_queue().fetch_job(_expire_job_id(order_id))
+        if job is not None:
+            job.cancel()
+    except Exception as error:  # the job re-checks the order and does nothing anyway
+        log.info("expiry timer of order %s not cancelled: %s", order_id, error)
+
+
+def reschedule_order(account_id, order_id, schedule_id, now=None) -> Order:
+    """Move an order to another schedule of the same doctor and fee, all or nothing.
+
+    The new number is taken and the old one freed in one transaction; the order keeps its id,
+    status, expiry and (once there is one) its payment.
+    """
+    now = now or clock.now()
+    token = None
+    try:
+        _lock_account(account_id)
+        order = _lock_order(order_id, account_id)
+        old_schedule_id = order.schedule_id
+        order, token = _move(order, schedule_id, now)
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        _give_back(token, schedule_id)
+        raise _integrity_refusal(error) from None
+    except Exception:
+        db.session.rollback()
+        _give_back(token, schedule_id)
+        raise
+    gate.give_back(old_schedule_id)
+    if not token:
+        gate.rebuild(order.schedule_id, _free_count(order.schedule_id))
+        db.session.rollback()
+    cache.invalidate_department(order.department_id)
+    return order
+
+
+def _move(order: Order, schedule_id, now) -> tuple[Order, bool]:
+    if order.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.BOOKED):
+        raise Conflict("该挂号单当前状态不可改约", code="order_not_reschedulable")
+    limit = current_app.config["RESCHEDULE_LIMIT"]
+    if order.reschedule_count >= limit:
+        raise Conflict(f"每个挂号单最多改约 {limit} 次", code="reschedule_limit")
+    target = _load_schedule(schedule_id)
+    if target.id == order.schedule_id:
+        raise AppError("已是该时段，无需改约", code="invalid_reschedule", status=422)
+    if target.doctor_id != order.doctor_id or target.fee_fen != order.amount_fen:
+        raise AppError(
+            "只能改约同一医生、同一费用的其他时段", code="invalid_reschedule", status=422
+        )
+    department = db.session.get(Department, target.department_id)
+    hospital = db.session.get(Hospital, department.hospital_id)
+    patient = db.session.get(Patient, order.patient_id)
+    try:
+        _check_schedule(target, hospital, now)
+        _check_eligibility(department, patient, target.date)
+        if _has_active(
+            Order.id != order.id,
+            Order.patient_id == order.patient_id,
+            Order.doctor_id == order.doctor_id,
+            Order.visit_date == target.date,
+        ):
+            raise rules.BookingRefused(
+                "duplicate_booking", "该就诊人当天已预约该医生，请勿重复预约"
+            )
+    except rules.BookingRefused as refused:
+        raise _refusal(refused) from None
+    admitted = gate.take(target.id)
+    if admitted is False:
+        raise _refusal(rules.sold_out())
+    slot = _take_free_slot(target.id)
+    if slot is None:
+        if admitted:
+            gate.give_back(target.id)
+        gate.reset(target.id, 0)
+        raise _refusal(rules.sold_out())
+    _release_slot(order)
+    slot.state = SlotState.HELD if order.status == OrderStatus.PENDING_PAYMENT else SlotState.BOOKED
+    order.schedule_id = target.id
+    order.slot_id = slot.id
+    order.visit_date = target.date
+    order.seq = slot.seq
+    order.suggested_time = slot.suggested_time
+    order.reschedule_count += 1
+    db.session.flush()
+    return order, bool(admitted)
+
+
+def list_orders(account_id, status=None, page=1, per_page=20) -> Page:
+    """The account's orders, newest first, optionally of one status."""
+    statement = (
+        sa.select(Order)
+        .options(*_order_details())
+        .where(Order.account_id == account_id)
+        .order_by(Order.id.desc())
+    )
+    if status:
+        statement = statement.where(Order.status == status)
+    return paginate(statement, page, per_page)
+
+
+def _order_details():
+    return (
+        joinedload(Order.schedule),
+        joinedload(Order.doctor),
+        joinedload(Order.department),
+        joinedload(Order.hospital),
+        joinedload(Order.patient),
+    )
+
+
+def get_order(account_id, order_id) -> Order:
+    """One of the account's orders; another account's is not_found."""
+    order = db.session.scalar(
+        sa.select(Order)
+        .options(*_order_details())
+        .where(Order.id == order_id, Order.account_id == account_id)
+    )
+    if order is None:
+        raise NotFound("未找到该挂号单")
+    return order
+
+
+def _signer() -> TicketSigner:
+    signer = current_app.extensions.get("ticket_signer")
+    if signer is None:
+        signer = TicketSigner(current_app.config["TICKET_SIGNING_KEY"])
+        current_app.extensions["ticket_signer"] = signer
+    return signer
+
+
+def ticket_public_key() -> dict:
+    """The key scanners verify e-tickets with."""
+    return {"algorithm": "Ed25519", "public_key": _signer().public_key}
+
+
+def ticket(account_id, order_id) -> dict:
+    """The e-ticket of an active order: number, suggested time, place, signed QR payload."""
+    order = get_order(account_id, order_id)
+    if order.status not in ACTIVE_STATUSES:
+        raise Conflict("该挂号单已失效，没有电子凭证", code="ticket_unavailable")
+    payload = {
+        "o": order.id,
+        "s": order.schedule_id,
+        "q": order.seq,
+        "d": order.visit_date.isoformat(),
+        "p": order.patient_id,
+        "h": order.hospital_id,
+    }
+    return {"order": order, "qr_payload": _signer().sign(payload)}

@@ -1,0 +1,25 @@
+"""Periodic jobs: ``python -m workers.cron`` enqueues them on schedule; workers run them."""
+
+from rq.cron import CronScheduler
+
+from app import create_app
+from app.queue import get_queue
+from workers import orders
+
+SWEEP_SECONDS = 60
+
+
+def main():
+    """Run the cron scheduler until stopped."""
+    app = create_app()
+    with app.app_context():
+        queue = get_queue()
+        scheduler = CronScheduler(connection=queue.connection)
+        scheduler.register(
+            orders.sweep_expired_holds, queue.name, interval=SWEEP_SECONDS, job_timeout=120
+        )
+        scheduler.start()
+
+
+if __name__ == "__main__":
+    main()
