@@ -204,7 +204,7 @@ class TicketSigner:
     def __init__(self, seed_b64: str):
         try:
             seed = base64.b64decode(seed_b64, validate=True)
-        except (binascii.Error, TypeError):
+        except (ValueError, TypeError):  # binascii.Error is a ValueError; so is non-ASCII text
             raise CryptoConfigError("the ticket signing key is not valid base64") from None
         if len(seed) != 32:
             raise CryptoConfigError("the ticket signing key must be 32 bytes")

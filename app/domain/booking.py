@@ -41,17 +41,21 @@ def check_schedule(
     visit_end: datetime,
     window_days: int,
 ) -> None:
-    """Open, released, and inside the booking window (today .. today + window − 1, not over)."""
+    """Open, released, and inside the booking window, not yet over.
+
+    The window runs from today to today + window_days: a visit day's numbers are released
+    window_days before it, at the release time, and are bookable from that moment.
+    """
     if status == ScheduleStatus.STOPPED:
         raise BookingRefused("schedule_stopped", "该医生本次出诊已停诊，请选择其他时段")
     if now < release_at:
         raise BookingRefused(
             "not_released", "该时段号源尚未开放，请在放号后预约", release_at=release_at
         )
-    last_day = today + timedelta(days=window_days - 1)
+    last_day = today + timedelta(days=window_days)
     if visit_date < today or visit_date > last_day or now >= visit_end:
         raise BookingRefused(
-            "outside_booking_window", f"只能预约今天起 {window_days} 天内尚未结束的时段"
+            "outside_booking_window", f"只能预约今天及之后 {window_days} 天内尚未结束的时段"
         )
 
 

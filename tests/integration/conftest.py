@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import orm
 
 from app.extensions import db, redis_store
+from tests.integration.committed import empty_tables
 from tests.support import testing_app
 
 
@@ -38,3 +39,22 @@ def session(app, redis):
             outer.rollback()
             connection.close()
             db.session = original
+
+
+@pytest.fixture(scope="session")
+def committed_app():
+    """An app on its own database whose tests commit for real (threads see each other's work)."""
+    return testing_app("_committed", redis_offset=2)
+
+
+@pytest.fixture
+def committed(committed_app):
+    """An app context on the committed database, with Redis and the tables emptied afterwards."""
+    with committed_app.app_context():
+        redis_store.client.flushdb()
+        try:
+            yield committed_app
+        finally:
+            db.session.rollback()
+            empty_tables()
+            redis_store.client.flushdb()

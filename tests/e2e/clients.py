@@ -1,0 +1,42 @@
+"""HTTP clients of the e2e tier: a signed-in patient, and the error-envelope check."""
+
+from tests.e2e.wechat_helpers import new_openid
+from tests.factories import resident_id
+
+
+class User:
+    """A signed-in patient account, calling the API with its bearer token."""
+
+    def __init__(self, http, phone, openid=None):
+        self.http, self.phone = http, phone
+        self.openid = openid or new_openid()
+        self.login()
+
+    def login(self):
+        response = self.http.post(
+            "/api/v1/auth/wechat", json={"code": self.phone.login_code(self.openid)}
+        )
+        assert response.status_code == 200, response.text
+        self.session = response.json()
+        self.token = self.session["token"]
+        return self.session
+
+    def call(self, method, url, **kwargs):
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return self.http.request(method, url, headers=headers, **kwargs)
+
+    def add_patient(self, **fields):
+        body = {"name": "张三", "id_number": resident_id(), "relationship": "self"} | fields
+        return self.call("POST", "/api/v1/patients", json=body)
+
+    def patient_count(self):
+        return self.call("GET", "/api/v1/patients").json()["total"]
+
+
+def expect(response, status, code=None):
+    assert response.status_code == status, response.text
+    if code:
+        body = response.json()
+        assert body["code"] == code and body["message"], body
+        return body
+    return response.json() if response.content else None

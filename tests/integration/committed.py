@@ -1,0 +1,31 @@
+"""Tests that need real commits (concurrency, races): a database emptied after each test."""
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.services import patients
+from tests.factories import make_account, resident_id
+
+# Children first, so foreign keys never block the clean-up.
+TABLES = ("orders", "slot", "schedule", "patient", "account", "doctor", "department", "hospital")
+
+
+def empty_tables():
+    """Delete every row the tests made."""
+    for table in TABLES:
+        db.session.execute(sa.text(f"DELETE FROM {table}"))
+    db.session.commit()
+
+
+def make_patients(count):
+    """``count`` accounts with one patient each, committed; returns [(account_id, patient_id)]."""
+    pairs = []
+    for n in range(count):
+        account = make_account()
+        db.session.commit()
+        patient = patients.add_patient(
+            account.id,
+            {"name": "患者", "id_number": resident_id(serial=n % 100), "relationship": "self"},
+        )
+        pairs.append((account.id, patient.id))
+    return pairs

@@ -1,0 +1,87 @@
+"""Hold expiry through RQ: the timer, its cancellation, and the sweep for lost timers."""
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from rq import SimpleWorker
+from rq.registry import ScheduledJobRegistry
+
+from app import gate, queue
+from app.domain import clock
+from app.domain.enums import SlotState
+from app.domain.orders import OrderStatus
+from app.extensions import db
+from app.models import Order, Slot
+from app.services import booking
+from tests.factories import make_schedule
+from tests.integration.committed import make_patients
+
+TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
+
+
+def _hold(minutes_ago=0, key="expiry-key"):
+    schedule = make_schedule(on=TOMORROW, capacity=2)
+    db.session.commit()
+    ((account_id, patient_id),) = make_patients(1)
+    then = clock.now() - timedelta(minutes=minutes_ago)
+    order, _ = booking.hold_slot(account_id, schedule.id, patient_id, key, now=then)
+    return order, account_id
+
+
+def _slot_state(order):
+    db.session.rollback()
+    return db.session.scalar(sa.select(Slot.state).where(Slot.id == order.slot_id))
+
+
+def test_a_hold_gets_a_timer_with_a_stable_id_at_its_deadline(committed):
+    order, _ = _hold()
+    registry = ScheduledJobRegistry(queue=queue.get_queue())
+    job_id = f"expire-order-{order.id}"
+    assert job_id in registry.get_job_ids()
+    scheduled = registry.get_scheduled_time(job_id)
+    assert abs(scheduled - order.expires_at) < timedelta(seconds=1)
+
+
+def test_the_timer_expires_an_unpaid_hold_in_a_worker(committed):
+    order, _ = _hold(minutes_ago=20)  # its deadline passed 5 minutes ago
+    assert _slot_state(order) == SlotState.HELD
+    rq_queue = queue.get_queue()
+    SimpleWorker([rq_queue], connection=rq_queue.connection).work(burst=True, with_scheduler=True)
+    db.session.rollback()
+    expired = db.session.get(Order, order.id)
+    assert expired.status == OrderStatus.EXPIRED and expired.cancel_reason == "超时未支付"
+    assert expired.active is None
+    assert _slot_state(order) == SlotState.FREE
+    assert gate.peek(order.schedule_id) == 2
+
+
+def test_the_timer_does_nothing_before_the_deadline(committed):
+    order, _ = _hold()
+    assert booking.expire_hold(order.id) is False
+    assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
+
+
+def test_running_the_expiry_twice_has_one_effect(committed):
+    order, _ = _hold(minutes_ago=20)
+    assert booking.expire_hold(order.id) is True
+    assert booking.expire_hold(order.id) is False
+    assert gate.peek(order.schedule_id) == 2  # one token back, not two
+
+
+def test_cancel_removes_the_timer(committed):
+    order, account_id = _hold()
+    booking.cancel_order(account_id, order.id)
+    registry = ScheduledJobRegistry(queue=queue.get_queue())
+    assert f"expire-order-{order.id}" not in registry.get_job_ids()
+    assert _slot_state(order) == SlotState.FREE
+
+
+def test_the_sweep_catches_a_lost_timer(committed):
+    order, _ = _hold(minutes_ago=20)
+    job = queue.get_queue().fetch_job(f"expire-order-{order.id}")
+    job.delete()  # the timer is lost
+    assert booking.sweep_expired_holds() == 1
+    db.session.rollback()
+    assert db.session.get(Order, order.id).status == OrderStatus.EXPIRED
+    assert _slot_state(order) == SlotState.FREE
+    assert booking.sweep_expired_holds() == 0
