@@ -48,7 +48,9 @@ class RedisExtension:
         return current_app.extensions["redis"]
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after the commit that wrote them (responses are built from them); locking
+# reads refresh with populate_existing, so nothing decides on a stale copy.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = BookingApi()
 redis_store = RedisExtension()

@@ -85,14 +85,23 @@ def reset(schedule_id, free: int):
     _quietly(None, lambda: _client().set(_GATE.format(schedule_id), free, ex=GATE_SECONDS))
 
 
+def sold_out_for(account_id, idempotency_key, schedule_id) -> bool:
+    """One round trip: the counter says 0 and the key produced no order yet (no MySQL needed).
+
+    False whenever in doubt (no counter, a replay, Redis down): the caller then asks MySQL.
+    """
+
+    def check():
+        pipe = _client().pipeline(transaction=False)
+        pipe.exists(_REPLAY.format(account_id, idempotency_key))
+        pipe.get(_GATE.format(schedule_id))
+        replayed, left = pipe.execute()
+        return not replayed and left is not None and int(left) <= 0
+
+    return _quietly(False, check)
+
+
 def remember(account_id, idempotency_key, order_id):
     """Note which order an idempotency key produced (after the commit that made it)."""
     key = _REPLAY.format(account_id, idempotency_key)
     _quietly(None, lambda: _client().set(key, order_id, ex=REPLAY_SECONDS))
-
-
-def replayed(account_id, idempotency_key) -> bool | None:
-    """Whether the key already produced an order: True, False, or None when Redis is down."""
-    key = _REPLAY.format(account_id, idempotency_key)
-    found = _quietly(None, lambda: _client().exists(key))
-    return None if found is None else bool(found)

@@ -13,7 +13,7 @@ blp = Blueprint("auth", __name__, description="登录")
 
 @blp.route("/auth/wechat")
 class WeChatLogin(MethodView):
-    @blp.arguments(schemas.WeChatLoginSchema)
+    @blp.arguments(schemas.WeChatLoginSchema())
     @blp.response(200, schemas.LoginSchema)
     @blp.alt_response(400, description="invalid_code: 登录凭证无效或已用过")
     @blp.alt_response(403, description="account_frozen")
@@ -26,7 +26,7 @@ class WeChatLogin(MethodView):
 @blp.route("/auth/phone")
 class PhoneBinding(MethodView):
     @blp.doc(security=[BEARER])
-    @blp.arguments(schemas.PhoneCodeSchema)
+    @blp.arguments(schemas.PhoneCodeSchema())
     @blp.response(200, schemas.AccountSchema)
     @blp.alt_response(400, description="invalid_code")
     @blp.alt_response(409, description="phone_in_use")
@@ -46,7 +46,7 @@ class Logout(MethodView):
 
 @blp.route("/auth/sms/send")
 class SmsSend(MethodView):
-    @blp.arguments(schemas.SmsSendSchema)
+    @blp.arguments(schemas.SmsSendSchema())
     @blp.response(200, schemas.SmsSentSchema)
     @blp.alt_response(422, description="invalid_phone / sms_rejected")
     @blp.alt_response(429, description="too_many_requests (+retry_after)")
@@ -58,7 +58,7 @@ class SmsSend(MethodView):
 
 @blp.route("/auth/sms/login")
 class SmsLogin(MethodView):
-    @blp.arguments(schemas.SmsLoginSchema)
+    @blp.arguments(schemas.SmsLoginSchema())
     @blp.response(200, schemas.LoginSchema)
     @blp.alt_response(400, description="invalid_code: wrong, expired, or 5 wrong tries")
     def post(self, body):

@@ -14,7 +14,7 @@ INVALID = {"status_code": 422, "description": "参数有误（validation_error�
 
 @blp.route("/hospitals")
 class Hospitals(MethodView):
-    @blp.arguments(schemas.HospitalQuery, location="query", as_kwargs=True)
+    @blp.arguments(schemas.HospitalQuery(), location="query", as_kwargs=True)
     @blp.response(200, schemas.HospitalPageSchema)
     @blp.alt_response(**INVALID)
     def get(self, **filters):
@@ -42,7 +42,7 @@ class HospitalDepartments(MethodView):
 
 @blp.route("/departments/<int:department_id>/calendar")
 class DepartmentCalendar(MethodView):
-    @blp.arguments(schemas.CalendarQuery, location="query", as_kwargs=True)
+    @blp.arguments(schemas.CalendarQuery(), location="query", as_kwargs=True)
     @blp.response(200, schemas.CalendarDaySchema(many=True))
     @blp.alt_response(**NOT_FOUND)
     @blp.alt_response(**INVALID)
@@ -53,7 +53,7 @@ class DepartmentCalendar(MethodView):
 
 @blp.route("/departments/<int:department_id>/schedules")
 class DepartmentSchedules(MethodView):
-    @blp.arguments(schemas.ScheduleDateQuery, location="query", as_kwargs=True)
+    @blp.arguments(schemas.ScheduleDateQuery(), location="query", as_kwargs=True)
     @blp.response(200, schemas.ScheduleSchema(many=True))
     @blp.alt_response(**NOT_FOUND)
     @blp.alt_response(**INVALID)
@@ -73,7 +73,7 @@ class DoctorDetail(MethodView):
 
 @blp.route("/doctors/<int:doctor_id>/schedules")
 class DoctorSchedules(MethodView):
-    @blp.arguments(schemas.CalendarQuery, location="query", as_kwargs=True)
+    @blp.arguments(schemas.CalendarQuery(), location="query", as_kwargs=True)
     @blp.response(200, schemas.ScheduleSchema(many=True))
     @blp.alt_response(**NOT_FOUND)
     @blp.alt_response(**INVALID)
@@ -84,7 +84,7 @@ class DoctorSchedules(MethodView):
 
 @blp.route("/search")
 class Search(MethodView):
-    @blp.arguments(schemas.SearchQuery, location="query", as_kwargs=True)
+    @blp.arguments(schemas.SearchQuery(), location="query", as_kwargs=True)
     @blp.response(200, schemas.SearchResultSchema)
     @blp.alt_response(**INVALID)
     def get(self, q):

@@ -20,7 +20,7 @@ class Me(MethodView):
         return accounts.get_account(current_account().id)
 
     @blp.doc(security=[BEARER])
-    @blp.arguments(schemas.AccountUpdateSchema)
+    @blp.arguments(schemas.AccountUpdateSchema())
     @blp.response(200, schemas.AccountSchema)
     def patch(self, changes):
         """Change the nickname."""

@@ -3,7 +3,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.api.security import BEARER, current_account
+from app.api.security import BEARER, current_account, signed_caller
 from app.schemas import orders as schemas
 from app.services import booking
 
@@ -13,8 +13,8 @@ blp = Blueprint("orders", __name__, description="挂号")
 @blp.route("/orders")
 class Orders(MethodView):
     @blp.doc(security=[BEARER])
-    @blp.arguments(schemas.IdempotencyHeader, location="headers", as_kwargs=True)
-    @blp.arguments(schemas.OrderCreateSchema)
+    @blp.arguments(schemas.IdempotencyHeader(), location="headers", as_kwargs=True)
+    @blp.arguments(schemas.OrderCreateSchema())
     @blp.response(201, schemas.OrderSchema)
     @blp.alt_response(
         409,
@@ -27,12 +27,12 @@ class Orders(MethodView):
     def post(self, body, idempotency_key):
         """Hold a number for 15 minutes (the hospital's hold time) pending payment."""
         order, created = booking.hold_slot(
-            current_account().id, body["schedule_id"], body["patient_id"], idempotency_key
+            signed_caller(), body["schedule_id"], body["patient_id"], idempotency_key
         )
         return order, 201, ({} if created else {"Idempotent-Replayed": "true"})
 
     @blp.doc(security=[BEARER])
-    @blp.arguments(schemas.OrderQuery, location="query", as_kwargs=True)
+    @blp.arguments(schemas.OrderQuery(), location="query", as_kwargs=True)
     @blp.response(200, schemas.OrderPageSchema)
     def get(self, **query):
         """My orders, newest first."""
@@ -63,7 +63,7 @@ class OrderCancel(MethodView):
 @blp.route("/orders/<int:order_id>/reschedule")
 class OrderReschedule(MethodView):
     @blp.doc(security=[BEARER])
-    @blp.arguments(schemas.RescheduleSchema)
+    @blp.arguments(schemas.RescheduleSchema())
     @blp.response(200, schemas.OrderSchema)
     @blp.alt_response(409, description="reschedule_limit / slot_sold_out / duplicate_booking")
     def post(self, body, order_id):

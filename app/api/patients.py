@@ -14,14 +14,14 @@ blp = Blueprint("patients", __name__, description="就诊人")
 @blp.route("/patients")
 class Patients(MethodView):
     @blp.doc(security=[BEARER])
-    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.arguments(PageArgs(), location="query", as_kwargs=True)
     @blp.response(200, schemas.PatientPageSchema)
     def get(self, **page):
         """The account's patients."""
         return patients.list_patients(current_account().id, **page)
 
     @blp.doc(security=[BEARER])
-    @blp.arguments(schemas.PatientInputSchema)
+    @blp.arguments(schemas.PatientInputSchema())
     @blp.response(201, schemas.PatientSchema)
     @blp.alt_response(422, description="invalid_id_number / validation_error")
     @blp.alt_response(409, description="patient_limit / duplicate_patient / self_exists")
@@ -40,7 +40,7 @@ class PatientDetail(MethodView):
         return patients.get_patient(current_account().id, patient_id)
 
     @blp.doc(security=[BEARER])
-    @blp.arguments(schemas.PatientUpdateSchema)
+    @blp.arguments(schemas.PatientUpdateSchema())
     @blp.response(200, schemas.PatientSchema)
     def patch(self, changes, patient_id):
         """Change name, phone, relationship, insurance or medical card number."""

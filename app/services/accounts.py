@@ -94,3 +94,4 @@ def delete_account(account_id):
     except Exception:
         db.session.rollback()
         raise
+    auth.forget_state(account_id)

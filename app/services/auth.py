@@ -4,6 +4,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -13,7 +14,7 @@ from app.domain import clock
 from app.domain.accounts import AccountStatus
 from app.domain.identity import InvalidPhone, mask_phone, validate_mobile
 from app.errors import AppError, Conflict
-from app.extensions import db
+from app.extensions import db, redis_store
 from app.integrations import wechat
 from app.models import Account
 from app.services import protection
@@ -21,6 +22,12 @@ from app.services import protection
 log = logging.getLogger(__name__)
 
 TOKEN_SALT = "patient-access-token"  # noqa: S105 - a namespace, not a secret
+
+# Each authenticated call checks the account's token version and status. They are cached in
+# Redis for a short while so that the hot paths (a sold-out answer on release morning) need no
+# MySQL; revocation deletes the entry after its commit, and the TTL bounds any race with it.
+_STATE_KEY = "auth:account:{}"
+STATE_SECONDS = 30
 
 
 class Unauthorized(AppError):
@@ -58,7 +65,14 @@ class Login:
 
 
 def _serializer():
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TOKEN_SALT)
+    key = current_app.config["SECRET_KEY"]
+    cached = current_app.extensions.get("token_serializer")
+    if cached is None or cached[0] != key:
+        cached = current_app.extensions["token_serializer"] = (
+            key,
+            URLSafeTimedSerializer(key, salt=TOKEN_SALT),
+        )
+    return cached[1]
 
 
 def issue_token(account: Account) -> tuple[str, datetime]:
@@ -68,8 +82,24 @@ def issue_token(account: Account) -> tuple[str, datetime]:
     return token, clock.now() + timedelta(seconds=ttl)
 
 
-def authenticate(token: str | None) -> Account:
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the account a token was signed for, and the token's version."""
+
+    id: int
+    token_version: int
+
+
+def authenticate(token: str | None) -> Principal:
     """The account a bearer token stands for; 401 when missing, forged, expired or revoked."""
+    principal = verify_signature(token)
+    ensure_current(principal)
+    return principal
+
+
+def verify_signature(token: str | None) -> Principal:
+    """Who a token was signed for; 401 when missing, forged or expired. Not yet whether it was
+    revoked or the account frozen: call ensure_current before acting for it."""
     if not token:
         raise Unauthorized()
     try:
@@ -80,14 +110,51 @@ def authenticate(token: str | None) -> Account:
         raise Unauthorized("登录已过期，请重新登录") from None
     except (BadSignature, ValueError, TypeError):
         raise Unauthorized("登录凭证无效，请重新登录") from None
-    account = db.session.get(Account, account_id)
-    if account is None or account.token_version != version:
+    if not isinstance(account_id, int) or not isinstance(version, int):
+        raise Unauthorized("登录凭证无效，请重新登录")
+    return Principal(account_id, version)
+
+
+def ensure_current(principal: Principal):
+    """401 if the principal's token was revoked or the account deleted, 403 if frozen."""
+    current_version, status = _account_state(principal.id)
+    if current_version != principal.token_version:
         raise Unauthorized("登录已失效，请重新登录")
-    if account.status == AccountStatus.FROZEN:
+    if status == AccountStatus.FROZEN:
         raise AccountFrozen()
-    if account.status != AccountStatus.ACTIVE:
+    if status != AccountStatus.ACTIVE:
         raise Unauthorized("登录已失效，请重新登录")
-    return account
+
+
+def _account_state(account_id) -> tuple[int | None, str | None]:
+    """(token version, status) of an account, from Redis or else MySQL."""
+    key = _STATE_KEY.format(account_id)
+    try:
+        cached = redis_store.client.get(key)
+    except redis.RedisError:
+        cached = None
+    if cached is not None:
+        version, _, status = cached.decode().partition(":")
+        return int(version), status
+    row = db.session.execute(
+        sa.select(Account.token_version, Account.status).where(Account.id == account_id)
+    ).first()
+    if row is None:
+        return None, None
+    version, status = row
+    try:
+        redis_store.client.set(key, f"{version}:{status}", ex=STATE_SECONDS)
+    except redis.RedisError as error:
+        log.warning("auth state not cached: %s", error)
+    return version, status
+
+
+def forget_state(account_id):
+    """Drop the cached token version and status (call after the commit that changed them)."""
+    try:
+        redis_store.client.delete(_STATE_KEY.format(account_id))
+    except redis.RedisError as error:
+        log.error("auth state of account %s not dropped: %s", account_id, error)
 
 
 def login_with_wechat(code: str) -> Login:
@@ -189,8 +256,12 @@ def phone_fields(phone: str) -> dict:
 
 
 def revoke_tokens(account: Account):
-    """Make every token issued so far for ``account`` invalid (the caller commits)."""
+    """Make every token issued so far for ``account`` invalid.
+
+    The caller commits, then calls forget_state(account.id).
+    """
     account.token_version += 1
+    forget_state(account.id)
 
 
 def logout(account_id: int):
@@ -201,3 +272,4 @@ def logout(account_id: int):
     except Exception:
         db.session.rollback()
         raise
+    forget_state(account_id)

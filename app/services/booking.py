@@ -28,7 +28,7 @@ from app.domain.orders import ACTIVE_STATUSES, CancelledBy, OrderStatus
 from app.errors import AppError, Conflict, NotFound
 from app.extensions import db
 from app.models import Account, Department, Hospital, Order, Patient, Schedule, Slot
-from app.services import patients
+from app.services import auth, patients
 from app.services.pagination import Page, paginate
 
 log = logging.getLogger(__name__)
@@ -66,13 +66,18 @@ def _visit_end(schedule: Schedule) -> datetime:
     return datetime.combine(schedule.date, schedule.end_time, tzinfo=clock.CHINA_TZ)
 
 
-def _load_schedule(schedule_id) -> Schedule:
-    schedule = db.session.scalar(
-        sa.select(Schedule).options(joinedload(Schedule.doctor)).where(Schedule.id == schedule_id)
-    )
-    if schedule is None:
+def _load_schedule(schedule_id) -> tuple[Schedule, Department, Hospital]:
+    """The schedule with its doctor, department and hospital, in one query."""
+    row = db.session.execute(
+        sa.select(Schedule, Department, Hospital)
+        .join(Department, Department.id == Schedule.department_id)
+        .join(Hospital, Hospital.id == Department.hospital_id)
+        .options(joinedload(Schedule.doctor))
+        .where(Schedule.id == schedule_id)
+    ).first()
+    if row is None:
         raise NotFound("未找到该出诊安排")
-    return schedule
+    return tuple(row)
 
 
 def _check_schedule(schedule: Schedule, hospital: Hospital, now: datetime):
@@ -122,22 +127,33 @@ def _free_count(schedule_id) -> int:
     )
 
 
+def _locked(statement):
+    # A locking read must refresh what the session already holds.
+    return statement.with_for_update().execution_options(populate_existing=True)
+
+
 def _lock_account(account_id) -> Account:
-    return db.session.scalar(sa.select(Account).where(Account.id == account_id).with_for_update())
+    return db.session.scalar(_locked(sa.select(Account).where(Account.id == account_id)))
 
 
-def hold_slot(account_id, schedule_id, patient_id, idempotency_key, now=None) -> tuple[Order, bool]:
-    """Hold the lowest free number of a schedule for one of the account's patients.
+def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tuple[Order, bool]:
+    """Hold the lowest free number of a schedule for one of the caller's patients.
 
-    Returns the order (pending_payment, expiring after the hospital's hold minutes) and whether
-    it was created now; a retry with the same idempotency key and body returns the first order.
+    ``caller`` is an account id, or an auth.Principal whose token is checked against revocation
+    here, after the sold-out fast path. Returns the order (pending_payment, expiring after the
+    hospital's hold minutes) and whether it was created now; a retry with the same idempotency
+    key and body returns the first order.
     """
     now = now or clock.now()
+    account_id = getattr(caller, "id", caller)
     fingerprint = _fingerprint(schedule_id, patient_id)
-    # The fast path: a schedule the gate knows is sold out is answered without MySQL, unless
-    # this is a retry of a hold that succeeded.
-    if gate.replayed(account_id, idempotency_key) is False and gate.peek(schedule_id) == 0:
+    # The fast path, one Redis round trip and no MySQL: a schedule the gate knows is sold out is
+    # refused (unless this retries a hold that succeeded). A revoked token may be told "sold
+    # out" here; it is refused before anything is booked for it.
+    if gate.sold_out_for(account_id, idempotency_key, schedule_id):
         raise _refusal(rules.sold_out())
+    if isinstance(caller, auth.Principal):
+        auth.ensure_current(caller)
     token = None
     try:
         account = _lock_account(account_id)
@@ -191,9 +207,7 @@ def _integrity_refusal(error: IntegrityError) -> AppError:
 def _hold(account: Account, schedule_id, patient_id, now) -> tuple[Order, bool]:
     """Check every rule in order, then take a slot; returns the order and whether a gate token
     was taken (to give back if the transaction fails)."""
-    schedule = _load_schedule(schedule_id)
-    department = db.session.get(Department, schedule.department_id)
-    hospital = db.session.get(Hospital, department.hospital_id)
+    schedule, department, hospital = _load_schedule(schedule_id)
     try:
         _check_schedule(schedule, hospital, now)
         patient = patients.get_patient(account.id, patient_id)
@@ -204,25 +218,20 @@ def _hold(account: Account, schedule_id, patient_id, now) -> tuple[Order, bool]:
             .select_from(Order)
             .where(Order.account_id == account.id, Order.created_at >= day_start)
         )
-        departments = frozenset(
-            db.session.scalars(
-                sa.select(Order.department_id).where(
-                    Order.patient_id == patient.id,
-                    Order.visit_date == schedule.date,
-                    Order.active.is_(True),
-                )
+        # The patient's active orders that day answer both "duplicate" and "which departments".
+        that_day = db.session.execute(
+            sa.select(Order.doctor_id, Order.department_id).where(
+                Order.patient_id == patient.id,
+                Order.visit_date == schedule.date,
+                Order.active.is_(True),
             )
-        )
+        ).all()
         rules.check_account(
             now=now,
             blocked_until=account.blocked_until,
-            duplicate=_has_active(
-                Order.patient_id == patient.id,
-                Order.doctor_id == schedule.doctor_id,
-                Order.visit_date == schedule.date,
-            ),
+            duplicate=any(doctor_id == schedule.doctor_id for doctor_id, _ in that_day),
             holds_today=holds_today,
-            departments_that_day=departments,
+            departments_that_day=frozenset(department_id for _, department_id in that_day),
             department_id=department.id,
             limits=rules.Limits(
                 hospital.max_holds_per_day, hospital.max_departments_per_patient_per_day
@@ -240,14 +249,15 @@ def _hold(account: Account, schedule_id, patient_id, now) -> tuple[Order, bool]:
         gate.reset(schedule.id, 0)
         raise _refusal(rules.sold_out())
     slot.state = SlotState.HELD
+    # Relationships from the rows already loaded: the response needs no further query.
     order = Order(
         account_id=account.id,
-        patient_id=patient.id,
-        schedule_id=schedule.id,
+        patient=patient,
+        schedule=schedule,
         slot_id=slot.id,
-        doctor_id=schedule.doctor_id,
-        department_id=department.id,
-        hospital_id=hospital.id,
+        doctor=schedule.doctor,
+        department=department,
+        hospital=hospital,
         visit_date=schedule.date,
         seq=slot.seq,
         suggested_time=slot.suggested_time,
@@ -282,7 +292,7 @@ def schedule_timer(order: Order):
 
 
 def _lock_order(order_id, account_id=None) -> Order:
-    statement = sa.select(Order).where(Order.id == order_id).with_for_update()
+    statement = _locked(sa.select(Order).where(Order.id == order_id))
     if account_id is not None:
         statement = statement.where(Order.account_id == account_id)
     order = db.session.scalar(statement)
@@ -409,15 +419,13 @@ def _move(order: Order, schedule_id, now) -> tuple[Order, bool]:
     limit = current_app.config["RESCHEDULE_LIMIT"]
     if order.reschedule_count >= limit:
         raise Conflict(f"每个挂号单最多改约 {limit} 次", code="reschedule_limit")
-    target = _load_schedule(schedule_id)
+    target, department, hospital = _load_schedule(schedule_id)
     if target.id == order.schedule_id:
         raise AppError("已是该时段，无需改约", code="invalid_reschedule", status=422)
     if target.doctor_id != order.doctor_id or target.fee_fen != order.amount_fen:
         raise AppError(
             "只能改约同一医生、同一费用的其他时段", code="invalid_reschedule", status=422
         )
-    department = db.session.get(Department, target.department_id)
-    hospital = db.session.get(Hospital, department.hospital_id)
     patient = db.session.get(Patient, order.patient_id)
     try:
         _check_schedule(target, hospital, now)

@@ -131,10 +131,11 @@ def department_calendar(department_id, start=None, days=7, now=None) -> list[dic
     now = now or clock.now()
     start = start or clock.business_date(now)
     _check_window(start, days, clock.business_date(now))
-    _get(Department, department_id)
     end = start + timedelta(days=days - 1)
 
     def compute(now):
+        # Only on a miss: a cached answer needs no MySQL at all.
+        _get(Department, department_id)
         rows = _schedule_rows(
             Schedule.department_id == department_id, Schedule.date.between(start, end)
         )
@@ -166,9 +167,9 @@ def department_calendar(department_id, start=None, days=7, now=None) -> list[dic
 def department_schedules(department_id, on_date, now=None) -> list[dict]:
     """A department's schedules on one date, each with its doctor and remaining numbers."""
     now = now or clock.now()
-    _get(Department, department_id)
 
     def compute(now):
+        _get(Department, department_id)
         rows = _schedule_rows(Schedule.department_id == department_id, Schedule.date == on_date)
         return _schedule_items(rows, now)
 

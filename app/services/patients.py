@@ -5,7 +5,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.domain import clock
-from app.domain.accounts import Relationship
+from app.domain.accounts import Relationship, Sex
 from app.domain.identity import (
     IdentityError,
     IdType,
@@ -112,7 +112,7 @@ def add_patient(account_id, data) -> Patient:
             id_number_cipher=protection.seal(info.number, "patient.id_number"),
             id_number_hash=id_hash,
             id_number_masked=mask_id_number(info.number),
-            sex=sex,
+            sex=Sex(sex),
             birth_date=birth_date,
             relationship=relationship,
             is_self=True if relationship == Relationship.SELF else None,
