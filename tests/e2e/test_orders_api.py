@@ -338,3 +338,15 @@ class TestIsolation:
         )
         assert other.call("GET", "/api/v1/orders").json()["total"] == 0
         assert expect(user.call("GET", base), 200)["status"] == "pending_payment"
+
+
+def test_a_revoked_token_books_nothing(user, world):
+    """The hold checks revocation itself (after its sold-out fast path): it must still refuse."""
+    schedule_id = world.schedule(capacity=3)
+    patient_id = patient_of(user)
+    stale = user.token
+    expect(user.call("POST", "/api/v1/auth/logout"), 204)
+    user.token = stale
+    expect(hold(user, schedule_id, patient_id), 401, "unauthorized")
+    user.login()
+    assert user.call("GET", "/api/v1/orders").json()["total"] == 0

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.domain.accounts import AccountStatus
+from app.extensions import redis_store
 from app.models import Patient
 from app.services import auth, patients, protection
 from tests.factories import make_account, resident_id
@@ -49,6 +50,21 @@ class TestTokens:
         account.status = AccountStatus.FROZEN
         with pytest.raises(auth.AccountFrozen):
             auth.authenticate(token)
+
+    def test_the_cached_state_is_dropped_on_revocation(self, account, redis):
+        token, _ = auth.issue_token(account)
+        assert auth.authenticate(token).id == account.id
+        assert redis.get(f"auth:account:{account.id}") is not None  # cached
+        auth.revoke_tokens(account)
+        auth.forget_state(account.id)
+        with pytest.raises(auth.Unauthorized):
+            auth.authenticate(token)
+
+    def test_authentication_works_without_redis(self, app, account, monkeypatch):
+        token, _ = auth.issue_token(account)
+        dead = redis_store.connect("redis://127.0.0.1:1/0", app.config)
+        monkeypatch.setitem(app.extensions, "redis", dead)
+        assert auth.authenticate(token).id == account.id
 
     def test_a_deleted_account_has_no_session(self, account):
         token, _ = auth.issue_token(account)
