@@ -50,6 +50,14 @@ class RedisExtension:
 
 # Objects stay readable after the commit that wrote them (responses are built from them); locking
 # reads refresh with populate_existing, so nothing decides on a stale copy.
+def per_app(name, build):
+    """An object built once per app from its config (a keyring, a signer), kept in extensions."""
+    extensions = current_app.extensions
+    if name not in extensions:
+        extensions[name] = build(current_app.config)
+    return extensions[name]
+
+
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = BookingApi()

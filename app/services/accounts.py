@@ -7,6 +7,7 @@ from app.domain.accounts import AccountStatus
 from app.extensions import db
 from app.models import Account, Patient
 from app.services import auth, patients, protection
+from app.services.transaction import transaction
 
 ANONYMISED_NAME = "已注销"
 
@@ -18,14 +19,10 @@ def get_account(account_id) -> Account:
 
 def update_account(account_id, changes) -> Account:
     """Change what the holder may change: the nickname."""
-    try:
+    with transaction():
         account = db.session.get(Account, account_id)
         if "nickname" in changes:
             account.nickname = changes["nickname"].strip()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return account
 
 
@@ -73,7 +70,7 @@ def delete_account(account_id):
 
     Orders stay (the hospital's accounts need them) but no longer lead to a person.
     """
-    try:
+    with transaction():
         account = db.session.get(Account, account_id)
         auth.revoke_tokens(account)
         account.status = AccountStatus.DELETED
@@ -90,8 +87,4 @@ def delete_account(account_id):
             patient.medical_card_no = None
             patient.live = patient.is_self = None
             patient.deleted_at = patient.deleted_at or account.deleted_at
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     auth.forget_state(account_id)

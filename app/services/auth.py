@@ -18,6 +18,7 @@ from app.extensions import db, redis_store
 from app.integrations import wechat
 from app.models import Account
 from app.services import protection
+from app.services.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -175,15 +176,11 @@ def login_with_wechat(code: str) -> Login:
 
 def finish_login(find_or_create) -> Login:
     """Find or create the account, refuse a frozen one, commit, and issue a token."""
-    try:
+    with transaction():
         account, created = find_or_create()
         if account.status == AccountStatus.FROZEN:
             raise AccountFrozen()
         token, expires_at = issue_token(account)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return Login(token, expires_at, account, created)
 
 
@@ -203,8 +200,7 @@ def create_account(account, natural_key):
             db.session.add(account)
         return account, True
     except IntegrityError:
-        # A locking read sees the row the other transaction committed (a plain read would not,
-        # under REPEATABLE READ).
+        # A locking read waits for the other transaction if need be and sees its row.
         return db.session.scalar(sa.select(Account).where(natural_key).with_for_update()), False
 
 
@@ -219,17 +215,14 @@ def bind_phone(account_id: int, code: str) -> Account:
     except wechat.WeChatError as error:
         log.warning("wechat phone number failed: %s", error)
         raise WeChatDown() from None
-    try:
+    with transaction(on_conflict=lambda _: _phone_in_use()):
         account = db.session.get(Account, account_id)
         set_phone(account, phone)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("该手机号已绑定其他账号", code="phone_in_use") from None
-    except Exception:
-        db.session.rollback()
-        raise
     return account
+
+
+def _phone_in_use():
+    return Conflict("该手机号已绑定其他账号", code="phone_in_use")
 
 
 def set_phone(account: Account, phone: str):
@@ -241,7 +234,7 @@ def set_phone(account: Account, phone: str):
         sa.select(Account.id).where(Account.phone_hash == phone_hash, Account.id != account.id)
     )
     if taken is not None:
-        raise Conflict("该手机号已绑定其他账号", code="phone_in_use")
+        raise _phone_in_use()
     for name, value in phone_fields(phone).items():
         setattr(account, name, value)
 
@@ -266,10 +259,6 @@ def revoke_tokens(account: Account):
 
 def logout(account_id: int):
     """Sign out: revoke the account's tokens."""
-    try:
+    with transaction():
         revoke_tokens(db.session.get(Account, account_id))
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     forget_state(account_id)

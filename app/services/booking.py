@@ -26,10 +26,11 @@ from app.domain import clock
 from app.domain.enums import SlotState
 from app.domain.orders import ACTIVE_STATUSES, CancelledBy, OrderStatus
 from app.errors import AppError, Conflict, NotFound
-from app.extensions import db
+from app.extensions import db, per_app
 from app.models import Account, Department, Hospital, Order, Patient, Schedule, Slot
 from app.services import auth, patients
 from app.services.pagination import Page, paginate
+from app.services.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,27 @@ def _has_active(*criteria) -> bool:
     return db.session.scalar(statement) is not None
 
 
+def _take_number(schedule_id) -> tuple[Slot, bool]:
+    """A gate token, then the lowest free slot, locked: (slot, whether a token was taken).
+
+    Gives the token back itself if no slot can be had; the caller gives it back if its own
+    transaction fails afterwards.
+    """
+    admitted = gate.take(schedule_id)
+    if admitted is False:
+        raise _refusal(rules.sold_out())
+    try:
+        slot = _take_free_slot(schedule_id)
+    except Exception:
+        _give_back(admitted, schedule_id)
+        raise
+    if slot is None:
+        # Every number is taken (or being taken): tell the gate, so others stop trying.
+        gate.reset(schedule_id, 0)
+        raise _refusal(rules.sold_out())
+    return slot, bool(admitted)
+
+
 def _take_free_slot(schedule_id) -> Slot | None:
     """Lock the lowest free slot nobody else is taking; None when none is left."""
     return db.session.scalar(
@@ -156,31 +178,24 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
         auth.ensure_current(caller)
     token = None
     try:
-        account = _lock_account(account_id)
-        existing = db.session.scalar(
-            sa.select(Order).where(
-                Order.account_id == account_id, Order.idempotency_key == idempotency_key
-            )
-        )
-        if existing is not None:
-            db.session.rollback()
-            if existing.request_fingerprint != fingerprint:
-                raise Conflict(
-                    "该请求编号已用于另一笔预约，请勿重复使用", code="idempotency_conflict"
+        with transaction(on_conflict=_integrity_refusal):
+            account = _lock_account(account_id)
+            existing = db.session.scalar(
+                sa.select(Order).where(
+                    Order.account_id == account_id, Order.idempotency_key == idempotency_key
                 )
-            return existing, False
-        order, token = _hold(account, schedule_id, patient_id, now)
-        order.idempotency_key = idempotency_key
-        order.request_fingerprint = fingerprint
-        db.session.add(order)
-        db.session.flush()
-        db.session.commit()
-    except IntegrityError as error:
-        db.session.rollback()
-        _give_back(token, schedule_id)
-        raise _integrity_refusal(error) from None
+            )
+            if existing is not None:
+                if existing.request_fingerprint != fingerprint:
+                    raise Conflict(
+                        "该请求编号已用于另一笔预约，请勿重复使用", code="idempotency_conflict"
+                    )
+                return existing, False
+            order, token = _hold(account, schedule_id, patient_id, now)
+            order.idempotency_key = idempotency_key
+            order.request_fingerprint = fingerprint
+            db.session.add(order)
     except Exception:
-        db.session.rollback()
         _give_back(token, schedule_id)
         raise
     _after_hold(order, token)
@@ -239,15 +254,7 @@ def _hold(account: Account, schedule_id, patient_id, now) -> tuple[Order, bool]:
         )
     except rules.BookingRefused as refused:
         raise _refusal(refused) from None
-    admitted = gate.take(schedule.id)
-    if admitted is False:
-        raise _refusal(rules.sold_out())
-    slot = _take_free_slot(schedule.id)
-    if slot is None:
-        if admitted:
-            gate.give_back(schedule.id)
-        gate.reset(schedule.id, 0)
-        raise _refusal(rules.sold_out())
+    slot, token = _take_number(schedule.id)
     slot.state = SlotState.HELD
     # Relationships from the rows already loaded: the response needs no further query.
     order = Order(
@@ -266,7 +273,7 @@ def _hold(account: Account, schedule_id, patient_id, now) -> tuple[Order, bool]:
         reschedule_count=0,
     )
     order.set_status(OrderStatus.PENDING_PAYMENT)
-    return order, bool(admitted)
+    return order, token
 
 
 def _after_hold(order: Order, token: bool):
@@ -322,20 +329,15 @@ def expire_hold(order_id, now=None) -> bool:
     re-check its state. (The payment issue refunds a payment that arrives after this.)
     """
     now = now or clock.now()
-    try:
+    with transaction():
         order = _lock_order(order_id)
         if order.status != OrderStatus.PENDING_PAYMENT or order.expires_at > now:
-            db.session.rollback()
             return False
         order.set_status(OrderStatus.EXPIRED)
         order.cancelled_by = CancelledBy.SYSTEM
         order.cancel_reason = "超时未支付"
         order.closed_at = now
         _release_slot(order)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     _after_release(order)
     return True
 
@@ -356,7 +358,7 @@ def sweep_expired_holds(now=None, batch=500) -> int:
 def cancel_order(account_id, order_id, now=None) -> Order:
     """Cancel an unpaid hold at once and free its number."""
     now = now or clock.now()
-    try:
+    with transaction():
         order = _lock_order(order_id, account_id)
         if order.status != OrderStatus.PENDING_PAYMENT:
             raise Conflict("该挂号单当前状态不可取消", code="order_not_cancellable")
@@ -365,10 +367,6 @@ def cancel_order(account_id, order_id, now=None) -> Order:
         order.cancel_reason = "患者取消"
         order.closed_at = now
         _release_slot(order)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     _after_release(order)
     _cancel_timer(order.id)
     return order
@@ -392,17 +390,12 @@ def reschedule_order(account_id, order_id, schedule_id, now=None) -> Order:
     now = now or clock.now()
     token = None
     try:
-        _lock_account(account_id)
-        order = _lock_order(order_id, account_id)
-        old_schedule_id = order.schedule_id
-        order, token = _move(order, schedule_id, now)
-        db.session.commit()
-    except IntegrityError as error:
-        db.session.rollback()
-        _give_back(token, schedule_id)
-        raise _integrity_refusal(error) from None
+        with transaction(on_conflict=_integrity_refusal):
+            _lock_account(account_id)
+            order = _lock_order(order_id, account_id)
+            old_schedule_id = order.schedule_id
+            order, token = _move(order, schedule_id, now)
     except Exception:
-        db.session.rollback()
         _give_back(token, schedule_id)
         raise
     gate.give_back(old_schedule_id)
@@ -441,15 +434,7 @@ def _move(order: Order, schedule_id, now) -> tuple[Order, bool]:
             )
     except rules.BookingRefused as refused:
         raise _refusal(refused) from None
-    admitted = gate.take(target.id)
-    if admitted is False:
-        raise _refusal(rules.sold_out())
-    slot = _take_free_slot(target.id)
-    if slot is None:
-        if admitted:
-            gate.give_back(target.id)
-        gate.reset(target.id, 0)
-        raise _refusal(rules.sold_out())
+    slot, token = _take_number(target.id)
     _release_slot(order)
     slot.state = SlotState.HELD if order.status == OrderStatus.PENDING_PAYMENT else SlotState.BOOKED
     order.schedule_id = target.id
@@ -458,8 +443,8 @@ def _move(order: Order, schedule_id, now) -> tuple[Order, bool]:
     order.seq = slot.seq
     order.suggested_time = slot.suggested_time
     order.reschedule_count += 1
-    db.session.flush()
-    return order, bool(admitted)
+    # No flush here: a unique-key failure must surface in the caller, which holds the token.
+    return order, token
 
 
 def list_orders(account_id, status=None, page=1, per_page=20) -> Page:
@@ -498,11 +483,7 @@ def get_order(account_id, order_id) -> Order:
 
 
 def _signer() -> TicketSigner:
-    signer = current_app.extensions.get("ticket_signer")
-    if signer is None:
-        signer = TicketSigner(current_app.config["TICKET_SIGNING_KEY"])
-        current_app.extensions["ticket_signer"] = signer
-    return signer
+    return per_app("ticket_signer", lambda config: TicketSigner(config["TICKET_SIGNING_KEY"]))
 
 
 def ticket_public_key() -> dict:

@@ -12,6 +12,7 @@ from app.domain.schedule import release_at, slot_times
 from app.extensions import db
 from app.models import Department, Doctor, Hospital, Schedule, Slot
 from app.services import demo_data as data
+from app.services.transaction import transaction
 
 PERIOD_HOURS = {
     Period.MORNING: (time(8, 0), time(12, 0)),
@@ -27,16 +28,12 @@ def seed_demo(today=None) -> dict:
     """
     today = today or clock.business_date(clock.now())
     counts = dict.fromkeys(("hospitals", "departments", "doctors", "schedules", "slots"), 0)
-    try:
-        touched = set()
+    touched = set()
+    with transaction():
         for spec in data.HOSPITALS:
             hospital = _hospital(spec, counts)
             doctors = _departments_and_doctors(hospital, spec[-1], counts)
             _schedules(hospital, doctors, today, counts, touched)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     for department_id in touched:
         cache.invalidate_department(department_id)
     return counts

@@ -2,7 +2,6 @@
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from app.domain import clock
 from app.domain.accounts import Relationship, Sex
@@ -22,6 +21,7 @@ from app.extensions import db
 from app.models import Account, Order, Patient
 from app.services import protection
 from app.services.pagination import Page, paginate
+from app.services.transaction import transaction
 
 
 class InvalidIdentity(AppError):
@@ -86,25 +86,38 @@ def _clean(field, validate, value):
         raise _field_error(field, error) from None
 
 
+def _duplicate():
+    return Conflict("该就诊人已添加，请勿重复添加", code="duplicate_patient")
+
+
+def _self_exists():
+    return Conflict("已添加过“本人”，不能重复添加", code="self_exists")
+
+
+def _conflict(error):
+    """The unique key that refused a write, as the patient should hear it."""
+    return _self_exists() if "uq_patient_account_self" in str(error.orig) else _duplicate()
+
+
 def add_patient(account_id, data) -> Patient:
     """Add a patient to the account after checking the document, the limit and duplicates."""
-    try:
+    with transaction(on_conflict=_conflict):
         # The account row is the lock that serialises adds: the limit counts live patients.
         db.session.execute(sa.select(Account.id).where(Account.id == account_id).with_for_update())
         name = _clean("name", validate_person_name, data["name"])
         info, sex, birth_date = _identity(data)
         relationship = Relationship(data["relationship"])
-        # A locking read: a plain one would see the snapshot taken when this transaction first
-        # read (the token check), missing patients committed while we waited for the lock.
+        # A locking read: it sees every patient committed while we waited for the lock, whatever
+        # the isolation level.
         live = db.session.scalars(_live(account_id).with_for_update()).all()
         limit = current_app.config["MAX_PATIENTS_PER_ACCOUNT"]
         if len(live) >= limit:
             raise Conflict(f"每个账号最多添加 {limit} 位就诊人", code="patient_limit")
         id_hash = protection.lookup_hash(f"{info.id_type}:{info.number}", "id_number")
         if any(p.id_number_hash == id_hash for p in live):
-            raise Conflict("该就诊人已添加，请勿重复添加", code="duplicate_patient")
+            raise _duplicate()
         if relationship == Relationship.SELF and any(p.is_self for p in live):
-            raise Conflict("已添加过“本人”，不能重复添加", code="self_exists")
+            raise _self_exists()
         patient = Patient(
             account_id=account_id,
             name=name,
@@ -122,13 +135,6 @@ def add_patient(account_id, data) -> Patient:
         )
         _set_phone(patient, data.get("phone"))
         db.session.add(patient)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("该就诊人已添加，请勿重复添加", code="duplicate_patient") from None
-    except Exception:
-        db.session.rollback()
-        raise
     return patient
 
 
@@ -143,7 +149,7 @@ def _set_phone(patient, phone):
 
 def update_patient(account_id, patient_id, changes) -> Patient:
     """Change a patient's name, phone, relationship, insurance or medical card number."""
-    try:
+    with transaction(on_conflict=_conflict):
         patient = get_patient(account_id, patient_id)
         if "name" in changes:
             patient.name = _clean("name", validate_person_name, changes["name"])
@@ -156,19 +162,12 @@ def update_patient(account_id, patient_id, changes) -> Patient:
             patient.insured = changes["insured"]
         if "medical_card_no" in changes:
             patient.medical_card_no = changes["medical_card_no"] or None
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("已添加过“本人”，不能重复添加", code="self_exists") from None
-    except Exception:
-        db.session.rollback()
-        raise
     return patient
 
 
 def remove_patient(account_id, patient_id):
     """Take a patient off the account; the row stays for the orders that name it."""
-    try:
+    with transaction():
         patient = get_patient(account_id, patient_id)
         active = sa.select(Order.id).where(Order.patient_id == patient.id, Order.active.is_(True))
         if db.session.scalar(active.limit(1)) is not None:
@@ -178,10 +177,6 @@ def remove_patient(account_id, patient_id):
         patient.live = None
         patient.is_self = None
         patient.deleted_at = clock.now()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def reveal(patient: Patient) -> dict:

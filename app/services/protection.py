@@ -1,24 +1,15 @@
 """Identity data at rest: encrypt, decrypt and find values through keyed hashes."""
 
-from flask import current_app
-
 from app.crypto import FieldCipher, LookupHasher
+from app.extensions import per_app
 
 
 def _cipher() -> FieldCipher:
-    cipher = current_app.extensions.get("field_cipher")
-    if cipher is None:
-        cipher = FieldCipher(current_app.config["FIELD_ENCRYPTION_KEYS"])
-        current_app.extensions["field_cipher"] = cipher
-    return cipher
+    return per_app("field_cipher", lambda config: FieldCipher(config["FIELD_ENCRYPTION_KEYS"]))
 
 
 def _hasher() -> LookupHasher:
-    hasher = current_app.extensions.get("lookup_hasher")
-    if hasher is None:
-        hasher = LookupHasher(current_app.config["LOOKUP_HASH_KEY"])
-        current_app.extensions["lookup_hasher"] = hasher
-    return hasher
+    return per_app("lookup_hasher", lambda config: LookupHasher(config["LOOKUP_HASH_KEY"]))
 
 
 def seal(value: str, context: str) -> str:
