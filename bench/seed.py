@@ -7,11 +7,10 @@ numbers, sealed and hashed with the configured keys, and tokens come from ``issu
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-import pymysql
 import sqlalchemy as sa
 from flask_migrate import upgrade
-from sqlalchemy.engine import make_url
 
+from app.database import create_database
 from app.domain import clock
 from app.domain.accounts import AccountStatus, Relationship, Sex
 from app.domain.enums import DoctorTitle, HospitalLevel, Period, ScheduleStatus, SexRule, SlotState
@@ -52,24 +51,7 @@ class Fixture:
 
 def recreate_database(url: str):
     """Drop and create the database of ``url`` (utf8mb4) on its MariaDB server."""
-    parsed = make_url(url)
-    name = parsed.database
-    if not name or not name.replace("_", "").isalnum():
-        raise ValueError(f"refusing an unusual database name: {name!r}")
-    connection = pymysql.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 3306,
-        user=parsed.username or "root",
-        password=parsed.password or "",
-    )
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            cursor.execute(
-                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
-    finally:
-        connection.close()
+    create_database(url, recreate=True)
 
 
 def migrate():

@@ -12,6 +12,7 @@ mkdir -p instance logs
 
 scripts/services.sh redis
 
+$VENV/bin/flask --app wsgi create-db
 $VENV/bin/flask --app wsgi db upgrade
 $VENV/bin/flask --app wsgi seed-demo
 

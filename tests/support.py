@@ -2,12 +2,12 @@
 
 import threading
 
-import pymysql
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from app import create_app
+from app.database import create_database
 from config import TestingConfig
 
 
@@ -23,22 +23,9 @@ def database_name(suffix=""):
 
 def fresh_database(name):
     """Drop and create database ``name`` (utf8mb4) on the test MariaDB; return its URL."""
-    base = _base_url()
-    connection = pymysql.connect(
-        host=base.host or "127.0.0.1",
-        port=base.port or 3306,
-        user=base.username or "root",
-        password=base.password or "",
-    )
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            cursor.execute(
-                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
-    finally:
-        connection.close()
-    return base.set(database=name).render_as_string(hide_password=False)
+    url = _base_url().set(database=name).render_as_string(hide_password=False)
+    create_database(url, recreate=True)
+    return url
 
 
 def testing_app(suffix="", redis_offset=0, **overrides):
