@@ -5,6 +5,8 @@ import requests
 
 from app.extensions import redis_store
 from app.services.demo import seed_demo
+from tests.e2e.clients import User
+from tests.e2e.wechat_helpers import WeChatPhone
 from tests.support import ServedApp, testing_app
 
 
@@ -33,3 +35,21 @@ def http(served):
 
     with Client() as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def phone(served):
+    """The patient's phone, as the WeChat stand-in sees it."""
+    return WeChatPhone(served.url)
+
+
+@pytest.fixture
+def user(http, phone):
+    """A new patient account, signed in through WeChat."""
+    return User(http, phone)
+
+
+@pytest.fixture
+def other(http, phone):
+    """A second, unrelated account."""
+    return User(http, phone)

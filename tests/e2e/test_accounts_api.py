@@ -7,23 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.e2e.clients import User, expect
-from tests.e2e.wechat_helpers import WeChatPhone, new_openid
+from tests.e2e.wechat_helpers import new_openid
 from tests.factories import resident_id
-
-
-@pytest.fixture(scope="module")
-def phone(served):
-    return WeChatPhone(served.url)
-
-
-@pytest.fixture
-def user(http, phone):
-    return User(http, phone)
-
-
-@pytest.fixture
-def other(http, phone):
-    return User(http, phone)
 
 
 class TestWeChatLogin:

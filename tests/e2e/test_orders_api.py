@@ -11,28 +11,12 @@ from app.domain import clock
 from app.domain.enums import ScheduleStatus, SexRule
 from app.extensions import db
 from app.models import Account, Doctor
-from tests.e2e.clients import User, expect
-from tests.e2e.wechat_helpers import WeChatPhone
+from tests.e2e.clients import expect
 from tests.factories import make_department, make_doctor, make_hospital, make_schedule, resident_id
 
 TODAY = clock.business_date(clock.now())
 TOMORROW = TODAY + timedelta(days=1)
 _keys = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def phone(served):
-    return WeChatPhone(served.url)
-
-
-@pytest.fixture
-def user(http, phone):
-    return User(http, phone)
-
-
-@pytest.fixture
-def other(http, phone):
-    return User(http, phone)
 
 
 @pytest.fixture

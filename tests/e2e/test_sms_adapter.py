@@ -23,6 +23,7 @@ def ctx(served):
 
 @pytest.fixture
 def phone(served):
+    """Here the phone is the one receiving text messages."""
     return SmsPhone(served.url)
 
 

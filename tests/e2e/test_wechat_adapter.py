@@ -18,7 +18,7 @@ from app.integrations.wechat import (
     WeChatError,
     WeChatUnavailable,
 )
-from tests.e2e.wechat_helpers import WeChatPhone, new_openid, tokens_issued
+from tests.e2e.wechat_helpers import new_openid, tokens_issued
 
 TEMPLATE = "visit-reminder-tmpl"
 REMINDER = {"thing1": "心内科 王医生", "time2": "2026-11-20 09:30", "character_string3": "A012"}
@@ -28,11 +28,6 @@ REMINDER = {"thing1": "心内科 王医生", "time2": "2026-11-20 09:30", "chara
 def ctx(served):
     with served.app.app_context():
         yield
-
-
-@pytest.fixture
-def phone(served):
-    return WeChatPhone(served.url)
 
 
 def adapter_with(served, **settings):
