@@ -5,6 +5,7 @@ the environment at call time, never at import time.
 """
 
 import base64
+import functools
 import json
 import os
 import secrets
@@ -57,9 +58,50 @@ def _dev_secrets():
     return json.loads(path.read_text())
 
 
+def _rsa_private_pem():
+    # Imported here: only development and test runs generate keys.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _public_pem(private_pem):
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+@functools.cache
+def _test_secrets():
+    """One set per test run: every app and adapter of the run shares it; databases are new."""
+    return _random_secrets()
+
+
 def _random_secrets():
     key = base64.b64encode(secrets.token_bytes(32)).decode()
+    # The payment stand-ins' own keys (they play WeChat Pay and Alipay) and our merchant keys:
+    # generated per machine or per test run, never committed, refused by production.
+    wechatpay_platform = _rsa_private_pem()
+    alipay_platform = _rsa_private_pem()
     return {
+        "WECHATPAY_MERCHANT_PRIVATE_KEY": _rsa_private_pem(),
+        "WECHATPAY_APIV3_KEY": secrets.token_hex(16),
+        "SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY": wechatpay_platform,
+        "WECHATPAY_PUBLIC_KEY": _public_pem(wechatpay_platform),
+        "ALIPAY_APP_PRIVATE_KEY": _rsa_private_pem(),
+        "SANDBOX_ALIPAY_PRIVATE_KEY": alipay_platform,
+        "ALIPAY_PUBLIC_KEY": _public_pem(alipay_platform),
         "SECRET_KEY": DEV_ONLY_PREFIX + secrets.token_urlsafe(32),
         "FIELD_ENCRYPTION_KEYS": f"dev1:{key}",
         "LOOKUP_HASH_KEY": DEV_ONLY_PREFIX + secrets.token_urlsafe(32),
@@ -98,6 +140,9 @@ class Config:
     default_redis_url = "redis://127.0.0.1:6379/0"
     default_wechat_api_base = "https://api.weixin.qq.com/"
     default_sms_api_base = "https://sms.tencentcloudapi.com/"
+    default_wechatpay_api_base = "https://api.mch.weixin.qq.com"
+    default_alipay_gateway = "https://openapi.alipay.com/gateway.do"
+    default_public_base_url = ""
 
     def generated_secrets(self):
         """Secrets used where the environment gives none; production has none to give."""
@@ -123,6 +168,37 @@ class Config:
         # them offline with the public key from /api/v1/tickets/public-key.
         self.TICKET_SIGNING_KEY = env("TICKET_SIGNING_KEY", generated.get("TICKET_SIGNING_KEY", ""))
         self.RESCHEDULE_LIMIT = _env_int("RESCHEDULE_LIMIT", 2)
+        # Where the payment channels send their notifications: our own public HTTPS address.
+        self.PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", self.default_public_base_url).rstrip("/")
+        # WeChat Pay APIv3 (JSAPI in the mini-program), "WeChat Pay public key" mode.
+        self.WECHATPAY_MCHID = env("WECHATPAY_MCHID", "1900000109")
+        self.WECHATPAY_MERCHANT_PRIVATE_KEY = env(
+            "WECHATPAY_MERCHANT_PRIVATE_KEY", generated.get("WECHATPAY_MERCHANT_PRIVATE_KEY", "")
+        )
+        self.WECHATPAY_MERCHANT_SERIAL_NO = env(
+            "WECHATPAY_MERCHANT_SERIAL_NO", "5157F09EFDC096DE15EBE81A47057A72" + "DEV00001"
+        )
+        self.WECHATPAY_APIV3_KEY = env(
+            "WECHATPAY_APIV3_KEY", generated.get("WECHATPAY_APIV3_KEY", "")
+        )
+        self.WECHATPAY_PUBLIC_KEY = env(
+            "WECHATPAY_PUBLIC_KEY", generated.get("WECHATPAY_PUBLIC_KEY", "")
+        )
+        self.WECHATPAY_PUBLIC_KEY_ID = env("WECHATPAY_PUBLIC_KEY_ID", "PUB_KEY_ID_0119000000DEV1")
+        self.WECHATPAY_API_BASE = env("WECHATPAY_API_BASE", self.default_wechatpay_api_base)
+        # Alipay (H5 / WAP), RSA2.
+        self.ALIPAY_APPID = env("ALIPAY_APPID", "2021000000000001")
+        self.ALIPAY_APP_PRIVATE_KEY = env(
+            "ALIPAY_APP_PRIVATE_KEY", generated.get("ALIPAY_APP_PRIVATE_KEY", "")
+        )
+        self.ALIPAY_PUBLIC_KEY = env("ALIPAY_PUBLIC_KEY", generated.get("ALIPAY_PUBLIC_KEY", ""))
+        self.ALIPAY_GATEWAY = env("ALIPAY_GATEWAY", self.default_alipay_gateway)
+        # Only where SANDBOX_ENABLED: the private keys with which the stand-ins sign as WeChat Pay
+        # and Alipay (their public halves are WECHATPAY_PUBLIC_KEY and ALIPAY_PUBLIC_KEY).
+        self.SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY = generated.get(
+            "SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY", ""
+        )
+        self.SANDBOX_ALIPAY_PRIVATE_KEY = generated.get("SANDBOX_ALIPAY_PRIVATE_KEY", "")
         # SMS for phone login (H5): Tencent Cloud SMS API 3.0; the sandbox off production.
         self.SMS_API_BASE = env("SMS_API_BASE", self.default_sms_api_base)
         self.SMS_SECRET_ID = env("SMS_SECRET_ID", "AKID-dev-only")
@@ -179,6 +255,9 @@ class DevelopmentConfig(Config):
         port = env("PORT", "5000")
         self.default_wechat_api_base = f"http://127.0.0.1:{port}/sandbox/wechat/"
         self.default_sms_api_base = f"http://127.0.0.1:{port}/sandbox/sms/"
+        self.default_public_base_url = f"http://127.0.0.1:{port}"
+        self.default_wechatpay_api_base = f"http://127.0.0.1:{port}/sandbox/wechatpay"
+        self.default_alipay_gateway = f"http://127.0.0.1:{port}/sandbox/alipay/gateway.do"
         super().__init__()
         self.DEBUG = _env_bool("FLASK_DEBUG", False)
 
@@ -194,9 +273,13 @@ class TestingConfig(Config):
     # Tests that call the WeChat stand-in point this at their served app.
     default_wechat_api_base = "http://127.0.0.1:5000/sandbox/wechat/"
     default_sms_api_base = "http://127.0.0.1:5000/sandbox/sms/"
+    # Tests that need the stand-ins or the webhooks point these at their served app.
+    default_public_base_url = "http://127.0.0.1:5000"
+    default_wechatpay_api_base = "http://127.0.0.1:5000/sandbox/wechatpay"
+    default_alipay_gateway = "http://127.0.0.1:5000/sandbox/alipay/gateway.do"
 
     def generated_secrets(self):
-        return _random_secrets()  # test databases are made anew each run
+        return _test_secrets()
 
     def __init__(self):
         super().__init__()
@@ -223,16 +306,35 @@ class ProductionConfig(Config):
                 problems.append(f"{name} must be set to a real secret of {min_length}+ characters")
         if not self.TICKET_SIGNING_KEY:
             problems.append("TICKET_SIGNING_KEY must be set (base64 of 32 random bytes)")
+        if len(self.WECHATPAY_APIV3_KEY) != 32:
+            problems.append("WECHATPAY_APIV3_KEY must be the 32-character APIv3 key")
         if not self.FIELD_ENCRYPTION_KEYS:
             problems.append("FIELD_ENCRYPTION_KEYS must be set (kid:base64 of 32 random bytes)")
         if env("WECHAT_APPID") is None:
             problems.append("WECHAT_APPID must be set")
-        for name in ("WECHAT_API_BASE", "SMS_API_BASE"):
+        for name in ("WECHAT_API_BASE", "SMS_API_BASE", "WECHATPAY_API_BASE", "ALIPAY_GATEWAY"):
             if "/sandbox/" in getattr(self, name) or "127.0.0.1" in getattr(self, name):
                 problems.append(f"{name} must not point at the sandbox")
-        for name in ("SMS_SECRET_ID", "SMS_SDK_APP_ID"):
+        required = (
+            "SMS_SECRET_ID",
+            "SMS_SDK_APP_ID",
+            "WECHATPAY_MCHID",
+            "WECHATPAY_MERCHANT_PRIVATE_KEY",
+            "WECHATPAY_MERCHANT_SERIAL_NO",
+            "WECHATPAY_APIV3_KEY",
+            "WECHATPAY_PUBLIC_KEY",
+            "WECHATPAY_PUBLIC_KEY_ID",
+            "ALIPAY_APPID",
+            "ALIPAY_APP_PRIVATE_KEY",
+            "ALIPAY_PUBLIC_KEY",
+        )
+        for name in required:
             if env(name) is None:
                 problems.append(f"{name} must be set")
+        if not self.PUBLIC_BASE_URL.startswith("https://"):
+            problems.append(
+                "PUBLIC_BASE_URL must be our public https:// address (payment notifies)"
+            )
         if not self.SQLALCHEMY_DATABASE_URI.startswith("mysql"):
             problems.append("DATABASE_URL must point at MySQL")
         if env("REDIS_URL") is None:

@@ -40,12 +40,24 @@ def test_production_starts_with_real_settings(monkeypatch):
         "SMS_SECRET_KEY": "m" * 32,
         "SMS_SDK_APP_ID": "1400123456",
         "TICKET_SIGNING_KEY": "A" * 43 + "=",
+        "PUBLIC_BASE_URL": "https://booking.example-hospital.cn",
+        "WECHATPAY_MCHID": "1900000109",
+        "WECHATPAY_MERCHANT_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\n…",
+        "WECHATPAY_MERCHANT_SERIAL_NO": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+        "WECHATPAY_APIV3_KEY": "k" * 32,
+        "WECHATPAY_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\n…",
+        "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000",
+        "ALIPAY_APPID": "2021001234567890",
+        "ALIPAY_APP_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\n…",
+        "ALIPAY_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\n…",
     }
     for name, value in real.items():
         monkeypatch.setenv(name, value)
     settings = config.load_config("production")
     assert settings.SANDBOX_ENABLED is False
     assert settings.WECHAT_API_BASE == "https://api.weixin.qq.com/"
+    assert settings.WECHATPAY_API_BASE == "https://api.mch.weixin.qq.com"
+    assert settings.SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY == ""
 
 
 def test_an_unknown_environment_is_refused():
