@@ -85,6 +85,17 @@ def reset(schedule_id, free: int):
     _quietly(None, lambda: _client().set(_GATE.format(schedule_id), free, ex=GATE_SECONDS))
 
 
+def counted_schedules() -> list[int]:
+    """The schedules that have a counter now (empty when Redis is down)."""
+
+    def scan():
+        prefix = _GATE.format("").encode()
+        keys = _client().scan_iter(_GATE.format("*"), count=500)
+        return [int(key[len(prefix) :]) for key in keys]
+
+    return _quietly([], scan)
+
+
 def sold_out_for(account_id, idempotency_key, schedule_id) -> bool:
     """One round trip: the counter says 0 and the key produced no order yet (no MySQL needed).
 

@@ -15,9 +15,8 @@ def main():
     with app.app_context():
         queue = get_queue()
         scheduler = CronScheduler(connection=queue.connection)
-        scheduler.register(
-            orders.sweep_expired_holds, queue.name, interval=SWEEP_SECONDS, job_timeout=120
-        )
+        for job in (orders.sweep_expired_holds, orders.resync_gates):
+            scheduler.register(job, queue.name, interval=SWEEP_SECONDS, job_timeout=120)
         scheduler.start()
 
 

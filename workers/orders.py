@@ -11,3 +11,8 @@ def expire_order(order_id):
 def sweep_expired_holds():
     """Expire holds whose timer was lost; runs every minute."""
     return booking.sweep_expired_holds()
+
+
+def resync_gates():
+    """Bring the Redis gate counters back in line with MySQL; runs every minute."""
+    return booking.resync_gates()

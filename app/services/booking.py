@@ -355,6 +355,28 @@ def sweep_expired_holds(now=None, batch=500) -> int:
     return sum(1 for order_id in due if expire_hold(order_id, now))
 
 
+def resync_gates() -> int:
+    """Set every existing gate counter to MySQL's count of free numbers; returns how many.
+
+    Heals a counter that missed a give-back (Redis was down when a hold expired, say). Racing
+    holds are harmless: the counter only decides who may try; the slot rows decide who gets one.
+    """
+    schedule_ids = gate.counted_schedules()
+    if not schedule_ids:
+        return 0
+    free = dict(
+        db.session.execute(
+            sa.select(Slot.schedule_id, sa.func.count())
+            .where(Slot.schedule_id.in_(schedule_ids), Slot.state == SlotState.FREE)
+            .group_by(Slot.schedule_id)
+        ).all()
+    )
+    db.session.rollback()
+    for schedule_id in schedule_ids:
+        gate.reset(schedule_id, free.get(schedule_id, 0))
+    return len(schedule_ids)
+
+
 def cancel_order(account_id, order_id, now=None) -> Order:
     """Cancel an unpaid hold at once and free its number."""
     now = now or clock.now()

@@ -85,3 +85,13 @@ def test_the_sweep_catches_a_lost_timer(committed):
     assert db.session.get(Order, order.id).status == OrderStatus.EXPIRED
     assert _slot_state(order) == SlotState.FREE
     assert booking.sweep_expired_holds() == 0
+
+
+def test_the_resync_heals_a_counter_that_missed_a_give_back(committed):
+    order, account_id = _hold()
+    gate.reset(order.schedule_id, 0)  # as if a release happened while Redis was away
+    assert booking.resync_gates() >= 1
+    assert gate.peek(order.schedule_id) == 1  # capacity 2, one held
+    booking.cancel_order(account_id, order.id)
+    booking.resync_gates()
+    assert gate.peek(order.schedule_id) == 2
