@@ -96,10 +96,10 @@ def counted_schedules() -> list[int]:
     return _quietly([], scan)
 
 
-def sold_out_for(account_id, idempotency_key, schedule_id) -> bool:
-    """One round trip: the counter says 0 and the key produced no order yet (no MySQL needed).
+def first_look(account_id, idempotency_key, schedule_id) -> tuple[bool, bool]:
+    """One round trip, no MySQL: (is this a retry of a hold that succeeded, is it sold out).
 
-    False whenever in doubt (no counter, a replay, Redis down): the caller then asks MySQL.
+    (False, False) whenever in doubt (no counter, Redis down): the caller then asks MySQL.
     """
 
     def check():
@@ -107,9 +107,9 @@ def sold_out_for(account_id, idempotency_key, schedule_id) -> bool:
         pipe.exists(_REPLAY.format(account_id, idempotency_key))
         pipe.get(_GATE.format(schedule_id))
         replayed, left = pipe.execute()
-        return not replayed and left is not None and int(left) <= 0
+        return bool(replayed), left is not None and int(left) <= 0
 
-    return _quietly(False, check)
+    return _quietly((False, False), check)
 
 
 def remember(account_id, idempotency_key, order_id):

@@ -109,25 +109,37 @@ def _has_active(*criteria) -> bool:
     return db.session.scalar(statement) is not None
 
 
-def _take_number(schedule_id) -> tuple[Slot, bool]:
-    """A gate token, then the lowest free slot, locked: (slot, whether a token was taken).
+def _admit(schedule_id) -> bool:
+    """Take a gate token before any MySQL work; whether one was taken (False: no gate to ask).
 
-    Gives the token back itself if no slot can be had; the caller gives it back if its own
-    transaction fails afterwards.
+    Sold out per the gate → slot_sold_out at once (the issue allows it before the other rules).
+    A missing counter is built from MySQL first, unless the schedule has no slots at all
+    (an unknown id, which the rules then answer with not_found).
     """
     admitted = gate.take(schedule_id)
+    if admitted is None:
+        total, free = db.session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count(sa.case((Slot.state == SlotState.FREE, 1))),
+            ).where(Slot.schedule_id == schedule_id)
+        ).one()
+        db.session.rollback()
+        if total:
+            gate.rebuild(schedule_id, free)
+            admitted = gate.take(schedule_id)
     if admitted is False:
         raise _refusal(rules.sold_out())
-    try:
-        slot = _take_free_slot(schedule_id)
-    except Exception:
-        _give_back(admitted, schedule_id)
-        raise
+    return bool(admitted)
+
+
+def _take_number(schedule_id) -> Slot:
+    """The lowest free slot, locked; slot_sold_out (and the gate told so) when none is left."""
+    slot = _take_free_slot(schedule_id)
     if slot is None:
-        # Every number is taken (or being taken): tell the gate, so others stop trying.
         gate.reset(schedule_id, 0)
         raise _refusal(rules.sold_out())
-    return slot, bool(admitted)
+    return slot
 
 
 def _take_free_slot(schedule_id) -> Slot | None:
@@ -172,11 +184,14 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
     # The fast path, one Redis round trip and no MySQL: a schedule the gate knows is sold out is
     # refused (unless this retries a hold that succeeded). A revoked token may be told "sold
     # out" here; it is refused before anything is booked for it.
-    if gate.sold_out_for(account_id, idempotency_key, schedule_id):
+    replayed, sold_out = gate.first_look(account_id, idempotency_key, schedule_id)
+    if sold_out and not replayed:
         raise _refusal(rules.sold_out())
     if isinstance(caller, auth.Principal):
         auth.ensure_current(caller)
-    token = None
+    # A token before any MySQL work, so that once the numbers are spoken for, everyone else is
+    # answered at once instead of after the rule queries. A retry needs none: it finds its order.
+    token = False if replayed else _admit(schedule_id)
     try:
         with transaction(on_conflict=_integrity_refusal):
             account = _lock_account(account_id)
@@ -186,12 +201,14 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
                 )
             )
             if existing is not None:
+                _give_back(token, schedule_id)
+                token = False
                 if existing.request_fingerprint != fingerprint:
                     raise Conflict(
                         "该请求编号已用于另一笔预约，请勿重复使用", code="idempotency_conflict"
                     )
                 return existing, False
-            order, token = _hold(account, schedule_id, patient_id, now)
+            order = _hold(account, schedule_id, patient_id, now)
             order.idempotency_key = idempotency_key
             order.request_fingerprint = fingerprint
             db.session.add(order)
@@ -219,9 +236,8 @@ def _integrity_refusal(error: IntegrityError) -> AppError:
     )
 
 
-def _hold(account: Account, schedule_id, patient_id, now) -> tuple[Order, bool]:
-    """Check every rule in order, then take a slot; returns the order and whether a gate token
-    was taken (to give back if the transaction fails)."""
+def _hold(account: Account, schedule_id, patient_id, now) -> Order:
+    """Check every rule in order, then take the lowest free slot for a new order."""
     schedule, department, hospital = _load_schedule(schedule_id)
     try:
         _check_schedule(schedule, hospital, now)
@@ -254,7 +270,7 @@ def _hold(account: Account, schedule_id, patient_id, now) -> tuple[Order, bool]:
         )
     except rules.BookingRefused as refused:
         raise _refusal(refused) from None
-    slot, token = _take_number(schedule.id)
+    slot = _take_number(schedule.id)
     slot.state = SlotState.HELD
     # Relationships from the rows already loaded: the response needs no further query.
     order = Order(
@@ -273,7 +289,7 @@ def _hold(account: Account, schedule_id, patient_id, now) -> tuple[Order, bool]:
         reschedule_count=0,
     )
     order.set_status(OrderStatus.PENDING_PAYMENT)
-    return order, token
+    return order
 
 
 def _after_hold(order: Order, token: bool):
@@ -456,7 +472,12 @@ def _move(order: Order, schedule_id, now) -> tuple[Order, bool]:
             )
     except rules.BookingRefused as refused:
         raise _refusal(refused) from None
-    slot, token = _take_number(target.id)
+    token = _admit(target.id)
+    try:
+        slot = _take_number(target.id)
+    except Exception:
+        _give_back(token, target.id)
+        raise
     _release_slot(order)
     slot.state = SlotState.HELD if order.status == OrderStatus.PENDING_PAYMENT else SlotState.BOOKED
     order.schedule_id = target.id

@@ -29,3 +29,9 @@ def make_patients(count):
         )
         pairs.append((account.id, patient.id))
     return pairs
+
+
+def see_committed():
+    """Forget what this session holds, so the next reads see what other sessions committed."""
+    db.session.rollback()
+    db.session.expire_all()

@@ -17,7 +17,7 @@ from app.extensions import db, redis_store
 from app.models import Order, Slot
 from app.services import booking
 from tests.factories import make_doctor, make_schedule
-from tests.integration.committed import make_patients
+from tests.integration.committed import make_patients, see_committed
 
 TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
 
@@ -72,7 +72,7 @@ def test_100_holds_on_5_numbers_give_exactly_5(committed):
     codes = hold_all(committed, schedule_id, make_patients(100))
     assert codes.count("ok") == 5
     assert codes.count("slot_sold_out") == 95
-    db.session.rollback()
+    see_committed()
     assert active_seqs(schedule_id) == [1, 2, 3, 4, 5]
     assert slot_states(schedule_id) == {SlotState.HELD: 5}
     assert gate.peek(schedule_id) == 0
@@ -85,7 +85,7 @@ def test_the_same_with_redis_down(committed, monkeypatch):
     monkeypatch.setitem(committed.extensions, "redis", dead)
     codes = hold_all(committed, schedule_id, pairs)
     assert codes.count("ok") == 5 and codes.count("slot_sold_out") == 95
-    db.session.rollback()
+    see_committed()
     assert active_seqs(schedule_id) == [1, 2, 3, 4, 5]
 
 
@@ -106,7 +106,7 @@ def test_two_holds_by_one_patient_at_once_give_one(committed):
     with ThreadPoolExecutor(max_workers=2) as pool:
         codes = sorted(pool.map(hold, ["attempt-one", "attempt-two"]))
     assert codes == ["duplicate_booking", "ok"]
-    db.session.rollback()
+    see_committed()
     assert active_seqs(schedule_id) == [1]
 
 
@@ -173,7 +173,7 @@ def test_expiry_racing_cancel_ends_one_way(committed):
         futures = [pool.submit(expire), pool.submit(cancel)]
         results = sorted(f.result() for f in futures)
     assert results in (["cancelled", "noop"], ["expired", "order_not_cancellable"])
-    db.session.rollback()
+    see_committed()
     final = db.session.get(Order, order.id)
     assert final.status == (
         OrderStatus.CANCELLED if "cancelled" in results else OrderStatus.EXPIRED
@@ -214,7 +214,7 @@ def test_reschedule_racing_a_hold_on_the_target(committed):
         futures = [pool.submit(move), pool.submit(take)]
         results = sorted(f.result() for f in futures)
     assert results in (["moved", "slot_sold_out"], ["held", "slot_sold_out"])
-    db.session.rollback()
+    see_committed()
     assert len(active_seqs(target_id)) == 1
     moved = db.session.get(Order, order.id)
     if "moved" in results:

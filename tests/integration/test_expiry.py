@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import Order, Slot
 from app.services import booking
 from tests.factories import make_schedule
-from tests.integration.committed import make_patients
+from tests.integration.committed import make_patients, see_committed
 
 TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
 
@@ -29,7 +29,7 @@ def _hold(minutes_ago=0, key="expiry-key"):
 
 
 def _slot_state(order):
-    db.session.rollback()
+    see_committed()
     return db.session.scalar(sa.select(Slot.state).where(Slot.id == order.slot_id))
 
 
@@ -47,7 +47,7 @@ def test_the_timer_expires_an_unpaid_hold_in_a_worker(committed):
     assert _slot_state(order) == SlotState.HELD
     rq_queue = queue.get_queue()
     SimpleWorker([rq_queue], connection=rq_queue.connection).work(burst=True, with_scheduler=True)
-    db.session.rollback()
+    see_committed()
     expired = db.session.get(Order, order.id)
     assert expired.status == OrderStatus.EXPIRED and expired.cancel_reason == "超时未支付"
     assert expired.active is None
@@ -81,7 +81,7 @@ def test_the_sweep_catches_a_lost_timer(committed):
     job = queue.get_queue().fetch_job(f"expire-order-{order.id}")
     job.delete()  # the timer is lost
     assert booking.sweep_expired_holds() == 1
-    db.session.rollback()
+    see_committed()
     assert db.session.get(Order, order.id).status == OrderStatus.EXPIRED
     assert _slot_state(order) == SlotState.FREE
     assert booking.sweep_expired_holds() == 0
