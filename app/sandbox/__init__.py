@@ -2,14 +2,16 @@
 
 Each stand-in speaks its provider's real wire protocol, so the production adapters in
 ``app/integrations`` are tested by pointing their base URL here. The stand-ins use only flask,
-Redis, the standard library and pure protocol rules from ``app.domain`` (the TC3 signature): they
-play the provider's servers, not our code.
+Redis, the standard library, ``cryptography`` and pure protocol rules shared with the adapters
+(``app.domain``, ``app.wechatpay_protocol``): they play the providers' servers, not our code.
 """
 
-from app.sandbox import sms, wechat
+from app.sandbox import alipay, sms, wechat, wechatpay
 
 
 def register(app):
     """Mount the stand-ins on ``app``; call only when ``SANDBOX_ENABLED`` is true."""
     app.register_blueprint(wechat.bp, url_prefix="/sandbox/wechat")
     app.register_blueprint(sms.bp, url_prefix="/sandbox/sms")
+    app.register_blueprint(wechatpay.bp, url_prefix="/sandbox/wechatpay")
+    app.register_blueprint(alipay.bp, url_prefix="/sandbox/alipay")

@@ -21,6 +21,9 @@ def served():
         # The server listens on a random port: point the adapters at its stand-ins.
         app.config["WECHAT_API_BASE"] = server.url + "/sandbox/wechat/"
         app.config["SMS_API_BASE"] = server.url + "/sandbox/sms/"
+        app.config["WECHATPAY_API_BASE"] = server.url + "/sandbox/wechatpay"
+        app.config["PUBLIC_BASE_URL"] = server.url
+        app.config["ALIPAY_GATEWAY"] = server.url + "/sandbox/alipay/gateway.do"
         yield server
 
 
