@@ -4,7 +4,7 @@ from rq.cron import CronScheduler
 
 from app import create_app
 from app.queue import get_queue
-from workers import orders
+from workers import orders, payments
 
 SWEEP_SECONDS = 60
 
@@ -15,7 +15,7 @@ def main():
     with app.app_context():
         queue = get_queue()
         scheduler = CronScheduler(connection=queue.connection)
-        for job in (orders.sweep_expired_holds, orders.resync_gates):
+        for job in (orders.sweep_expired_holds, orders.resync_gates, payments.refund_sweep):
             scheduler.register(job, queue.name, interval=SWEEP_SECONDS, job_timeout=120)
         scheduler.start()
 

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from app.api.security import BEARER, current_account, signed_caller
 from app.schemas import orders as schemas
-from app.services import booking
+from app.services import booking, payments
 
 blp = Blueprint("orders", __name__, description="挂号")
 
@@ -53,11 +53,31 @@ class OrderDetail(MethodView):
 class OrderCancel(MethodView):
     @blp.doc(security=[BEARER])
     @blp.response(200, schemas.OrderSchema)
-    @blp.alt_response(409, description="order_not_cancellable")
+    @blp.alt_response(409, description="order_not_cancellable / cancel_window_closed")
     def post(self, order_id):
-        """Cancel an unpaid hold; its number is free again at once."""
-        order = booking.cancel_order(current_account().id, order_id)
-        return booking.get_order(current_account().id, order.id)
+        """Cancel: an unpaid hold at once; a paid order with a refund by the hospital's tiers."""
+        return payments.cancel(current_account().id, order_id)
+
+
+@blp.route("/orders/<int:order_id>/payments")
+class OrderPayments(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.arguments(schemas.PaymentCreateSchema())
+    @blp.response(201, schemas.PaymentStartSchema)
+    @blp.alt_response(409, description="order_not_payable / wechat_login_required")
+    @blp.alt_response(503, description="payment_unavailable")
+    def post(self, body, order_id):
+        """Pay an unpaid hold: wechat → wx.requestPayment params; alipay → a cashier URL."""
+        return payments.start_payment(current_account().id, order_id, body["channel"])
+
+
+@blp.route("/orders/<int:order_id>/refund-quote")
+class OrderRefundQuote(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.response(200, schemas.RefundQuoteSchema)
+    def get(self, order_id):
+        """What cancelling now would refund, by the hospital's tiers."""
+        return payments.refund_quote(current_account().id, order_id)
 
 
 @blp.route("/orders/<int:order_id>/reschedule")

@@ -3,5 +3,17 @@
 from app.models.accounts import Account, Patient
 from app.models.catalogue import Department, Doctor, Hospital, Schedule, Slot
 from app.models.orders import Order
+from app.models.payments import Payment, Refund
 
-__all__ = ["Account", "Department", "Doctor", "Hospital", "Order", "Patient", "Schedule", "Slot"]
+__all__ = [
+    "Account",
+    "Department",
+    "Doctor",
+    "Hospital",
+    "Order",
+    "Patient",
+    "Payment",
+    "Refund",
+    "Schedule",
+    "Slot",
+]

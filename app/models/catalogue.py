@@ -35,6 +35,8 @@ class Hospital(TimestampMixin, db.Model):
     hold_minutes: Mapped[int] = mapped_column(sa.SmallInteger)
     max_holds_per_day: Mapped[int] = mapped_column(sa.SmallInteger, default=3)
     max_departments_per_patient_per_day: Mapped[int] = mapped_column(sa.SmallInteger, default=3)
+    # Refund tiers, "hours:fee percent" from the most hours down ("24:0,2:20,0:none").
+    refund_tiers: Mapped[str] = mapped_column(sa.String(120), default="24:0,2:20,0:none")
 
     departments: Mapped[list["Department"]] = relationship(back_populates="hospital")
 

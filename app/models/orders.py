@@ -52,6 +52,9 @@ class Order(TimestampMixin, db.Model):
     doctor: Mapped[Doctor] = relationship()
     department: Mapped[Department] = relationship()
     hospital: Mapped[Hospital] = relationship()
+    payments: Mapped[list["Payment"]] = relationship(  # noqa: F821 - resolved by name
+        order_by="Payment.id", viewonly=True
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("account_id", "idempotency_key", name="uq_orders_idempotency"),

@@ -8,6 +8,7 @@ from marshmallow import validate
 from app.domain.clock import CHINA_TZ
 from app.domain.enums import DoctorTitle, Period
 from app.domain.orders import OrderStatus
+from app.domain.payments import PaymentChannel
 from app.schemas.common import ChinaDateTime, PageArgs, page_schema
 
 _ID = {"strict": True, "validate": validate.Range(min=1, max=2**63 - 1)}
@@ -86,6 +87,11 @@ class OrderSchema(ma.Schema):
         }
     )
     reschedule_count = ma.fields.Integer()
+    out_trade_no = ma.fields.Function(
+        lambda o: o.payments[-1].out_trade_no if o.payments else None,
+        metadata={"description": "the latest payment's merchant order number, once asked for"},
+    )
+    paid = ma.fields.Function(lambda o: any(p.status == "paid" for p in o.payments))
     cancelled_by = ma.fields.String(allow_none=True)
     cancel_reason = ma.fields.String()
     created_at = ChinaDateTime()
@@ -108,3 +114,27 @@ class TicketKeySchema(ma.Schema):
 
     algorithm = ma.fields.String()
     public_key = ma.fields.String(metadata={"description": "raw 32-byte key, base64"})
+
+
+class PaymentCreateSchema(ma.Schema):
+    """Which channel: wechat (in the mini-program) or alipay (H5)."""
+
+    channel = ma.fields.Enum(PaymentChannel, by_value=True, required=True)
+
+
+class PaymentStartSchema(ma.Schema):
+    """What the client needs to pay: wx.requestPayment params, or the Alipay cashier URL."""
+
+    channel = ma.fields.Enum(PaymentChannel, by_value=True)
+    out_trade_no = ma.fields.String()
+    params = ma.fields.Dict(metadata={"description": "wechat: for wx.requestPayment"})
+    pay_url = ma.fields.String(metadata={"description": "alipay: open in the browser"})
+
+
+class RefundQuoteSchema(ma.Schema):
+    """What cancelling now would give back."""
+
+    refundable = ma.fields.Boolean()
+    refund_fen = ma.fields.Integer()
+    fee_fen = ma.fields.Integer()
+    reason = ma.fields.String()

@@ -333,7 +333,8 @@ def _release_slot(order: Order):
     )
 
 
-def _after_release(order: Order):
+def released(order: Order):
+    """After the commit that freed an order's number: the gate and the cache hear of it."""
     gate.give_back(order.schedule_id)
     cache.invalidate_department(order.department_id)
 
@@ -354,7 +355,7 @@ def expire_hold(order_id, now=None) -> bool:
         order.cancel_reason = "超时未支付"
         order.closed_at = now
         _release_slot(order)
-    _after_release(order)
+    released(order)
     return True
 
 
@@ -405,7 +406,7 @@ def cancel_order(account_id, order_id, now=None) -> Order:
         order.cancel_reason = "患者取消"
         order.closed_at = now
         _release_slot(order)
-    _after_release(order)
+    released(order)
     _cancel_timer(order.id)
     return order
 

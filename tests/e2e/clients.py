@@ -1,4 +1,6 @@
-"""HTTP clients of the e2e tier: a signed-in patient, and the error-envelope check."""
+"""HTTP clients of the e2e tier: a signed-in patient, the error-envelope check, holds."""
+
+import itertools
 
 from tests.e2e.wechat_helpers import new_openid
 from tests.factories import resident_id
@@ -40,3 +42,20 @@ def expect(response, status, code=None):
         assert body["code"] == code and body["message"], body
         return body
     return response.json() if response.content else None
+
+
+_keys = itertools.count(1)
+
+
+def hold(user, schedule_id, patient_id, key=None):
+    key = key or f"hold-key-{next(_keys):06d}"
+    return user.call(
+        "POST",
+        "/api/v1/orders",
+        json={"schedule_id": schedule_id, "patient_id": patient_id},
+        headers={"Idempotency-Key": key},
+    )
+
+
+def patient_of(user, **fields):
+    return expect(user.add_patient(**fields), 201)["id"]

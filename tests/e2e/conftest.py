@@ -1,13 +1,20 @@
 """E2E tier: the seeded app served over HTTP on 127.0.0.1, called with a real HTTP client."""
 
+from datetime import timedelta
+
 import pytest
 import requests
 
-from app.extensions import redis_store
+from app.domain import clock
+from app.extensions import db, redis_store
+from app.models import Account, Doctor
 from app.services.demo import seed_demo
 from tests.e2e.clients import User
 from tests.e2e.wechat_helpers import WeChatPhone
+from tests.factories import make_department, make_doctor, make_hospital, make_schedule
 from tests.support import ServedApp, testing_app
+
+TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +63,35 @@ def user(http, phone):
 def other(http, phone):
     """A second, unrelated account."""
     return User(http, phone)
+
+
+@pytest.fixture
+def world(served):
+    """Builds committed catalogue rows in the served app's database."""
+
+    class World:
+        def __call__(self, factory, *args, **kwargs):
+            with served.app.app_context():
+                row = factory(*args, **kwargs)
+                db.session.commit()
+                return row.id
+
+        def doctor(self, **department):
+            with served.app.app_context():
+                doctor = make_doctor(make_department(make_hospital(), **department))
+                db.session.commit()
+                return doctor.id
+
+        def schedule(self, doctor_id=None, **fields):
+            with served.app.app_context():
+                doctor = db.session.get(Doctor, doctor_id) if doctor_id else None
+                schedule = make_schedule(doctor, **({"on": TOMORROW} | fields))
+                db.session.commit()
+                return schedule.id
+
+        def block(self, account_id, until):
+            with served.app.app_context():
+                db.session.get(Account, account_id).blocked_until = until
+                db.session.commit()
+
+    return World()

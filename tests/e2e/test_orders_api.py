@@ -1,7 +1,6 @@
 """Orders over HTTP: every refusal code with its message, idempotent retries, cancel, reschedule,
 tickets, and one account never seeing another's orders."""
 
-import itertools
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -10,59 +9,11 @@ from app.crypto import verify_ticket
 from app.domain import clock
 from app.domain.enums import ScheduleStatus, SexRule
 from app.extensions import db
-from app.models import Account, Doctor
-from tests.e2e.clients import expect
+from tests.e2e.clients import expect, hold, patient_of
 from tests.factories import make_department, make_doctor, make_hospital, make_schedule, resident_id
 
 TODAY = clock.business_date(clock.now())
 TOMORROW = TODAY + timedelta(days=1)
-_keys = itertools.count(1)
-
-
-@pytest.fixture
-def world(served):
-    """Builds committed catalogue rows in the served app's database."""
-
-    class World:
-        def __call__(self, factory, *args, **kwargs):
-            with served.app.app_context():
-                row = factory(*args, **kwargs)
-                db.session.commit()
-                return row.id
-
-        def doctor(self, **department):
-            with served.app.app_context():
-                doctor = make_doctor(make_department(make_hospital(), **department))
-                db.session.commit()
-                return doctor.id
-
-        def schedule(self, doctor_id=None, **fields):
-            with served.app.app_context():
-                doctor = db.session.get(Doctor, doctor_id) if doctor_id else None
-                schedule = make_schedule(doctor, **({"on": TOMORROW} | fields))
-                db.session.commit()
-                return schedule.id
-
-        def block(self, account_id, until):
-            with served.app.app_context():
-                db.session.get(Account, account_id).blocked_until = until
-                db.session.commit()
-
-    return World()
-
-
-def hold(user, schedule_id, patient_id, key=None):
-    key = key or f"hold-key-{next(_keys):06d}"
-    return user.call(
-        "POST",
-        "/api/v1/orders",
-        json={"schedule_id": schedule_id, "patient_id": patient_id},
-        headers={"Idempotency-Key": key},
-    )
-
-
-def patient_of(user, **fields):
-    return expect(user.add_patient(**fields), 201)["id"]
 
 
 class TestHold:
