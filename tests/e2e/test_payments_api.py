@@ -6,13 +6,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from rq import SimpleWorker
+from rq.registry import ScheduledJobRegistry
 
 from app import queue
 from app.domain import clock
 from app.domain.payments import RefundReason, RefundStatus
 from app.extensions import db
 from app.models import Payment, Refund
-from app.services import booking
+from app.services import booking, payments
 from tests.e2e.alipay_helpers import AlipayPayer
 from tests.e2e.clients import expect, hold, patient_of
 from tests.e2e.wechatpay_helpers import WeChatPayer
@@ -211,3 +212,44 @@ def test_unknown_channel(user, world):
     order = booked_hold(user, world)
     response = user.call("POST", f"/api/v1/orders/{order['id']}/payments", json={"channel": "cash"})
     expect(response, 422, "validation_error")
+
+
+class TestWhenSomethingGetsLost:
+    def test_a_lost_notification_is_caught_by_asking_the_channel(
+        self, served, user, world, wechat_payer
+    ):
+        order = booked_hold(user, world)
+        started = pay_with(user, order["id"], "wechat")
+        wechat_payer.pay(started["out_trade_no"], notify=False)  # paid, but WeChat never told us
+        assert order_of(user, order["id"])["status"] == "pending_payment"
+        with served.app.app_context():
+            payment_id = db.session.scalar(
+                sa.select(Payment.id).where(Payment.out_trade_no == started["out_trade_no"])
+            )
+            assert payments.check_payment(payment_id) == "booked"
+            assert payments.check_payment(payment_id) is None  # nothing left to do
+        assert order_of(user, order["id"])["status"] == "booked"
+
+    def test_the_check_is_scheduled_with_the_prepay(self, served, user, world):
+        order = booked_hold(user, world)
+        pay_with(user, order["id"], "wechat")
+        with served.app.app_context():
+            registry = ScheduledJobRegistry(queue=queue.get_queue())
+            jobs = [queue.get_queue().fetch_job(job_id) for job_id in registry.get_job_ids()]
+            checks = [j for j in jobs if j and j.func_name == "workers.payments.check_payment"]
+        assert len(checks) >= 2
+
+    def test_a_refund_the_channel_cannot_complete_is_surfaced(
+        self, served, user, world, wechat_payer
+    ):
+        order = booked_hold(user, world, on=clock.business_date(clock.now()) + timedelta(days=3))
+        started = pay_with(user, order["id"], "wechat")
+        wechat_payer.pay(started["out_trade_no"])
+        expect(user.call("POST", f"/api/v1/orders/{order['id']}/cancel"), 200)
+        run_jobs(served)
+        with served.app.app_context():
+            out_refund_no = db.session.scalar(
+                sa.select(Refund.out_refund_no).where(Refund.order_id == order["id"])
+            )
+        wechat_payer.settle_refund(out_refund_no, status="ABNORMAL")
+        assert refunds_of(served, order["id"])[0][1] == RefundStatus.FAILED

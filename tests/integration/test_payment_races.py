@@ -1,0 +1,142 @@
+"""Payments racing each other and the order's other moves, on real MySQL."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.domain import clock
+from app.domain.orders import OrderStatus
+from app.domain.payments import PaymentChannel, PaymentStatus, RefundReason, new_out_trade_no
+from app.errors import AppError
+from app.extensions import db
+from app.models import Order, Payment, Refund
+from app.services import booking, payments
+from tests.factories import make_schedule
+from tests.integration.committed import make_patients, see_committed
+
+TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
+
+
+def _pending_payment():
+    schedule = make_schedule(on=TOMORROW, capacity=3)
+    db.session.commit()
+    ((account_id, patient_id),) = make_patients(1)
+    order, _ = booking.hold_slot(account_id, schedule.id, patient_id, "pay-race-key")
+    payment = Payment(
+        order_id=order.id,
+        channel=PaymentChannel.WECHAT,
+        out_trade_no=new_out_trade_no(order.id, PaymentChannel.WECHAT),
+        amount_fen=order.amount_fen,
+        expires_at=order.expires_at,
+        status=PaymentStatus.PENDING,
+        prepay_id="wx-test-prepay",
+    )
+    db.session.add(payment)
+    db.session.commit()
+    return account_id, order, payment
+
+
+def _in_threads(committed, calls):
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        with committed.app_context():
+            barrier.wait(timeout=10)
+            try:
+                return call()
+            except AppError as error:
+                return error.code
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return [future.result() for future in [pool.submit(run, call) for call in calls]]
+
+
+def _confirm(payment, amount=None):
+    return lambda: payments.confirm_payment(
+        PaymentChannel.WECHAT,
+        payment.out_trade_no,
+        "4200000000000001",
+        payment.amount_fen if amount is None else amount,
+        clock.now(),
+    )
+
+
+def test_ten_concurrent_copies_of_one_notify_apply_once(committed):
+    _, order, payment = _pending_payment()
+    outcomes = _in_threads(committed, [_confirm(payment)] * 10)
+    assert sorted(outcomes) == ["already"] * 9 + ["booked"]
+    see_committed()
+    assert db.session.get(Order, order.id).status == OrderStatus.BOOKED
+    assert db.session.get(Payment, payment.id).status == PaymentStatus.PAID
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Refund)) == 0
+
+
+def test_a_cancel_racing_a_payment_ends_one_way(committed):
+    account_id, order, payment = _pending_payment()
+    outcomes = _in_threads(
+        committed, [_confirm(payment), lambda: payments.cancel(account_id, order.id).status]
+    )
+    see_committed()
+    final = db.session.get(Order, order.id).status
+    refunds = [
+        (r.reason, r.amount_fen + r.fee_fen)
+        for r in db.session.scalars(sa.select(Refund).where(Refund.order_id == order.id))
+    ]
+    paid = payment.amount_fen
+    assert (outcomes, final, refunds) in [
+        # The cancel first: the payment arrives late and goes back in full.
+        (
+            ["refunding", OrderStatus.CANCELLED],
+            OrderStatus.CANCELLED,
+            [(RefundReason.LATE_PAYMENT, paid)],
+        ),
+        # The payment first, while the cancel still saw an unpaid hold: the cancel is refused.
+        (["booked", "order_not_cancellable"], OrderStatus.BOOKED, []),
+        # The payment first, the cancel saw it paid: cancelled with a refund by the tiers.
+        (
+            ["booked", OrderStatus.CANCELLED],
+            OrderStatus.CANCELLED,
+            [(RefundReason.PATIENT_CANCEL, paid)],
+        ),
+    ]
+    assert db.session.get(Payment, payment.id).status == PaymentStatus.PAID
+
+
+def test_a_payment_racing_the_expiry_ends_one_way(committed):
+    _, order, payment = _pending_payment()
+    later = clock.now() + timedelta(minutes=16)
+    outcomes = _in_threads(
+        committed, [_confirm(payment), lambda: booking.expire_hold(order.id, now=later)]
+    )
+    see_committed()
+    final = db.session.get(Order, order.id)
+    refunds = db.session.scalars(sa.select(Refund).where(Refund.order_id == order.id)).all()
+    if final.status == OrderStatus.BOOKED:
+        assert outcomes == ["booked", False] and refunds == []
+    else:
+        assert final.status == OrderStatus.EXPIRED and outcomes == ["refunding", True]
+        assert [r.reason for r in refunds] == [RefundReason.LATE_PAYMENT]
+
+
+def test_a_notify_with_another_amount_changes_nothing(committed):
+    _, order, payment = _pending_payment()
+    try:
+        _confirm(payment, amount=payment.amount_fen + 1)()
+    except payments.NotifyRejected as error:
+        assert error.status == 400
+    else:
+        raise AssertionError("a tampered amount was applied")
+    see_committed()
+    assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
+    assert db.session.get(Payment, payment.id).status == PaymentStatus.PENDING
+
+
+def test_an_unknown_payment_is_refused(committed):
+    try:
+        payments.confirm_payment(PaymentChannel.WECHAT, "BKunknown0000", "42", 100, clock.now())
+    except payments.NotifyRejected as error:
+        assert error.status == 404
+    else:
+        raise AssertionError("an unknown payment was applied")
