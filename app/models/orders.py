@@ -55,6 +55,9 @@ class Order(TimestampMixin, db.Model):
     payments: Mapped[list["Payment"]] = relationship(  # noqa: F821 - resolved by name
         order_by="Payment.id", viewonly=True
     )
+    refunds: Mapped[list["Refund"]] = relationship(  # noqa: F821 - resolved by name
+        order_by="Refund.id", viewonly=True
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("account_id", "idempotency_key", name="uq_orders_idempotency"),

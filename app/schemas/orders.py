@@ -8,7 +8,7 @@ from marshmallow import validate
 from app.domain.clock import CHINA_TZ
 from app.domain.enums import DoctorTitle, Period
 from app.domain.orders import OrderStatus
-from app.domain.payments import PaymentChannel
+from app.domain.payments import PaymentChannel, RefundReason, RefundStatus
 from app.schemas.common import ChinaDateTime, PageArgs, page_schema
 
 _ID = {"strict": True, "validate": validate.Range(min=1, max=2**63 - 1)}
@@ -92,6 +92,7 @@ class OrderSchema(ma.Schema):
         metadata={"description": "the latest payment's merchant order number, once asked for"},
     )
     paid = ma.fields.Function(lambda o: any(p.status == "paid" for p in o.payments))
+    refunds = ma.fields.Function(lambda o: OrderRefundSchema(many=True).dump(o.refunds))
     cancelled_by = ma.fields.String(allow_none=True)
     cancel_reason = ma.fields.String()
     created_at = ChinaDateTime()
@@ -114,6 +115,25 @@ class TicketKeySchema(ma.Schema):
 
     algorithm = ma.fields.String()
     public_key = ma.fields.String(metadata={"description": "raw 32-byte key, base64"})
+
+
+class OrderRefundSchema(ma.Schema):
+    """Money going back for an order, and why (shown to the patient)."""
+
+    amount_fen = ma.fields.Integer()
+    fee_fen = ma.fields.Integer()
+    reason = ma.fields.Enum(RefundReason, by_value=True)
+    reason_text = ma.fields.Function(lambda r: RefundReason(r.reason).label)
+    status = ma.fields.Enum(RefundStatus, by_value=True)
+    status_text = ma.fields.Function(lambda r: _REFUND_STATUS_TEXT[RefundStatus(r.status)])
+
+
+_REFUND_STATUS_TEXT = {
+    RefundStatus.PENDING: "退款处理中",
+    RefundStatus.PROCESSING: "退款处理中",
+    RefundStatus.SUCCESS: "已退款",
+    RefundStatus.FAILED: "退款遇到问题，医院将与您联系",
+}
 
 
 class PaymentCreateSchema(ma.Schema):

@@ -114,7 +114,9 @@ class TestWeChatPay:
         with served.app.app_context():
             assert booking.expire_hold(order["id"], now=clock.now() + timedelta(minutes=16))
         wechat_payer.pay(started["out_trade_no"])  # the payer was already on the cashier page
-        assert order_of(user, order["id"])["status"] == "expired"
+        expired = order_of(user, order["id"])
+        assert expired["status"] == "expired"
+        assert expired["refunds"][0]["reason_text"] == "支付时挂号单已失效，全额退款"
         assert refunds_of(served, order["id"]) == [
             (RefundReason.LATE_PAYMENT, RefundStatus.PENDING, order["amount_fen"], 0)
         ]
@@ -191,6 +193,16 @@ class TestCancellingAPaidOrder:
         expect(
             user.call("POST", f"/api/v1/orders/{order['id']}/cancel"), 409, "order_not_cancellable"
         )
+        run_jobs(served)  # the refund goes to WeChat Pay …
+        with served.app.app_context():
+            out_refund_no = db.session.scalar(
+                sa.select(Refund.out_refund_no).where(Refund.order_id == order["id"])
+            )
+        wechat_payer.settle_refund(out_refund_no)  # … which settles it and tells us
+        [refund] = order_of(user, order["id"])["refunds"]
+        assert refund["status"] == "success" and refund["status_text"] == "已退款"
+        assert refund["amount_fen"] == order["amount_fen"]
+        assert refund["reason_text"] == "患者取消预约"
 
     def test_the_quote_of_an_unpaid_hold(self, user, world):
         order = booked_hold(user, world)
