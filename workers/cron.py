@@ -4,9 +4,10 @@ from rq.cron import CronScheduler
 
 from app import create_app
 from app.queue import get_queue
-from workers import orders, payments
+from workers import orders, payments, reconciliation
 
 SWEEP_SECONDS = 60
+HOURLY_SECONDS = 3600
 
 
 def main():
@@ -17,6 +18,10 @@ def main():
         scheduler = CronScheduler(connection=queue.connection)
         for job in (orders.sweep_expired_holds, orders.resync_gates, payments.refund_sweep):
             scheduler.register(job, queue.name, interval=SWEEP_SECONDS, job_timeout=120)
+        # Does nothing before 10:00 or once yesterday is done: hourly is "once, after 10:00".
+        scheduler.register(
+            reconciliation.reconcile_yesterday, queue.name, interval=HOURLY_SECONDS, job_timeout=600
+        )
         scheduler.start()
 
 

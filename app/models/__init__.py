@@ -4,6 +4,7 @@ from app.models.accounts import Account, Patient
 from app.models.catalogue import Department, Doctor, Hospital, Schedule, Slot
 from app.models.orders import Order
 from app.models.payments import Payment, Refund
+from app.models.reconciliation import Reconciliation, ReconciliationItem
 
 __all__ = [
     "Account",
@@ -13,6 +14,8 @@ __all__ = [
     "Order",
     "Patient",
     "Payment",
+    "Reconciliation",
+    "ReconciliationItem",
     "Refund",
     "Schedule",
     "Slot",

@@ -18,7 +18,11 @@ class Payment(TimestampMixin, db.Model):
     __tablename__ = "payment"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id", name="fk_payment_order"))
+    # NULL only for money a channel's bill showed and no order of ours explains (found by
+    # reconciliation, recorded so that it can be refunded in full).
+    order_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("orders.id", name="fk_payment_order")
+    )
     channel: Mapped[PaymentChannel] = mapped_column(StrEnum(PaymentChannel, 16))
     out_trade_no: Mapped[str] = mapped_column(sa.String(32))
     amount_fen: Mapped[int] = mapped_column(sa.Integer)
@@ -32,7 +36,7 @@ class Payment(TimestampMixin, db.Model):
     provider_trade_no: Mapped[str | None] = mapped_column(sa.String(64))
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    order: Mapped[Order] = relationship()
+    order: Mapped[Order | None] = relationship()
 
     __table_args__ = (
         sa.UniqueConstraint("out_trade_no", name="uq_payment_out_trade_no"),
@@ -49,7 +53,8 @@ class Refund(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payment.id", name="fk_refund_payment"))
-    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id", name="fk_refund_order"))
+    # NULL for the refund of a payment found by reconciliation (see Payment.order_id).
+    order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orders.id", name="fk_refund_order"))
     out_refund_no: Mapped[str] = mapped_column(sa.String(32))
     amount_fen: Mapped[int] = mapped_column(sa.Integer)
     fee_fen: Mapped[int] = mapped_column(sa.Integer, default=0)

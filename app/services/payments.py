@@ -147,6 +147,8 @@ def confirm_payment(channel, out_trade_no, provider_trade_no, amount_fen, paid_a
     db.session.rollback()
     if found is None:
         raise NotifyRejected(404, "unknown out_trade_no")
+    if found.order_id is None:
+        return "already"  # money reconciliation found without an order: it is being refunded
     refund = None
     with transaction():
         order = _lock(sa.select(Order).where(Order.id == found.order_id))
@@ -372,6 +374,53 @@ def _send_refund(refund: Refund, payment: Payment) -> tuple[bool, str]:
     result = alipay.refund(payment.out_trade_no, refund.out_refund_no, refund.amount_fen, reason)
     # Alipay settles a refund in the call itself (fund_change N on a repeat of a settled one).
     return True, result.trade_no
+
+
+def refund_unknown_payment(
+    channel, out_trade_no, provider_trade_no, amount_fen, paid_at=None
+) -> Refund | None:
+    """Give back in full money a channel's bill shows for no payment of ours (对账: paid there,
+    missing here): record the payment without an order, and its refund, once however often asked.
+
+    None when ``out_trade_no`` is one of our orders' payments after all: its own rules apply.
+    """
+    created = False
+    with transaction():
+        payment = _lock(sa.select(Payment).where(Payment.out_trade_no == out_trade_no))
+        if payment is not None and payment.order_id is not None:
+            return None
+        if payment is None:
+            paid_at = paid_at or clock.now()
+            payment = Payment(
+                order_id=None,
+                channel=channel,
+                out_trade_no=out_trade_no,
+                amount_fen=amount_fen,
+                status=PaymentStatus.PAID,
+                expires_at=paid_at,
+                provider_trade_no=provider_trade_no,
+                paid_at=paid_at,
+            )
+            db.session.add(payment)
+            db.session.flush()
+        refund = db.session.scalar(sa.select(Refund).where(Refund.payment_id == payment.id))
+        if refund is None:
+            refund = Refund(
+                payment_id=payment.id,
+                order_id=None,
+                out_refund_no=new_out_refund_no(0),  # 0: no order
+                amount_fen=payment.amount_fen,
+                fee_fen=0,
+                reason=RefundReason.RECONCILIATION,
+                status=RefundStatus.PENDING,
+                attempts=0,
+                last_error="",
+            )
+            db.session.add(refund)
+            created = True
+    if created:
+        schedule_refund(refund)
+    return refund
 
 
 def refund_settled(out_refund_no, channel_status) -> str:

@@ -140,3 +140,20 @@ def test_an_unknown_payment_is_refused(committed):
         assert error.status == 404
     else:
         raise AssertionError("an unknown payment was applied")
+
+
+def test_a_notification_for_money_reconciliation_is_refunding_is_acknowledged(committed):
+    payment = Payment(
+        order_id=None,
+        channel=PaymentChannel.WECHAT,
+        out_trade_no="BKfound0000x",
+        amount_fen=100,
+        expires_at=clock.now(),
+        status=PaymentStatus.PAID,
+    )
+    db.session.add(payment)
+    db.session.commit()
+    outcome = payments.confirm_payment(
+        PaymentChannel.WECHAT, "BKfound0000x", "42", 100, clock.now()
+    )
+    assert outcome == "already"
