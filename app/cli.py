@@ -1,10 +1,13 @@
 """Commands: ``flask --app wsgi seed-demo``."""
 
+from datetime import date
+
 import click
 from flask import current_app
 
 from app.database import create_database
-from app.services import demo
+from app.domain.payments import PaymentChannel
+from app.services import demo, money_ops
 
 
 def register(app):
@@ -22,3 +25,45 @@ def register(app):
         """Create the demo hospitals, departments, doctors and 8 days of schedules (idempotent)."""
         counts = demo.seed_demo()
         click.echo("demo data: " + ", ".join(f"{k} +{v}" for k, v in counts.items()))
+
+    money = click.Group("money", help="Refunds that failed and reconciliation differences.")
+    app.cli.add_command(money)
+
+    @money.command("failed-refunds")
+    def failed_refunds():
+        """List refunds the channels would not complete (money still owed)."""
+        rows = money_ops.failed_refunds()
+        for refund in rows:
+            click.echo(
+                f"{refund.id}\t{refund.out_refund_no}\torder {refund.order_id}\t"
+                f"{refund.amount_fen} fen\t{refund.reason}\t{refund.last_error}"
+            )
+        click.echo(f"{len(rows)} failed refund(s)")
+
+    @money.command("retry-refund")
+    @click.argument("refund_id", type=int)
+    def retry_refund(refund_id):
+        """Send a failed refund again."""
+        refund = money_ops.retry_refund(refund_id)
+        click.echo(f"refund {refund.id} ({refund.out_refund_no}) queued again")
+
+    @money.command("differences")
+    def differences():
+        """List reconciliation differences not yet resolved."""
+        rows = money_ops.open_differences()
+        for day, item in rows:
+            click.echo(
+                f"{day.bill_date}\t{day.channel}\t{item.kind}\t{item.out_trade_no}\t"
+                f"{item.out_refund_no or '-'}\there {item.amount_here_fen}\t"
+                f"there {item.amount_there_fen}\t{item.note}"
+            )
+        click.echo(f"{len(rows)} open difference(s)")
+
+    @money.command("reconcile")
+    @click.option("--date", "day", required=True, type=click.DateTime(["%Y-%m-%d"]))
+    @click.option("--channel", type=click.Choice([c.value for c in PaymentChannel]))
+    def reconcile(day, channel):
+        """Reconcile one day again (both channels unless --channel)."""
+        channels = (PaymentChannel(channel),) if channel else tuple(PaymentChannel)
+        for result in money_ops.reconcile_day(date.fromordinal(day.toordinal()), channels):
+            click.echo(f"{result.bill_date} {result.channel}: {result.status}")

@@ -1,0 +1,51 @@
+"""What hospital operations staff act on until the admin page lists it: refunds that failed,
+reconciliation differences not yet resolved, and re-running a day's reconciliation."""
+
+from datetime import date
+
+import sqlalchemy as sa
+
+from app.domain.payments import PaymentChannel, RefundStatus
+from app.errors import Conflict, NotFound
+from app.extensions import db
+from app.models import Reconciliation, ReconciliationItem, Refund
+from app.services import payments, reconciliation
+from app.services.transaction import transaction
+
+
+def failed_refunds() -> list[Refund]:
+    """Refunds the channels would not complete: money still owed to patients."""
+    return db.session.scalars(
+        sa.select(Refund).where(Refund.status == RefundStatus.FAILED).order_by(Refund.id)
+    ).all()
+
+
+def retry_refund(refund_id) -> Refund:
+    """Send a failed refund again (after staff fixed what stopped it)."""
+    with transaction():
+        refund = db.session.scalar(
+            sa.select(Refund).where(Refund.id == refund_id).with_for_update()
+        )
+        if refund is None:
+            raise NotFound("未找到该退款")
+        if refund.status != RefundStatus.FAILED:
+            raise Conflict("只能重试失败的退款", code="refund_not_failed")
+        refund.status = RefundStatus.PENDING
+        refund.attempts = 0
+    payments.schedule_refund(refund)
+    return refund
+
+
+def open_differences() -> list[tuple[Reconciliation, ReconciliationItem]]:
+    """Reconciliation differences staff have not marked resolved, newest day first."""
+    return db.session.execute(
+        sa.select(Reconciliation, ReconciliationItem)
+        .join(ReconciliationItem, ReconciliationItem.reconciliation_id == Reconciliation.id)
+        .where(ReconciliationItem.resolved.is_(False))
+        .order_by(Reconciliation.bill_date.desc(), ReconciliationItem.id)
+    ).all()
+
+
+def reconcile_day(day: date, channels=tuple(PaymentChannel)) -> list[Reconciliation]:
+    """Reconcile ``day`` again for the given channels (e.g. after a failed run)."""
+    return [reconciliation.reconcile(channel, day) for channel in channels]
