@@ -60,11 +60,13 @@ TRANSACTION_ID = re.compile(r"\d{1,32}")
 BILL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 NOTPAY, SUCCESS, CLOSED, REFUND = "NOTPAY", "SUCCESS", "CLOSED", "REFUND"
+PAYERROR = "PAYERROR"
 TRADE_STATE_DESC = {
     NOTPAY: "订单未支付",
     SUCCESS: "支付成功",
     CLOSED: "订单已关闭",
     REFUND: "订单发生过退款",
+    PAYERROR: "支付失败，请重新下单支付",
 }
 PROCESSING, ABNORMAL = "PROCESSING", "ABNORMAL"
 REFUND_SETTLEMENTS = {SUCCESS: "退款成功", ABNORMAL: "退款异常", CLOSED: "退款关闭"}
@@ -899,11 +901,15 @@ def _control_lock(out_trade_no):
 
 @bp.post("/pay")
 def pay():
-    """The payer pays ``out_trade_no``; the notification goes out unless ``notify`` is false."""
+    """The payer pays ``out_trade_no``; the notification goes out unless ``notify`` is false.
+
+    With ``fail`` true the payment fails instead (PAYERROR): WeChat sends no notification then.
+    """
     body = _control_json()
     notify = body.get("notify", True)
-    if not isinstance(notify, bool):
-        raise ValidationFailed({"notify": ["须为 true 或 false"]})
+    fail = body.get("fail", False)
+    if not isinstance(notify, bool) or not isinstance(fail, bool):
+        raise ValidationFailed({"notify": ["notify 与 fail 须为 true 或 false"]})
     trade = _control_trade(body.get("out_trade_no"))
     lock = _control_lock(trade["out_trade_no"])
     try:
@@ -914,6 +920,10 @@ def pay():
         if expire and protocol.parse_time(expire) <= _now():
             raise Conflict("订单已过支付截止时间", code="expired")
         now = _now()
+        if fail:
+            trade |= {"trade_state": PAYERROR}
+            _save("trade", trade["out_trade_no"], trade)
+            return {"out_trade_no": trade["out_trade_no"], "delivered": False, "notified": False}
         trade |= {
             "trade_state": SUCCESS,
             "transaction_id": "4200" + now.strftime("%Y%m%d") + f"{secrets.randbelow(10**16):016d}",

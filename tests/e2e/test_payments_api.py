@@ -265,3 +265,17 @@ class TestWhenSomethingGetsLost:
             )
         wechat_payer.settle_refund(out_refund_no, status="ABNORMAL")
         assert refunds_of(served, order["id"])[0][1] == RefundStatus.FAILED
+
+
+def test_a_failed_payment_leaves_the_hold_waiting(served, user, world, wechat_payer):
+    order = booked_hold(user, world)
+    started = pay_with(user, order["id"], "wechat")
+    failed = wechat_payer._post("/pay", {"out_trade_no": started["out_trade_no"], "fail": True})
+    assert failed["notified"] is False
+    assert wechat_payer.inspect(started["out_trade_no"])["transaction"]["trade_state"] == "PAYERROR"
+    with served.app.app_context():
+        payment_id = db.session.scalar(
+            sa.select(Payment.id).where(Payment.out_trade_no == started["out_trade_no"])
+        )
+        assert payments.check_payment(payment_id) is None
+    assert order_of(user, order["id"])["status"] == "pending_payment"
