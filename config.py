@@ -340,7 +340,8 @@ class ProductionConfig(Config):
         if env("REDIS_URL") is None:
             problems.append("REDIS_URL must be set")
         if problems:
-            raise ConfigError("; ".join(problems))
+            hint = "" if env("APP_ENV") else " (on a developer machine, set APP_ENV=development)"
+            raise ConfigError("; ".join(problems) + hint)
 
 
 CONFIGS = {
@@ -351,8 +352,12 @@ CONFIGS = {
 
 
 def load_config(name=None):
-    """Build and validate the config for ``name`` (default: ``APP_ENV``, else development)."""
-    name = name or env("APP_ENV", "development")
+    """Build and validate the config for ``name`` (default: ``APP_ENV``, else production).
+
+    Production is the default so that a deployment that forgets APP_ENV refuses to start
+    without real secrets, instead of running with development keys and the sandbox mounted.
+    """
+    name = name or env("APP_ENV", "production")
     try:
         config = CONFIGS[name]()
     except KeyError:

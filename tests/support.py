@@ -38,7 +38,14 @@ def testing_app(suffix="", redis_offset=0, **overrides):
     config = TestingConfig()
     config.SQLALCHEMY_DATABASE_URI = fresh_database(database_name(suffix))
     prefix, db_number = config.REDIS_URL.rsplit("/", 1)
-    config.REDIS_URL = f"{prefix}/{int(db_number) - redis_offset}"
+    tier_db = int(db_number) - redis_offset
+    if tier_db < 1:
+        # The tiers flush their Redis databases; db 0 is the development one.
+        raise RuntimeError(
+            f"TEST_REDIS_URL db {db_number} is too low: the tiers use it and the 3 below it; "
+            "choose 4 or more (default 15)"
+        )
+    config.REDIS_URL = f"{prefix}/{tier_db}"
     for key, value in overrides.items():
         setattr(config, key, value)
     app = create_app(config)

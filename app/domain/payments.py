@@ -1,7 +1,11 @@
 """Payments and refunds: channels, states, reasons, and the numbers sent to the channels."""
 
+import re
 import secrets
 from enum import StrEnum
+
+# The merchant order numbers this system makes (new_out_trade_no): BK, order id, W or A, 8 hex.
+_OURS = re.compile(r"BK(\d+)([WA])[0-9a-f]{8}")
 
 
 class PaymentChannel(StrEnum):
@@ -54,6 +58,13 @@ _REASON_LABELS = {
 def new_out_trade_no(order_id: int, channel: PaymentChannel) -> str:
     """A merchant order number both channels accept ([A-Za-z0-9], 6–32) and never reuse."""
     return f"BK{order_id}{channel.value[0].upper()}{secrets.token_hex(4)}"
+
+
+def is_ours(out_trade_no: str, channel: PaymentChannel) -> bool:
+    """Whether this system made ``out_trade_no`` for ``channel``: a merchant account shared with
+    the hospital's other cashiers (windows, kiosks) carries their numbers in the same bill."""
+    match = _OURS.fullmatch(out_trade_no or "")
+    return bool(match) and match.group(2) == channel.value[0].upper()
 
 
 def new_out_refund_no(order_id: int) -> str:

@@ -118,7 +118,11 @@ def verify_signature(token: str | None) -> Principal:
 
 def ensure_current(principal: Principal):
     """401 if the principal's token was revoked or the account deleted, 403 if frozen."""
-    current_version, status = _account_state(principal.id)
+    ensure_state(principal, *_account_state(principal.id))
+
+
+def ensure_state(principal: Principal, current_version, status):
+    """The same check against a version and status the caller read (e.g. from a locked row)."""
     if current_version != principal.token_version:
         raise Unauthorized("登录已失效，请重新登录")
     if status == AccountStatus.FROZEN:

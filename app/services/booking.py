@@ -23,6 +23,7 @@ from app import cache, gate, queue
 from app.crypto import TicketSigner
 from app.domain import booking as rules
 from app.domain import clock
+from app.domain import refunds as refund_rules
 from app.domain.enums import SlotState
 from app.domain.orders import ACTIVE_STATUSES, CancelledBy, OrderStatus
 from app.errors import AppError, Conflict, NotFound
@@ -195,6 +196,10 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
     try:
         with transaction(on_conflict=_integrity_refusal):
             account = _lock_account(account_id)
+            if isinstance(caller, auth.Principal):
+                # The locked row is the truth: a token revoked, or an account frozen, since the
+                # (cached) check above books nothing.
+                auth.ensure_state(caller, account.token_version, account.status)
             existing = db.session.scalar(
                 sa.select(Order).where(
                     Order.account_id == account_id, Order.idempotency_key == idempotency_key
@@ -288,16 +293,22 @@ def _hold(account: Account, schedule_id, patient_id, now) -> Order:
         expires_at=now + timedelta(minutes=hospital.hold_minutes),
         reschedule_count=0,
     )
-    order.set_status(OrderStatus.PENDING_PAYMENT)
+    if schedule.fee_fen == 0:
+        # A free clinic (义诊): nothing to pay, so the number is booked at once.
+        slot.state = SlotState.BOOKED
+        order.set_status(OrderStatus.BOOKED)
+    else:
+        order.set_status(OrderStatus.PENDING_PAYMENT)
     return order
 
 
 def _after_hold(order: Order, token: bool):
     if not token:
-        # No counter was there (first hold, a flush, Redis back from the dead): rebuild it.
+        # No counter was there (Redis away at admission, or back from the dead): rebuild it.
         gate.rebuild(order.schedule_id, _free_count(order.schedule_id))
         db.session.rollback()
-    schedule_timer(order)
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        schedule_timer(order)  # a free clinic's order is booked: nothing expires
     cache.invalidate_department(order.department_id)
 
 
@@ -445,12 +456,24 @@ def reschedule_order(account_id, order_id, schedule_id, now=None) -> Order:
     return order
 
 
+def _free_to_cancel(order: Order, now) -> bool:
+    """Whether cancelling the paid order now would give everything back (the hospital's tiers)."""
+    current = db.session.get(Schedule, order.schedule_id)
+    visit_start = datetime.combine(order.visit_date, current.start_time, tzinfo=clock.CHINA_TZ)
+    table = refund_rules.parse_tiers(db.session.get(Hospital, order.hospital_id).refund_tiers)
+    quote = refund_rules.quote(order.amount_fen, visit_start, now, table)
+    return quote.refundable and quote.fee_fen == 0
+
+
 def _move(order: Order, schedule_id, now) -> tuple[Order, bool]:
     if order.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.BOOKED):
         raise Conflict("该挂号单当前状态不可改约", code="order_not_reschedulable")
     limit = current_app.config["RESCHEDULE_LIMIT"]
     if order.reschedule_count >= limit:
         raise Conflict(f"每个挂号单最多改约 {limit} 次", code="reschedule_limit")
+    if order.status == OrderStatus.BOOKED and not _free_to_cancel(order, now):
+        # Otherwise moving to a later day, then cancelling, would dodge the hospital's fee.
+        raise Conflict("距就诊时间过近，已不能改约", code="reschedule_window_closed")
     target, department, hospital = _load_schedule(schedule_id)
     if target.id == order.schedule_id:
         raise AppError("已是该时段，无需改约", code="invalid_reschedule", status=422)

@@ -189,7 +189,20 @@ def confirm_payment(channel, out_trade_no, provider_trade_no, amount_fen, paid_a
     return outcome
 
 
+def _unrefunded(payment: Payment) -> int:
+    """What of a paid payment is neither refunded nor kept as a fee yet (failed refunds aside)."""
+    taken = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_fen + Refund.fee_fen), 0)).where(
+            Refund.payment_id == payment.id, Refund.status != RefundStatus.FAILED
+        )
+    )
+    return payment.amount_fen - taken
+
+
 def _new_refund(payment: Payment, amount_fen, fee_fen, reason) -> Refund:
+    """Record a refund; never more than what is left of the payment (the caller holds its lock)."""
+    if amount_fen + fee_fen > _unrefunded(payment):
+        raise Conflict("退款金额超过该笔支付的可退金额", code="refund_exceeds_payment")
     refund = Refund(
         payment_id=payment.id,
         order_id=payment.order_id,
@@ -222,7 +235,9 @@ def check_payment(payment_id) -> str | None:
         return None
     if payment.channel == PaymentChannel.WECHAT:
         transaction_ = wechatpay.query(payment.out_trade_no)
-        if transaction_ is None or transaction_.trade_state not in ("SUCCESS", "REFUND"):
+        # SUCCESS only: a trade in REFUND was refunded by hand at the merchant platform, which is
+        # staff's to reconcile, not ours to book.
+        if transaction_ is None or transaction_.trade_state != "SUCCESS":
             return None
         return confirm_payment(
             payment.channel,
@@ -255,8 +270,10 @@ def close_unpaid(order_id):
         try:
             if payment.channel == PaymentChannel.WECHAT:
                 wechatpay.close(payment.out_trade_no)
-            else:
-                alipay.close(payment.out_trade_no)
+            elif not alipay.close(payment.out_trade_no):
+                # No trade yet: the signed cashier link stays payable until it expires, so the
+                # payment stays pending for check_payment (a late payment is then refunded).
+                continue
         except (wechatpay.WeChatPayError, alipay.AlipayError) as error:
             log.warning("closing %s failed: %s", payment.out_trade_no, error)
             continue
@@ -370,10 +387,16 @@ def _send_refund(refund: Refund, payment: Payment) -> tuple[bool, str]:
             payment.amount_fen,
             reason,
         )
+        if result.status in ("ABNORMAL", "CLOSED"):
+            raise wechatpay.WeChatPayRejected(200, result.status, "the refund did not go through")
         return result.status == "SUCCESS", result.refund_id
     result = alipay.refund(payment.out_trade_no, refund.out_refund_no, refund.amount_fen, reason)
-    # Alipay settles a refund in the call itself (fund_change N on a repeat of a settled one).
-    return True, result.trade_no
+    # Only fund_change Y proves the money moved; otherwise Alipay's refund query must find it
+    # (a repeat of a settled refund answers N), else it stays processing for the sweep.
+    done = result.fund_change or (
+        alipay.query_refund(payment.out_trade_no, refund.out_refund_no) is not None
+    )
+    return done, result.trade_no
 
 
 def refund_unknown_payment(
@@ -491,11 +514,7 @@ def cancel(account_id, order_id, now=None) -> Order:
             .where(Slot.id == order.slot_id, Slot.state == SlotState.BOOKED)
             .values(state=SlotState.FREE, updated_at=now)
         )
-        payment = db.session.scalar(
-            sa.select(Payment).where(
-                Payment.order_id == order.id, Payment.status == PaymentStatus.PAID
-            )
-        )
+        payment = _booking_payment(order.id)
         if payment is not None and quote.refund_fen > 0:
             refund = _new_refund(
                 payment, quote.refund_fen, quote.fee_fen, RefundReason.PATIENT_CANCEL
@@ -504,6 +523,17 @@ def cancel(account_id, order_id, now=None) -> Order:
     if refund is not None:
         schedule_refund(refund)
     return booking.get_order(account_id, order_id)
+
+
+def _booking_payment(order_id) -> Payment | None:
+    """The paid payment that still holds the order's money: not the duplicate already sent back."""
+    paid = db.session.scalars(
+        sa.select(Payment)
+        .where(Payment.order_id == order_id, Payment.status == PaymentStatus.PAID)
+        .order_by(Payment.paid_at, Payment.id)
+        .with_for_update()
+    ).all()
+    return next((p for p in paid if _unrefunded(p) == p.amount_fen), None)
 
 
 def refund_sweep(now=None) -> int:

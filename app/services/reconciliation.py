@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from app import queue
 from app.domain import clock
 from app.domain import reconciliation as rules
-from app.domain.payments import PaymentChannel, PaymentStatus, RefundStatus
+from app.domain.payments import PaymentChannel, PaymentStatus, RefundStatus, is_ours
 from app.domain.reconciliation import Entry, Finding, FindingKind, ReconciliationStatus
 from app.extensions import db
 from app.integrations import alipay, wechatpay
@@ -264,6 +264,12 @@ def _act_on(channel, discrepancies: list[Finding]) -> _Actions:
 def _about_payment(channel, finding: Finding, payment) -> str:
     if payment is None or payment.order_id is None:
         there = finding.there
+        if not is_ours(there.out_trade_no, channel):
+            # Perhaps the hospital's own window or kiosk sharing the merchant account: never
+            # refund someone else's money automatically.
+            return (
+                "；该商户订单号不是本系统生成的（可能属于医院其他收费渠道），未自动退款，请人工处理"
+            )
         if not _refundable_number(channel, there.out_trade_no):
             return "；其商户订单号不是本院格式，无法自动退款，请人工处理"
         refund = payments.refund_unknown_payment(

@@ -7,6 +7,7 @@ This module serves its own app on its own database and Redis, so each day's bill
 trades made here and the counts can be exact.
 """
 
+import secrets
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -16,7 +17,13 @@ from rq import SimpleWorker
 
 from app import queue
 from app.domain import clock
-from app.domain.payments import PaymentStatus, RefundReason, RefundStatus
+from app.domain.payments import (
+    PaymentChannel,
+    PaymentStatus,
+    RefundReason,
+    RefundStatus,
+    new_out_trade_no,
+)
 from app.domain.reconciliation import FindingKind, ReconciliationStatus
 from app.extensions import db, redis_store
 from app.integrations import alipay, wechatpay
@@ -24,11 +31,9 @@ from app.models import Order, Payment, Reconciliation, ReconciliationItem, Refun
 from app.services import reconciliation
 from tests import support
 from tests.e2e.alipay_helpers import AlipayPayer
-from tests.e2e.alipay_helpers import new_out_trade_no as new_alipay_out_trade_no
 from tests.e2e.clients import User, expect, hold, patient_of
 from tests.e2e.wechat_helpers import WeChatPhone, new_openid
 from tests.e2e.wechatpay_helpers import WeChatPayer
-from tests.e2e.wechatpay_helpers import new_out_trade_no as new_wechat_out_trade_no
 
 SUBJECT = "挂号费"
 
@@ -158,8 +163,8 @@ def shop(served, http, phone, world, wechat_payer, alipay_payer):
 
 
 def unknown_wechat_payment(served, wechat_payer, amount_fen):
-    """Money WeChat Pay took for an out_trade_no we never recorded (its notify lost)."""
-    out_trade_no = new_wechat_out_trade_no()
+    """Money WeChat Pay took for a number of ours we have no record of (our row lost)."""
+    out_trade_no = new_out_trade_no(90_000_000 + secrets.randbelow(10**6), PaymentChannel.WECHAT)
     with served.app.app_context():
         expires = clock.now() + timedelta(minutes=15)
         wechatpay.prepay(out_trade_no, SUBJECT, amount_fen, new_openid(), expires)
@@ -168,8 +173,8 @@ def unknown_wechat_payment(served, wechat_payer, amount_fen):
 
 
 def unknown_alipay_payment(served, alipay_payer, amount_fen):
-    """Money Alipay took for an out_trade_no we never recorded (its notify lost)."""
-    out_trade_no = new_alipay_out_trade_no()
+    """Money Alipay took for a number of ours we have no record of (our row lost)."""
+    out_trade_no = new_out_trade_no(90_000_000 + secrets.randbelow(10**6), PaymentChannel.ALIPAY)
     with served.app.app_context():
         expires = clock.now() + timedelta(minutes=15)
         url = alipay.wap_pay_url(out_trade_no, SUBJECT, amount_fen, expires)

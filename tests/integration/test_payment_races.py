@@ -2,17 +2,18 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from app import queue
 from app.domain import clock
 from app.domain.orders import OrderStatus
 from app.domain.payments import PaymentChannel, PaymentStatus, RefundReason, new_out_trade_no
 from app.errors import AppError
 from app.extensions import db
-from app.models import Order, Payment, Refund
-from app.services import booking, payments
+from app.models import Account, Order, Payment, Refund, Schedule
+from app.services import auth, booking, payments
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
 
@@ -157,3 +158,85 @@ def test_a_notification_for_money_reconciliation_is_refunding_is_acknowledged(co
         PaymentChannel.WECHAT, "BKfound0000x", "42", 100, clock.now()
     )
     assert outcome == "already"
+
+
+def _visit_start(order):
+    schedule = db.session.get(Schedule, order.schedule_id)
+    return datetime.combine(order.visit_date, schedule.start_time, tzinfo=clock.CHINA_TZ)
+
+
+def test_a_paid_order_cannot_be_moved_once_cancelling_would_cost_a_fee(committed):
+    account_id, order, payment = _pending_payment()
+    _confirm(payment)()
+    target = make_schedule(
+        db.session.get(Order, order.id).doctor, on=TOMORROW + timedelta(days=3), capacity=2
+    )
+    db.session.commit()
+    start = _visit_start(order)
+    try:
+        booking.reschedule_order(account_id, order.id, target.id, now=start - timedelta(hours=3))
+    except AppError as error:
+        assert error.code == "reschedule_window_closed"
+    else:
+        raise AssertionError("a paid order was moved inside the fee window")
+    moved = booking.reschedule_order(
+        account_id, order.id, target.id, now=start - timedelta(hours=30)
+    )
+    assert moved.schedule_id == target.id
+
+
+def test_cancelling_a_double_paid_order_refunds_the_payment_that_booked_it(committed):
+    account_id, order, by_wechat = _pending_payment()
+    by_alipay = Payment(
+        order_id=order.id,
+        channel=PaymentChannel.ALIPAY,
+        out_trade_no=new_out_trade_no(order.id, PaymentChannel.ALIPAY),
+        amount_fen=order.amount_fen,
+        expires_at=order.expires_at,
+        status=PaymentStatus.PENDING,
+    )
+    db.session.add(by_alipay)
+    db.session.commit()
+    assert (
+        payments.confirm_payment(
+            PaymentChannel.ALIPAY, by_alipay.out_trade_no, "2026A", order.amount_fen, clock.now()
+        )
+        == "booked"
+    )
+    assert _confirm(by_wechat)() == "refunding"  # the duplicate goes back
+    payments.cancel(account_id, order.id, now=_visit_start(order) - timedelta(hours=48))
+    see_committed()
+    refunds = db.session.scalars(sa.select(Refund).where(Refund.order_id == order.id)).all()
+    by_payment = {
+        payment_id: sum(r.amount_fen + r.fee_fen for r in refunds if r.payment_id == payment_id)
+        for payment_id in (by_wechat.id, by_alipay.id)
+    }
+    assert by_payment == {by_wechat.id: order.amount_fen, by_alipay.id: order.amount_fen}
+
+
+def test_a_token_revoked_behind_the_cache_books_nothing(committed):
+    schedule = make_schedule(on=TOMORROW, capacity=2)
+    db.session.commit()
+    ((account_id, patient_id),) = make_patients(1)
+    account = db.session.get(Account, account_id)
+    token, _ = auth.issue_token(account)
+    caller = auth.authenticate(token)  # the state is now cached in Redis
+    account.token_version += 1  # revoked, and the cache not yet told (the race)
+    db.session.commit()
+    try:
+        booking.hold_slot(caller, schedule.id, patient_id, "revoked-key-1")
+    except auth.Unauthorized:
+        pass
+    else:
+        raise AssertionError("a revoked token booked a number")
+    see_committed()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Order)) == 0
+
+
+def test_a_free_clinic_books_at_once(committed):
+    schedule = make_schedule(on=TOMORROW, capacity=2, fee_fen=0)
+    db.session.commit()
+    ((account_id, patient_id),) = make_patients(1)
+    order, _ = booking.hold_slot(account_id, schedule.id, patient_id, "free-key-1")
+    assert order.status == OrderStatus.BOOKED and order.amount_fen == 0
+    assert queue.get_queue().fetch_job(f"expire-order-{order.id}") is None

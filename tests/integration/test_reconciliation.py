@@ -173,6 +173,21 @@ def test_unknown_money_under_a_number_we_cannot_hold_is_left_to_staff(committed,
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 0
 
 
+def test_money_under_another_cashiers_number_is_never_refunded_automatically(
+    committed, monkeypatch
+):
+    """A merchant account shared with the hospital's windows and kiosks: their trades are theirs."""
+    row = alipay.BillRow("HIS202611200001", "2026P2", "payment", 35000, NOON, None)
+    serve_alipay_bill(monkeypatch, [row])
+
+    reconciliation.reconcile("alipay", DAY)
+
+    [item] = stored("alipay").items
+    assert item.kind == FindingKind.MISSING_HERE and "不是本系统生成的" in item.note
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Refund)) == 0
+
+
 def test_unknown_money_is_recorded_and_refunded_once(committed):
     first = payments.refund_unknown_payment(
         PaymentChannel.WECHAT, "TUNKNOWN0001", "4200999", 1234, paid_at=NOON

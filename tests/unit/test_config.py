@@ -69,3 +69,11 @@ def test_a_malformed_number_is_refused(monkeypatch):
     monkeypatch.setenv("HOLD_MINUTES", "fifteen")
     with pytest.raises(config.ConfigError, match="HOLD_MINUTES"):
         config.load_config("testing")
+
+
+def test_a_forgotten_app_env_means_production(monkeypatch):
+    monkeypatch.delenv("APP_ENV", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(config.ConfigError) as error:
+        config.load_config()
+    assert "SECRET_KEY" in str(error.value) and "APP_ENV=development" in str(error.value)
