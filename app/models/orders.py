@@ -75,6 +75,13 @@ class Order(TimestampMixin, db.Model):
         sa.CheckConstraint("amount_fen >= 0", name="ck_orders_amount"),
     )
 
+    def close(self, status: OrderStatus, by: CancelledBy, reason: str, at: datetime):
+        """End the order (expired, cancelled): who ended it, why, when."""
+        self.set_status(status)
+        self.cancelled_by = by
+        self.cancel_reason = reason
+        self.closed_at = at
+
     def set_status(self, status: OrderStatus):
         """Move to ``status``, keeping the active marker in step."""
         self.status = status

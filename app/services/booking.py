@@ -31,7 +31,7 @@ from app.extensions import db, per_app
 from app.models import Account, Department, Hospital, Order, Patient, Schedule, Slot
 from app.services import auth, patients
 from app.services.pagination import Page, paginate
-from app.services.transaction import transaction
+from app.services.transaction import lock_one, transaction
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ def _fingerprint(schedule_id, patient_id) -> str:
     return hashlib.sha256(f"hold:{schedule_id}:{patient_id}".encode()).hexdigest()
 
 
-def _expire_job_id(order_id) -> str:
+def expire_job_id(order_id) -> str:
+    """The stable id of an order's expiry timer."""
     return f"expire-order-{order_id}"
 
 
@@ -162,13 +163,8 @@ def _free_count(schedule_id) -> int:
     )
 
 
-def _locked(statement):
-    # A locking read must refresh what the session already holds.
-    return statement.with_for_update().execution_options(populate_existing=True)
-
-
 def _lock_account(account_id) -> Account:
-    return db.session.scalar(_locked(sa.select(Account).where(Account.id == account_id)))
+    return lock_one(sa.select(Account).where(Account.id == account_id))
 
 
 def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tuple[Order, bool]:
@@ -314,22 +310,20 @@ def _after_hold(order: Order, token: bool):
 
 def schedule_timer(order: Order):
     """The expiry timer of a hold; the periodic sweep catches any that is lost."""
-    try:
-        queue.enqueue(
-            "workers.orders.expire_order",
-            order.id,
-            job_id=_expire_job_id(order.id),
-            at=order.expires_at,
-        )
-    except Exception as error:  # a lost timer is the sweeper's job, not the patient's problem
-        log.warning("expiry timer of order %s not queued: %s", order.id, error)
+    queue.enqueue_quietly(
+        "workers.orders.expire_order",
+        order.id,
+        job_id=expire_job_id(order.id),
+        at=order.expires_at,
+    )
 
 
-def _lock_order(order_id, account_id=None) -> Order:
-    statement = _locked(sa.select(Order).where(Order.id == order_id))
+def lock_order(order_id, account_id=None) -> Order:
+    """The order, locked for a state change (only the account's, if given); not_found if none."""
+    statement = sa.select(Order).where(Order.id == order_id)
     if account_id is not None:
         statement = statement.where(Order.account_id == account_id)
-    order = db.session.scalar(statement)
+    order = lock_one(statement)
     if order is None:
         raise NotFound("未找到该挂号单")
     return order
@@ -358,13 +352,10 @@ def expire_hold(order_id, now=None) -> bool:
     """
     now = now or clock.now()
     with transaction():
-        order = _lock_order(order_id)
+        order = lock_order(order_id)
         if order.status != OrderStatus.PENDING_PAYMENT or order.expires_at > now:
             return False
-        order.set_status(OrderStatus.EXPIRED)
-        order.cancelled_by = CancelledBy.SYSTEM
-        order.cancel_reason = "超时未支付"
-        order.closed_at = now
+        order.close(OrderStatus.EXPIRED, CancelledBy.SYSTEM, "超时未支付", now)
         _release_slot(order)
     released(order)
     return True
@@ -409,26 +400,14 @@ def cancel_order(account_id, order_id, now=None) -> Order:
     """Cancel an unpaid hold at once and free its number."""
     now = now or clock.now()
     with transaction():
-        order = _lock_order(order_id, account_id)
+        order = lock_order(order_id, account_id)
         if order.status != OrderStatus.PENDING_PAYMENT:
             raise Conflict("该挂号单当前状态不可取消", code="order_not_cancellable")
-        order.set_status(OrderStatus.CANCELLED)
-        order.cancelled_by = CancelledBy.PATIENT
-        order.cancel_reason = "患者取消"
-        order.closed_at = now
+        order.close(OrderStatus.CANCELLED, CancelledBy.PATIENT, "患者取消", now)
         _release_slot(order)
     released(order)
-    _cancel_timer(order.id)
+    queue.cancel_job(expire_job_id(order.id))
     return order
-
-
-def _cancel_timer(order_id):
-    try:
-        job = queue.get_queue().fetch_job(_expire_job_id(order_id))
-        if job is not None:
-            job.cancel()
-    except Exception as error:  # the job re-checks the order and does nothing anyway
-        log.info("expiry timer of order %s not cancelled: %s", order_id, error)
 
 
 def reschedule_order(account_id, order_id, schedule_id, now=None) -> Order:
@@ -442,7 +421,7 @@ def reschedule_order(account_id, order_id, schedule_id, now=None) -> Order:
     try:
         with transaction(on_conflict=_integrity_refusal):
             _lock_account(account_id)
-            order = _lock_order(order_id, account_id)
+            order = lock_order(order_id, account_id)
             old_schedule_id = order.schedule_id
             order, token = _move(order, schedule_id, now)
     except Exception:
@@ -456,12 +435,17 @@ def reschedule_order(account_id, order_id, schedule_id, now=None) -> Order:
     return order
 
 
-def _free_to_cancel(order: Order, now) -> bool:
-    """Whether cancelling the paid order now would give everything back (the hospital's tiers)."""
+def cancellation_quote(order: Order, now) -> refund_rules.RefundQuote:
+    """What cancelling the paid order at ``now`` would give back, by its hospital's tiers."""
     current = db.session.get(Schedule, order.schedule_id)
     visit_start = datetime.combine(order.visit_date, current.start_time, tzinfo=clock.CHINA_TZ)
     table = refund_rules.parse_tiers(db.session.get(Hospital, order.hospital_id).refund_tiers)
-    quote = refund_rules.quote(order.amount_fen, visit_start, now, table)
+    return refund_rules.quote(order.amount_fen, visit_start, now, table)
+
+
+def _free_to_cancel(order: Order, now) -> bool:
+    """Whether cancelling the paid order now would give everything back."""
+    quote = cancellation_quote(order, now)
     return quote.refundable and quote.fee_fen == 0
 
 

@@ -10,7 +10,7 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Reconciliation, ReconciliationItem, Refund
 from app.services import payments, reconciliation
-from app.services.transaction import transaction
+from app.services.transaction import lock_one, transaction
 
 
 def failed_refunds() -> list[Refund]:
@@ -23,9 +23,7 @@ def failed_refunds() -> list[Refund]:
 def retry_refund(refund_id) -> Refund:
     """Send a failed refund again (after staff fixed what stopped it)."""
     with transaction():
-        refund = db.session.scalar(
-            sa.select(Refund).where(Refund.id == refund_id).with_for_update()
-        )
+        refund = lock_one(sa.select(Refund).where(Refund.id == refund_id))
         if refund is None:
             raise NotFound("未找到该退款")
         if refund.status != RefundStatus.FAILED:

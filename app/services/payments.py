@@ -7,7 +7,7 @@ full. The same notification applied any number of times changes the books once.
 """
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -24,12 +24,12 @@ from app.domain.payments import (
     new_out_refund_no,
     new_out_trade_no,
 )
-from app.errors import AppError, Conflict, NotFound
+from app.errors import AppError, Conflict
 from app.extensions import db
 from app.integrations import alipay, wechatpay
-from app.models import Account, Order, Payment, Refund, Schedule, Slot
+from app.models import Account, Order, Payment, Refund, Slot
 from app.services import booking
-from app.services.transaction import transaction
+from app.services.transaction import lock_one, transaction
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,6 @@ class NotifyRejected(Exception):
         self.message = message
 
 
-def _lock(statement):
-    return db.session.scalar(statement.with_for_update().execution_options(populate_existing=True))
-
-
 # --- Paying -----------------------------------------------------------------------------------
 
 
@@ -69,9 +65,7 @@ def start_payment(account_id, order_id, channel: PaymentChannel, now=None) -> di
     """
     now = now or clock.now()
     with transaction():
-        order = _lock(sa.select(Order).where(Order.id == order_id, Order.account_id == account_id))
-        if order is None:
-            raise NotFound("未找到该挂号单")
+        order = booking.lock_order(order_id, account_id)
         if order.status != OrderStatus.PENDING_PAYMENT or order.expires_at <= now:
             raise Conflict("该挂号单当前不可支付", code="order_not_payable")
         openid = db.session.scalar(sa.select(Account.openid).where(Account.id == account_id))
@@ -122,14 +116,7 @@ def _prepay(payment: Payment, openid):
         payment.prepay_id, payment.pay_url = prepay_id, pay_url
         db.session.add(payment)
     for at in (clock.now() + CHECK_AFTER, payment.expires_at + timedelta(minutes=1)):
-        _enqueue("workers.payments.check_payment", payment.id, at=at)
-
-
-def _enqueue(func, *args, job_id=None, at=None):
-    try:
-        queue.enqueue(func, *args, job_id=job_id, at=at)
-    except Exception as error:  # the sweeps catch up; the books are in MySQL
-        log.warning("%s%s not queued: %s", func, args, error)
+        queue.enqueue_quietly("workers.payments.check_payment", payment.id, at=at)
 
 
 # --- Applying a payment ----------------------------------------------------------------------
@@ -151,8 +138,8 @@ def confirm_payment(channel, out_trade_no, provider_trade_no, amount_fen, paid_a
         return "already"  # money reconciliation found without an order: it is being refunded
     refund = None
     with transaction():
-        order = _lock(sa.select(Order).where(Order.id == found.order_id))
-        payment = _lock(sa.select(Payment).where(Payment.id == found.id))
+        order = booking.lock_order(found.order_id)
+        payment = lock_one(sa.select(Payment).where(Payment.id == found.id))
         if payment.channel != channel:
             raise NotifyRejected(400, "channel mismatch")
         if amount_fen != payment.amount_fen:
@@ -182,7 +169,7 @@ def confirm_payment(channel, out_trade_no, provider_trade_no, amount_fen, paid_a
             refund = _new_refund(payment, payment.amount_fen, 0, reason)
             outcome = "refunding"
     if outcome == "booked":
-        _cancel_job(f"expire-order-{order.id}")
+        queue.cancel_job(booking.expire_job_id(order.id))
         cache.invalidate_department(order.department_id)
     if refund is not None:
         schedule_refund(refund)
@@ -216,15 +203,6 @@ def _new_refund(payment: Payment, amount_fen, fee_fen, reason) -> Refund:
     )
     db.session.add(refund)
     return refund
-
-
-def _cancel_job(job_id):
-    try:
-        job = queue.get_queue().fetch_job(job_id)
-        if job is not None:
-            job.cancel()
-    except Exception as error:  # the job re-checks the state and does nothing anyway
-        log.info("job %s not cancelled: %s", job_id, error)
 
 
 def check_payment(payment_id) -> str | None:
@@ -278,7 +256,7 @@ def close_unpaid(order_id):
             log.warning("closing %s failed: %s", payment.out_trade_no, error)
             continue
         with transaction():
-            locked = _lock(sa.select(Payment).where(Payment.id == payment.id))
+            locked = lock_one(sa.select(Payment).where(Payment.id == payment.id))
             if locked.status == PaymentStatus.PENDING:
                 locked.status = PaymentStatus.CLOSED
 
@@ -337,7 +315,9 @@ def handle_alipay_notification(form) -> str:
 
 def schedule_refund(refund: Refund):
     """Send a recorded refund to its channel in the background (after the commit)."""
-    _enqueue("workers.payments.process_refund", refund.id, job_id=f"refund-{refund.id}")
+    queue.enqueue_quietly(
+        "workers.payments.process_refund", refund.id, job_id=f"refund-{refund.id}"
+    )
 
 
 def process_refund(refund_id) -> RefundStatus | None:
@@ -346,7 +326,7 @@ def process_refund(refund_id) -> RefundStatus | None:
     Safe to run twice: the channel deduplicates by out_refund_no, and a settled refund is skipped.
     """
     with transaction():
-        refund = _lock(sa.select(Refund).where(Refund.id == refund_id))
+        refund = lock_one(sa.select(Refund).where(Refund.id == refund_id))
         if refund is None or refund.status not in (RefundStatus.PENDING, RefundStatus.PROCESSING):
             return None
         refund.attempts += 1
@@ -360,7 +340,7 @@ def process_refund(refund_id) -> RefundStatus | None:
             or refund.attempts >= MAX_REFUND_ATTEMPTS
         )
         with transaction():
-            locked = _lock(sa.select(Refund).where(Refund.id == refund_id))
+            locked = lock_one(sa.select(Refund).where(Refund.id == refund_id))
             locked.last_error = str(error)[:200]
             if gives_up:
                 locked.status = RefundStatus.FAILED
@@ -369,7 +349,7 @@ def process_refund(refund_id) -> RefundStatus | None:
             raise  # RQ retries it
         return RefundStatus.FAILED
     with transaction():
-        locked = _lock(sa.select(Refund).where(Refund.id == refund_id))
+        locked = lock_one(sa.select(Refund).where(Refund.id == refund_id))
         locked.provider_refund_no = provider_no
         if done and locked.status == RefundStatus.PROCESSING:
             locked.status = RefundStatus.SUCCESS
@@ -409,7 +389,7 @@ def refund_unknown_payment(
     """
     created = False
     with transaction():
-        payment = _lock(sa.select(Payment).where(Payment.out_trade_no == out_trade_no))
+        payment = lock_one(sa.select(Payment).where(Payment.out_trade_no == out_trade_no))
         if payment is not None and payment.order_id is not None:
             return None
         if payment is None:
@@ -449,7 +429,7 @@ def refund_unknown_payment(
 def refund_settled(out_refund_no, channel_status) -> str:
     """Record the channel's final word on a refund (WeChat's REFUND.* notification)."""
     with transaction():
-        refund = _lock(sa.select(Refund).where(Refund.out_refund_no == out_refund_no))
+        refund = lock_one(sa.select(Refund).where(Refund.out_refund_no == out_refund_no))
         if refund is None:
             raise NotifyRejected(404, "unknown out_refund_no")
         if refund.status == RefundStatus.SUCCESS:
@@ -466,16 +446,6 @@ def refund_settled(out_refund_no, channel_status) -> str:
 # --- Cancelling a paid order -----------------------------------------------------------------
 
 
-def _visit_start(order: Order) -> datetime:
-    schedule = db.session.get(Schedule, order.schedule_id)
-    return datetime.combine(order.visit_date, schedule.start_time, tzinfo=clock.CHINA_TZ)
-
-
-def _quote(order: Order, now) -> tiers.RefundQuote:
-    table = tiers.parse_tiers(order.hospital.refund_tiers)
-    return tiers.quote(order.amount_fen, _visit_start(order), now, table)
-
-
 def refund_quote(account_id, order_id, now=None) -> tiers.RefundQuote:
     """What cancelling the order now would give back, by the hospital's tiers."""
     now = now or clock.now()
@@ -484,7 +454,7 @@ def refund_quote(account_id, order_id, now=None) -> tiers.RefundQuote:
         return tiers.RefundQuote(True, 0, 0, "unpaid")
     if order.status != OrderStatus.BOOKED:
         return tiers.RefundQuote(False, 0, 0, "not_cancellable")
-    return _quote(order, now)
+    return booking.cancellation_quote(order, now)
 
 
 def cancel(account_id, order_id, now=None) -> Order:
@@ -497,18 +467,15 @@ def cancel(account_id, order_id, now=None) -> Order:
         return booking.get_order(account_id, order_id)
     refund = None
     with transaction():
-        order = _lock(sa.select(Order).where(Order.id == order_id, Order.account_id == account_id))
+        order = booking.lock_order(order_id, account_id)
         if order.status != OrderStatus.BOOKED:
             raise Conflict("该挂号单当前状态不可取消", code="order_not_cancellable")
-        quote = _quote(order, now)
+        quote = booking.cancellation_quote(order, now)
         if not quote.refundable:
             raise Conflict(
                 "距就诊时间过近，已不能取消", code="cancel_window_closed", reason=quote.reason
             )
-        order.set_status(OrderStatus.CANCELLED)
-        order.cancelled_by = CancelledBy.PATIENT
-        order.cancel_reason = "患者取消"
-        order.closed_at = now
+        order.close(OrderStatus.CANCELLED, CancelledBy.PATIENT, "患者取消", now)
         db.session.execute(
             sa.update(Slot)
             .where(Slot.id == order.slot_id, Slot.state == SlotState.BOOKED)
@@ -547,5 +514,7 @@ def refund_sweep(now=None) -> int:
     ).all()
     db.session.rollback()
     for refund_id in stuck:
-        _enqueue("workers.payments.process_refund", refund_id, job_id=f"refund-{refund_id}")
+        queue.enqueue_quietly(
+            "workers.payments.process_refund", refund_id, job_id=f"refund-{refund_id}"
+        )
     return len(stuck)

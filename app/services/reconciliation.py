@@ -22,7 +22,7 @@ from app.extensions import db
 from app.integrations import alipay, wechatpay
 from app.models import Payment, Reconciliation, ReconciliationItem, Refund
 from app.services import payments
-from app.services.transaction import transaction
+from app.services.transaction import lock_one, transaction
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,6 @@ class _Actions:
     to_check: list[int] = field(default_factory=list)  # payment ids
 
 
-def _lock(statement):
-    return db.session.scalar(statement.with_for_update().execution_options(populate_existing=True))
-
-
 # --- The day of one channel ------------------------------------------------------------------
 
 
@@ -84,7 +80,7 @@ def reconcile(channel, bill_date: date) -> Reconciliation:
     actions = _act_on(channel, report.discrepancies)
     result = _store(channel, bill_date, report, actions)
     for payment_id in actions.to_check:
-        _enqueue("workers.payments.check_payment", payment_id)
+        queue.enqueue_quietly("workers.payments.check_payment", payment_id)
     log.info(
         "reconciled %s %s: %s",
         channel,
@@ -302,19 +298,12 @@ def _refundable_number(channel, out_trade_no) -> bool:
     )
 
 
-def _enqueue(func, *args):
-    try:
-        queue.enqueue(func, *args)
-    except Exception as error:  # the finding stays on the admin page; a re-run queues it again
-        log.warning("%s%s not queued: %s", func, args, error)
-
-
 # --- Storing the day -------------------------------------------------------------------------
 
 
 def _day_row(channel, bill_date) -> Reconciliation:
     """The day's row, locked, or a new one (inside the caller's transaction)."""
-    row = _lock(
+    row = lock_one(
         sa.select(Reconciliation).where(
             Reconciliation.bill_date == bill_date, Reconciliation.channel == channel
         )

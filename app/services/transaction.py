@@ -25,3 +25,9 @@ def transaction(on_conflict=None):
     except BaseException:
         db.session.rollback()
         raise
+
+
+def lock_one(statement):
+    """The row of a locking read (SELECT … FOR UPDATE), refreshed over what the session holds,
+    so that nothing is decided on a copy older than the lock."""
+    return db.session.scalar(statement.with_for_update().execution_options(populate_existing=True))
