@@ -14,7 +14,7 @@ import pytest
 import requests
 from alipay import AliPay
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding
 from werkzeug.datastructures import MultiDict
 
 from app.domain import clock
@@ -29,6 +29,7 @@ from app.integrations.alipay import (
     TradeStatus,
 )
 from tests.e2e.alipay_helpers import AlipayPayer, NotifyReceiver, new_out_trade_no
+from tests.support import new_rsa_key, public_pem
 
 SUBJECT = "挂号费-心内科"
 
@@ -58,24 +59,6 @@ def adapter(ctx):
 def config_with(served, **settings):
     """The served app's config with ``settings`` changed; the app's own config stays."""
     return {**served.app.config, **settings}
-
-
-def private_pem():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def public_pem(private):
-    key = serialization.load_pem_private_key(private.encode(), password=None)
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
 
 
 def plain_sdk(served):
@@ -626,7 +609,7 @@ def test_the_bill_file_is_a_gbk_zip_as_alipay_writes_it(served, adapter, payer, 
 
 
 def test_a_request_signed_with_another_key_is_refused(served, ctx):
-    other = Alipay.from_config(config_with(served, ALIPAY_APP_PRIVATE_KEY=private_pem()))
+    other = Alipay.from_config(config_with(served, ALIPAY_APP_PRIVATE_KEY=new_rsa_key()))
 
     with pytest.raises(AlipayError) as refused:
         other.query(new_out_trade_no())
@@ -647,7 +630,7 @@ def test_another_app_id_is_refused(served, ctx):
 
 def test_an_answer_not_signed_by_alipay_is_not_trusted(served, ctx):
     # Configured with a key that is not the one the answers are signed with.
-    other = Alipay.from_config(config_with(served, ALIPAY_PUBLIC_KEY=public_pem(private_pem())))
+    other = Alipay.from_config(config_with(served, ALIPAY_PUBLIC_KEY=public_pem(new_rsa_key())))
 
     with pytest.raises(AlipayUnavailable) as unavailable:
         other.query(new_out_trade_no())

@@ -22,9 +22,8 @@ from tests.e2e.wechatpay_helpers import (
     WeChatPayer,
     new_out_refund_no,
     new_out_trade_no,
-    new_rsa_key,
-    public_pem,
 )
+from tests.support import new_rsa_key, public_pem
 
 DESCRIPTION = "预约挂号-心内科 王医生"
 

@@ -5,8 +5,6 @@ import uuid
 from dataclasses import dataclass
 
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -19,26 +17,6 @@ def new_out_trade_no():
 def new_out_refund_no():
     """An out_refund_no no other test uses."""
     return "R" + uuid.uuid4().hex[:24]
-
-
-def new_rsa_key():
-    """A fresh RSA-2048 private key, PEM (PKCS#8): someone else's merchant key."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def public_pem(private_pem):
-    """The public half of a PEM private key, PEM (SubjectPublicKeyInfo)."""
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
 
 
 class WeChatPayer:
