@@ -35,8 +35,9 @@ def _client():
     return redis_store.client
 
 
-def cached_read(department_id, field, compute, now: datetime):
-    """Return ``compute(now)``'s JSON-able value for ``field``, from Redis while it is still valid.
+def cached_json(department_id, field, compute, now: datetime) -> bytes:
+    """The JSON document (UTF-8) of ``compute(now)``'s value for ``field``, from Redis while it
+    is still valid: a hit is one HGET, with no decoding, so an endpoint can send it as it is.
 
     ``compute`` returns ``(value, valid_until)``: the value stops being served at ``valid_until``
     (e.g. the next release time) or after CATALOGUE_CACHE_SECONDS, whichever comes first.
@@ -44,44 +45,59 @@ def cached_read(department_id, field, compute, now: datetime):
     key, version_key = _KEY.format(department_id), _VERSION_KEY.format(department_id)
     version = None
     try:
-        pipe = _client().pipeline(transaction=False)
-        pipe.get(version_key)
-        pipe.hget(key, field)
-        raw_version, raw = pipe.execute()
-        version = (raw_version or b"0").decode()
+        raw = _client().hget(key, field)
         if raw is not None:
-            entry = json.loads(raw)
-            if entry["until"] > now.timestamp():
-                return entry["value"]
+            until, _, document = raw.partition(b"|")
+            if float(until) > now.timestamp():
+                return document
+        # Noted before MySQL is read: an invalidation from now on moves it.
+        version = (_client().get(version_key) or b"0").decode()
     except redis.RedisError as error:
         log.warning("catalogue cache read failed: %s", error)
     value, valid_until = compute(now)
+    document = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
     if version is not None:
-        _store(key, version_key, version, field, value, valid_until, now)
-    return value
+        _store(key, version_key, version, field, document, valid_until, now)
+    return document
 
 
-def _store(key, version_key, version, field, value, valid_until, now):
+def cached_read(department_id, field, compute, now: datetime):
+    """cached_json's value, decoded: for a caller that still has work to do on it."""
+    return json.loads(cached_json(department_id, field, compute, now))
+
+
+def _store(key, version_key, version, field, document, valid_until, now):
     ttl = current_app.config["CATALOGUE_CACHE_SECONDS"]
     until = now.timestamp() + ttl
     if valid_until is not None:
         until = min(until, valid_until.timestamp())
     if until <= now.timestamp():
         return
-    payload = json.dumps({"until": until, "value": value}, ensure_ascii=False)
+    entry = f"{until:.6f}|".encode() + document
     try:
-        _client().eval(_STORE_IF_CURRENT, 2, key, version_key, version, field, payload, ttl * 2)
+        _client().eval(_STORE_IF_CURRENT, 2, key, version_key, version, field, entry, ttl * 2)
     except redis.RedisError as error:
         log.warning("catalogue cache write failed: %s", error)
 
 
-def invalidate_department(department_id):
-    """Drop every cached read of a department; call after the commit that changed its slots."""
+def invalidate_department(department_id, pipe=None):
+    """Drop every cached read of a department; call after the commit that changed its slots.
+
+    With ``pipe`` (a batch of after-commit effects, see RedisExtension.batch) it happens when
+    the batch is sent, which logs rather than raises if Redis fails.
+    """
+    if pipe is not None:
+        _invalidate(pipe, department_id)
+        return
     try:
-        pipe = _client().pipeline(transaction=True)
-        pipe.incr(_VERSION_KEY.format(department_id))
-        pipe.delete(_KEY.format(department_id))
-        pipe.execute()
+        with _client().pipeline(transaction=True) as own:
+            _invalidate(own, department_id)
+            own.execute()
     except redis.RedisError as error:
         # The entries then live at most CATALOGUE_CACHE_SECONDS; booking always checks MySQL.
         log.error("catalogue cache invalidation failed for department %s: %s", department_id, error)
+
+
+def _invalidate(pipe, department_id):
+    pipe.incr(_VERSION_KEY.format(department_id))
+    pipe.delete(_KEY.format(department_id))

@@ -1,5 +1,8 @@
 """Extensions, created unbound; ``create_app`` binds them to an app."""
 
+import logging
+from contextlib import contextmanager
+
 import redis
 from flask import current_app
 from flask_migrate import Migrate
@@ -10,6 +13,8 @@ from redis.retry import Retry
 from sqlalchemy.orm import DeclarativeBase
 
 from app.errors import ErrorSchema
+
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -46,6 +51,20 @@ class RedisExtension:
     @property
     def client(self) -> redis.Redis:
         return current_app.extensions["redis"]
+
+    @contextmanager
+    def batch(self, what: str):
+        """One MULTI/EXEC round trip for the after-commit effects queued on the yielded pipeline.
+
+        For effects that something else catches up on (sweeps, TTLs, MySQL): if Redis fails they
+        are logged as lost, never raised, so a committed use case is still answered.
+        """
+        try:
+            with self.client.pipeline(transaction=True) as pipe:
+                yield pipe
+                pipe.execute()
+        except redis.RedisError as error:
+            log.warning("%s: not sent to Redis: %s", what, error)
 
 
 # Objects stay readable after the commit that wrote them (responses are built from them); locking

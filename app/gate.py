@@ -10,6 +10,7 @@ The gate also remembers which order an idempotency key produced, so a retried ho
 with its order even when the schedule has sold out since.
 """
 
+import enum
 import logging
 
 import redis
@@ -96,23 +97,43 @@ def counted_schedules() -> list[int]:
     return _quietly([], scan)
 
 
-def first_look(account_id, idempotency_key, schedule_id) -> tuple[bool, bool]:
-    """One round trip, no MySQL: (is this a retry of a hold that succeeded, is it sold out).
+class Admission(enum.Enum):
+    """What the gate says to a hold, before any MySQL work."""
 
-    (False, False) whenever in doubt (no counter, Redis down): the caller then asks MySQL.
+    ADMITTED = "admitted"  # a token was taken: give it back if the hold fails
+    SOLD_OUT = "sold_out"  # refuse at once
+    REPLAYED = "replayed"  # this idempotency key already made an order: find it, take no token
+    UNKNOWN = "unknown"  # no counter, or Redis away: ask MySQL
+
+
+# 2 replayed (KEYS[2] names the idempotency key's order), else as _TAKE.
+_ADMIT = "if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end" + _TAKE
+_ADMISSIONS = {
+    2: Admission.REPLAYED,
+    1: Admission.ADMITTED,
+    0: Admission.SOLD_OUT,
+    -1: Admission.UNKNOWN,
+}
+
+
+def admit(account_id, idempotency_key, schedule_id) -> Admission:
+    """One round trip, no MySQL: is this a retry of a hold that succeeded, else take a token.
+
+    A retry is never refused here (it is answered with its order even once sold out).
     """
+    result = _quietly(
+        -1,
+        lambda: _client().eval(
+            _ADMIT,
+            2,
+            _GATE.format(schedule_id),
+            _REPLAY.format(account_id, idempotency_key),
+            GATE_SECONDS,
+        ),
+    )
+    return _ADMISSIONS[result]
 
-    def check():
-        pipe = _client().pipeline(transaction=False)
-        pipe.exists(_REPLAY.format(account_id, idempotency_key))
-        pipe.get(_GATE.format(schedule_id))
-        replayed, left = pipe.execute()
-        return bool(replayed), left is not None and int(left) <= 0
 
-    return _quietly((False, False), check)
-
-
-def remember(account_id, idempotency_key, order_id):
-    """Note which order an idempotency key produced (after the commit that made it)."""
-    key = _REPLAY.format(account_id, idempotency_key)
-    _quietly(None, lambda: _client().set(key, order_id, ex=REPLAY_SECONDS))
+def remember(account_id, idempotency_key, order_id, pipe):
+    """Note which order an idempotency key produced, in the after-commit batch ``pipe``."""
+    pipe.set(_REPLAY.format(account_id, idempotency_key), order_id, ex=REPLAY_SECONDS)

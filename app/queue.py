@@ -16,14 +16,21 @@ def get_queue() -> Queue:
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_store.client)
 
 
-def enqueue(func_path, *args, job_id=None, at: datetime | None = None, retry=None, **kwargs):
+def enqueue(
+    func_path, *args, job_id=None, at: datetime | None = None, retry=None, pipe=None, **kwargs
+):
     """Queue ``func_path`` (e.g. "workers.orders.expire_order") now, or at ``at``.
 
     Call only after the commit that made the job necessary; jobs re-check state themselves.
-    A stable ``job_id`` makes a timer replaceable and cancellable.
+    A stable ``job_id`` makes a timer replaceable and cancellable. With ``pipe`` (a batch of
+    after-commit effects, see RedisExtension.batch) the job is written when the batch is.
     """
     queue = get_queue()
-    options = {"job_id": job_id, "retry": retry or Retry(max=3, interval=[10, 60, 300])}
+    options = {
+        "job_id": job_id,
+        "retry": retry or Retry(max=3, interval=[10, 60, 300]),
+        "pipeline": pipe,
+    }
     if at is not None:
         return queue.enqueue_at(at, func_path, *args, **options, **kwargs)
     return queue.enqueue(func_path, *args, **options, **kwargs)

@@ -1,5 +1,6 @@
 """Catalogue endpoints: browse hospitals, departments, doctors and remaining numbers."""
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -48,7 +49,10 @@ class DepartmentCalendar(MethodView):
     @blp.alt_response(**INVALID)
     def get(self, department_id, **window):
         """Per day: available / full / not_released / stopped / none, with total and remaining."""
-        return catalogue.department_calendar(department_id, **window)
+        # Already the dumped schema (see the service): sent as it comes from the cache.
+        return Response(
+            catalogue.department_calendar(department_id, **window), mimetype="application/json"
+        )
 
 
 @blp.route("/departments/<int:department_id>/schedules")

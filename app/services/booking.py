@@ -12,7 +12,7 @@ Side effects (the expiry timer, gate tokens, cache invalidation) happen after th
 
 import hashlib
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -27,9 +27,10 @@ from app.domain import refunds as refund_rules
 from app.domain.enums import SlotState
 from app.domain.orders import ACTIVE_STATUSES, CancelledBy, OrderStatus
 from app.errors import AppError, Conflict, NotFound
-from app.extensions import db, per_app
-from app.models import Account, Department, Hospital, Order, Patient, Schedule, Slot
-from app.services import auth, patients
+from app.extensions import db, per_app, redis_store
+from app.models import Account, Department, Doctor, Hospital, Order, Patient, Schedule, Slot
+from app.models.types import utcnow
+from app.services import auth
 from app.services.pagination import Page, paginate
 from app.services.transaction import lock_one, transaction
 
@@ -135,26 +136,6 @@ def _admit(schedule_id) -> bool:
     return bool(admitted)
 
 
-def _take_number(schedule_id) -> Slot:
-    """The lowest free slot, locked; slot_sold_out (and the gate told so) when none is left."""
-    slot = _take_free_slot(schedule_id)
-    if slot is None:
-        gate.reset(schedule_id, 0)
-        raise _refusal(rules.sold_out())
-    return slot
-
-
-def _take_free_slot(schedule_id) -> Slot | None:
-    """Lock the lowest free slot nobody else is taking; None when none is left."""
-    return db.session.scalar(
-        sa.select(Slot)
-        .where(Slot.schedule_id == schedule_id, Slot.state == SlotState.FREE)
-        .order_by(Slot.seq)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-
-
 def _free_count(schedule_id) -> int:
     return db.session.scalar(
         sa.select(sa.func.count())
@@ -171,53 +152,47 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
     """Hold the lowest free number of a schedule for one of the caller's patients.
 
     ``caller`` is an account id, or an auth.Principal whose token is checked against revocation
-    here, after the sold-out fast path. Returns the order (pending_payment, expiring after the
+    on the locked account row. Returns the order (pending_payment, expiring after the
     hospital's hold minutes) and whether it was created now; a retry with the same idempotency
     key and body returns the first order.
     """
     now = now or clock.now()
     account_id = getattr(caller, "id", caller)
-    fingerprint = _fingerprint(schedule_id, patient_id)
-    # The fast path, one Redis round trip and no MySQL: a schedule the gate knows is sold out is
-    # refused (unless this retries a hold that succeeded). A revoked token may be told "sold
-    # out" here; it is refused before anything is booked for it.
-    replayed, sold_out = gate.first_look(account_id, idempotency_key, schedule_id)
-    if sold_out and not replayed:
+    # One Redis round trip before any MySQL work: a retry of a hold that succeeded is let
+    # through to find its order, a schedule the gate knows is sold out is refused at once (a
+    # revoked token may be told "sold out" too; nothing is ever booked for one), and everyone
+    # else takes a token, given back if the hold fails.
+    admission = gate.admit(account_id, idempotency_key, schedule_id)
+    if admission is gate.Admission.SOLD_OUT:
         raise _refusal(rules.sold_out())
-    if isinstance(caller, auth.Principal):
-        auth.ensure_current(caller)
-    # A token before any MySQL work, so that once the numbers are spoken for, everyone else is
-    # answered at once instead of after the rule queries. A retry needs none: it finds its order.
-    token = False if replayed else _admit(schedule_id)
+    token = admission is gate.Admission.ADMITTED
+    if admission is gate.Admission.UNKNOWN:
+        token = _admit(schedule_id)
     try:
         with transaction(on_conflict=_integrity_refusal):
-            account = _lock_account(account_id)
+            account = _lock_account_state(account_id)
             if isinstance(caller, auth.Principal):
-                # The locked row is the truth: a token revoked, or an account frozen, since the
-                # (cached) check above books nothing.
+                # The locked row is the truth about a revoked token or a frozen account.
                 auth.ensure_state(caller, account.token_version, account.status)
-            existing = db.session.scalar(
-                sa.select(Order).where(
-                    Order.account_id == account_id, Order.idempotency_key == idempotency_key
-                )
-            )
+            day_start = datetime.combine(clock.business_date(now), time.min, clock.CHINA_TZ)
+            orders = _account_orders(account_id, idempotency_key, day_start)
+            existing = next((o for o in orders if o.idempotency_key == idempotency_key), None)
             if existing is not None:
                 _give_back(token, schedule_id)
                 token = False
-                if existing.request_fingerprint != fingerprint:
+                if existing.request_fingerprint != _fingerprint(schedule_id, patient_id):
                     raise Conflict(
                         "该请求编号已用于另一笔预约，请勿重复使用", code="idempotency_conflict"
                     )
-                return existing, False
-            order = _hold(account, schedule_id, patient_id, now)
+                return get_order(account_id, existing.id), False
+            order = _hold(account_id, account, orders, day_start, schedule_id, patient_id, now)
             order.idempotency_key = idempotency_key
-            order.request_fingerprint = fingerprint
-            db.session.add(order)
+            order.request_fingerprint = _fingerprint(schedule_id, patient_id)
+            order.id = _run(_INSERT_ORDER, **_column_values(order)).inserted_primary_key[0]
     except Exception:
         _give_back(token, schedule_id)
         raise
     _after_hold(order, token)
-    gate.remember(account_id, idempotency_key, order.id)
     return order, True
 
 
@@ -237,65 +212,221 @@ def _integrity_refusal(error: IntegrityError) -> AppError:
     )
 
 
-def _hold(account: Account, schedule_id, patient_id, now) -> Order:
-    """Check every rule in order, then take the lowest free slot for a new order."""
-    schedule, department, hospital = _load_schedule(schedule_id)
+# The hold runs on release mornings, so it runs prebuilt Core statements on the tables (no ORM
+# compilation, no objects loaded) in few round trips: the locked account, the account's orders
+# that the rules ask about, the schedule with all the rules and the answer need and the caller's
+# patient in one row, the slot, the order insert.
+_account, _order, _slot = Account.__table__.c, Order.__table__.c, Slot.__table__.c
+_schedule, _department = Schedule.__table__.c, Department.__table__.c
+_hospital, _doctor, _patient = Hospital.__table__.c, Doctor.__table__.c, Patient.__table__.c
+
+_LOCK_ACCOUNT = (
+    sa.select(_account.token_version, _account.status, _account.blocked_until)
+    .where(_account.id == sa.bindparam("account_id"))
+    .with_for_update()
+)
+
+# The account's order with this idempotency key, its orders created since the day began (the
+# daily limit) and its active ones (duplicates, departments per day).
+_ACCOUNT_ORDERS = sa.select(
+    _order.id,
+    _order.idempotency_key,
+    _order.request_fingerprint,
+    _order.patient_id,
+    _order.doctor_id,
+    _order.department_id,
+    _order.visit_date,
+    _order.active,
+    _order.created_at,
+).where(
+    _order.account_id == sa.bindparam("account_id"),
+    sa.or_(
+        _order.idempotency_key == sa.bindparam("idempotency_key"),
+        _order.created_at >= sa.bindparam("day_start", type_=_order.created_at.type),
+        _order.active.is_(True),
+    ),
+)
+
+# Columns named as the rules ask for a schedule, a department and a patient; the patient's are
+# NULL when it is not the caller's live patient.
+_HOLD_CONTEXT = (
+    sa.select(
+        _schedule.id,
+        _schedule.doctor_id,
+        _schedule.department_id,
+        _schedule.date,
+        _schedule.period,
+        _schedule.end_time,
+        _schedule.status,
+        _schedule.release_at,
+        _schedule.fee_fen,
+        _department.hospital_id,
+        _department.name.label("department_name"),
+        _department.location,
+        _department.sex_rule,
+        _department.min_age,
+        _department.max_age,
+        _hospital.name.label("hospital_name"),
+        _hospital.booking_window_days,
+        _hospital.hold_minutes,
+        _hospital.max_holds_per_day,
+        _hospital.max_departments_per_patient_per_day,
+        _doctor.name.label("doctor_name"),
+        _doctor.title.label("doctor_title"),
+        _patient.id.label("patient_id"),
+        _patient.name.label("patient_name"),
+        _patient.id_number_masked,
+        _patient.sex,
+        _patient.birth_date,
+    )
+    # The patient is joined first, to the schedule table itself, so that SQLAlchemy's
+    # cartesian-product check sees it connected (it has no column to join on).
+    .outerjoin_from(
+        Schedule.__table__,
+        Patient.__table__,
+        sa.and_(
+            _patient.id == sa.bindparam("patient_id"),
+            _patient.account_id == sa.bindparam("account_id"),
+            _patient.live.is_(True),
+        ),
+    )
+    .join(Department.__table__, _department.id == _schedule.department_id)
+    .join(Hospital.__table__, _hospital.id == _department.hospital_id)
+    .join(Doctor.__table__, _doctor.id == _schedule.doctor_id)
+    .where(_schedule.id == sa.bindparam("schedule_id"))
+)
+
+_FREE_SLOT = (
+    sa.select(_slot.id, _slot.seq, _slot.suggested_time)
+    .where(_slot.schedule_id == sa.bindparam("schedule_id"), _slot.state == SlotState.FREE)
+    .order_by(_slot.seq)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+_MARK_SLOT = (
+    sa.update(Slot.__table__)
+    .where(_slot.id == sa.bindparam("slot_id"))
+    .values(state=sa.bindparam("state"), updated_at=sa.bindparam("updated_at"))
+)
+_INSERT_ORDER = sa.insert(Order.__table__)
+
+
+def _run(statement, **params):
+    """A prebuilt statement on the session's connection, in its transaction."""
+    return db.session.connection().execute(statement, params)
+
+
+def _lock_account_state(account_id):
+    row = _run(_LOCK_ACCOUNT, account_id=account_id).first()
+    if row is None:
+        raise auth.Unauthorized("登录已失效，请重新登录")
+    return row
+
+
+def _account_orders(account_id, idempotency_key, day_start):
+    return _run(
+        _ACCOUNT_ORDERS, account_id=account_id, idempotency_key=idempotency_key, day_start=day_start
+    ).all()
+
+
+def _hold_context(schedule_id, account_id, patient_id):
+    """The schedule with its department, hospital, doctor and the caller's patient, in one row;
+    not_found without the schedule."""
+    row = _run(
+        _HOLD_CONTEXT, schedule_id=schedule_id, account_id=account_id, patient_id=patient_id
+    ).first()
+    if row is None:
+        raise NotFound("未找到该出诊安排")
+    return row
+
+
+def _take_number(schedule_id, state: SlotState):
+    """Lock the lowest free slot nobody else is taking and mark it ``state``; its (id, seq,
+    suggested_time). slot_sold_out (and the gate told so) when none is left."""
+    slot = _run(_FREE_SLOT, schedule_id=schedule_id).first()
+    if slot is None:
+        gate.reset(schedule_id, 0)
+        raise _refusal(rules.sold_out())
+    _run(_MARK_SLOT, slot_id=slot.id, state=state, updated_at=utcnow())
+    return slot
+
+
+def _hold(account_id, account, orders, day_start, schedule_id, patient_id, now) -> Order:
+    """Check every rule in order, then take the lowest free slot for a new (unsaved) order."""
+    # The columns of the context row are named as the rules' schedule/department/patient ask.
+    context = _hold_context(schedule_id, account_id, patient_id)
     try:
-        _check_schedule(schedule, hospital, now)
-        patient = patients.get_patient(account.id, patient_id)
-        _check_eligibility(department, patient, schedule.date)
-        day_start = datetime.combine(clock.business_date(now), datetime.min.time(), clock.CHINA_TZ)
-        holds_today = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Order)
-            .where(Order.account_id == account.id, Order.created_at >= day_start)
-        )
-        # The patient's active orders that day answer both "duplicate" and "which departments".
-        that_day = db.session.execute(
-            sa.select(Order.doctor_id, Order.department_id).where(
-                Order.patient_id == patient.id,
-                Order.visit_date == schedule.date,
-                Order.active.is_(True),
-            )
-        ).all()
+        _check_schedule(context, context, now)
+        if context.patient_id is None:
+            raise NotFound("未找到该就诊人")
+        _check_eligibility(context, context, context.date)
+        that_day = [
+            o
+            for o in orders
+            if o.active and o.patient_id == patient_id and o.visit_date == context.date
+        ]
         rules.check_account(
             now=now,
             blocked_until=account.blocked_until,
-            duplicate=any(doctor_id == schedule.doctor_id for doctor_id, _ in that_day),
-            holds_today=holds_today,
-            departments_that_day=frozenset(department_id for _, department_id in that_day),
-            department_id=department.id,
+            duplicate=any(o.doctor_id == context.doctor_id for o in that_day),
+            holds_today=sum(1 for o in orders if o.created_at >= day_start),
+            departments_that_day=frozenset(o.department_id for o in that_day),
+            department_id=context.department_id,
             limits=rules.Limits(
-                hospital.max_holds_per_day, hospital.max_departments_per_patient_per_day
+                context.max_holds_per_day, context.max_departments_per_patient_per_day
             ),
         )
     except rules.BookingRefused as refused:
         raise _refusal(refused) from None
-    slot = _take_number(schedule.id)
-    slot.state = SlotState.HELD
-    # Relationships from the rows already loaded: the response needs no further query.
-    order = Order(
-        account_id=account.id,
-        patient=patient,
-        schedule=schedule,
+    # A free clinic (义诊): nothing to pay, so the number is booked at once.
+    free = context.fee_fen == 0
+    slot = _take_number(context.id, SlotState.BOOKED if free else SlotState.HELD)
+    order = _new_order(account_id, context, slot, now)
+    order.set_status(OrderStatus.BOOKED if free else OrderStatus.PENDING_PAYMENT)
+    return order
+
+
+def _new_order(account_id, context, slot, now) -> Order:
+    """The order, and the rows it refers to, as the answer shows them: built from the context
+    row instead of loaded. Never added to a session (the hold inserts its columns)."""
+    created = utcnow()
+    return Order(
+        account_id=account_id,
+        patient_id=context.patient_id,
+        schedule_id=context.id,
         slot_id=slot.id,
-        doctor=schedule.doctor,
-        department=department,
-        hospital=hospital,
-        visit_date=schedule.date,
+        doctor_id=context.doctor_id,
+        department_id=context.department_id,
+        hospital_id=context.hospital_id,
+        visit_date=context.date,
         seq=slot.seq,
         suggested_time=slot.suggested_time,
-        amount_fen=schedule.fee_fen,
-        expires_at=now + timedelta(minutes=hospital.hold_minutes),
+        amount_fen=context.fee_fen,
+        expires_at=now + timedelta(minutes=context.hold_minutes),
         reschedule_count=0,
+        cancel_reason="",
+        created_at=created,
+        updated_at=created,
+        patient=Patient(
+            id=context.patient_id,
+            name=context.patient_name,
+            id_number_masked=context.id_number_masked,
+        ),
+        schedule=Schedule(id=context.id, period=context.period),
+        doctor=Doctor(id=context.doctor_id, name=context.doctor_name, title=context.doctor_title),
+        department=Department(
+            id=context.department_id, name=context.department_name, location=context.location
+        ),
+        hospital=Hospital(id=context.hospital_id, name=context.hospital_name),
     )
-    if schedule.fee_fen == 0:
-        # A free clinic (义诊): nothing to pay, so the number is booked at once.
-        slot.state = SlotState.BOOKED
-        order.set_status(OrderStatus.BOOKED)
-    else:
-        order.set_status(OrderStatus.PENDING_PAYMENT)
-    return order
+
+
+def _column_values(order: Order) -> dict:
+    return {
+        column.key: getattr(order, column.key)
+        for column in Order.__table__.columns
+        if column.key != "id"
+    }
 
 
 def _after_hold(order: Order, token: bool):
@@ -303,19 +434,20 @@ def _after_hold(order: Order, token: bool):
         # No counter was there (Redis away at admission, or back from the dead): rebuild it.
         gate.rebuild(order.schedule_id, _free_count(order.schedule_id))
         db.session.rollback()
-    if order.status == OrderStatus.PENDING_PAYMENT:
-        schedule_timer(order)  # a free clinic's order is booked: nothing expires
-    cache.invalidate_department(order.department_id)
+    with redis_store.batch(f"after holding order {order.id}") as pipe:
+        gate.remember(order.account_id, order.idempotency_key, order.id, pipe)
+        if order.status == OrderStatus.PENDING_PAYMENT:
+            schedule_timer(order, pipe)  # a free clinic's order is booked: nothing expires
+        cache.invalidate_department(order.department_id, pipe)
 
 
-def schedule_timer(order: Order):
+def schedule_timer(order: Order, pipe=None):
     """The expiry timer of a hold; the periodic sweep catches any that is lost."""
-    queue.enqueue_quietly(
-        "workers.orders.expire_order",
-        order.id,
-        job_id=expire_job_id(order.id),
-        at=order.expires_at,
-    )
+    job = ("workers.orders.expire_order", order.id)
+    if pipe is not None:
+        queue.enqueue(*job, job_id=expire_job_id(order.id), at=order.expires_at, pipe=pipe)
+    else:
+        queue.enqueue_quietly(*job, job_id=expire_job_id(order.id), at=order.expires_at)
 
 
 def lock_order(order_id, account_id=None) -> Order:
@@ -481,13 +613,13 @@ def _move(order: Order, schedule_id, now) -> tuple[Order, bool]:
     except rules.BookingRefused as refused:
         raise _refusal(refused) from None
     token = _admit(target.id)
+    state = SlotState.HELD if order.status == OrderStatus.PENDING_PAYMENT else SlotState.BOOKED
     try:
-        slot = _take_number(target.id)
+        slot = _take_number(target.id, state)
     except Exception:
         _give_back(token, target.id)
         raise
     _release_slot(order)
-    slot.state = SlotState.HELD if order.status == OrderStatus.PENDING_PAYMENT else SlotState.BOOKED
     order.schedule_id = target.id
     order.slot_id = slot.id
     order.visit_date = target.date

@@ -1,5 +1,6 @@
 """The calendar/schedule cache in real Redis: served from Redis, invalidated on slot change."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from app.domain.enums import SlotState
 from app.errors import ValidationFailed
 from app.extensions import redis_store
 from app.models import Slot
+from app.schemas.catalogue import CalendarDaySchema
 from app.services import catalogue
 from tests.factories import make_schedule
 
@@ -26,9 +28,12 @@ def _take_a_number(session, schedule):
     session.commit()  # a savepoint here; the outer transaction is rolled back after the test
 
 
+def _calendar(department_id, **window):
+    return json.loads(catalogue.department_calendar(department_id, **window))
+
+
 def _remaining(department_id, on=TOMORROW):
-    cells = catalogue.department_calendar(department_id, start=on, days=1)
-    return cells[0]["remaining"]
+    return _calendar(department_id, start=on, days=1)[0]["remaining"]
 
 
 def test_a_slot_change_shows_on_the_next_read_after_invalidation(session):
@@ -94,9 +99,9 @@ def test_an_entry_stops_being_served_at_the_next_release(session, redis):
 def test_not_released_turns_available_at_release_time_despite_the_cache(session):
     now = clock.now()
     schedule = make_schedule(on=TOMORROW, capacity=2, release_at=now + timedelta(minutes=5))
-    before = catalogue.department_calendar(schedule.department_id, start=TOMORROW, days=1, now=now)
+    before = _calendar(schedule.department_id, start=TOMORROW, days=1, now=now)
     assert before[0]["status"] == "not_released"
-    after = catalogue.department_calendar(
+    after = _calendar(
         schedule.department_id, start=TOMORROW, days=1, now=now + timedelta(minutes=5)
     )
     assert after[0]["status"] == "available"
@@ -116,3 +121,13 @@ def test_the_service_refuses_windows_outside_1_to_14_days(session, days):
     with pytest.raises(ValidationFailed) as error:
         catalogue.department_calendar(schedule.department_id, start=TOMORROW, days=days)
     assert "days" in error.value.extra["errors"]
+
+
+def test_the_calendar_document_is_what_its_schema_would_dump(session):
+    """The calendar is sent as cached, without the schema: it must be the schema's dump."""
+    schedule = make_schedule(on=TOMORROW, capacity=3)
+    schema = CalendarDaySchema(many=True)
+    for _ in range(2):  # computed, then from the cache
+        cells = _calendar(schedule.department_id, start=TOMORROW, days=3)
+        assert [set(cell) for cell in cells] == [set(schema.fields)] * 3
+        assert schema.dump(schema.load(cells)) == cells
