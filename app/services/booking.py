@@ -112,12 +112,12 @@ def _has_active(*criteria) -> bool:
     return db.session.scalar(statement) is not None
 
 
-def _admit(schedule_id) -> bool:
+def _admit(schedule_id, refuse_sold_out=True) -> bool:
     """Take a gate token before any MySQL work; whether one was taken (False: no gate to ask).
 
-    Sold out per the gate → slot_sold_out at once (the issue allows it before the other rules).
-    A missing counter is built from MySQL first, unless the schedule has no slots at all
-    (an unknown id, which the rules then answer with not_found).
+    Sold out per the gate → slot_sold_out at once (the issue allows it before the other rules),
+    unless ``refuse_sold_out`` is False. A missing counter is built from MySQL first, unless the
+    schedule has no slots at all (an unknown id, which the rules then answer with not_found).
     """
     admitted = gate.take(schedule_id)
     if admitted is None:
@@ -131,7 +131,7 @@ def _admit(schedule_id) -> bool:
         if total:
             gate.rebuild(schedule_id, free)
             admitted = gate.take(schedule_id)
-    if admitted is False:
+    if admitted is False and refuse_sold_out:
         raise _refusal(rules.sold_out())
     return bool(admitted)
 
@@ -167,7 +167,9 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
         raise _refusal(rules.sold_out())
     token = admission is gate.Admission.ADMITTED
     if admission is gate.Admission.UNKNOWN:
-        token = _admit(schedule_id)
+        # Redis lost the counter, and with it perhaps this retry's replay key: MySQL answers
+        # (the order of a retry, else the slot rows say sold out).
+        token = _admit(schedule_id, refuse_sold_out=False)
     try:
         with transaction(on_conflict=_integrity_refusal):
             account = _lock_account_state(account_id)
