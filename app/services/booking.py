@@ -178,7 +178,9 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
                 auth.ensure_state(caller, account.token_version, account.status)
             day_start = datetime.combine(clock.business_date(now), time.min, clock.CHINA_TZ)
             orders = _account_orders(account_id, idempotency_key, day_start)
-            existing = next((o for o in orders if o.idempotency_key == idempotency_key), None)
+            # Keys compare as the unique key does (case-insensitive collation).
+            key = idempotency_key.casefold()
+            existing = next((o for o in orders if o.idempotency_key.casefold() == key), None)
             if existing is not None:
                 _give_back(token, schedule_id)
                 token = False

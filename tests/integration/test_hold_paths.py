@@ -121,3 +121,12 @@ def test_the_timer_replay_key_and_cache_invalidation_are_written_together(commit
     assert booking.expire_job_id(order.id) in registry.get_job_ids()
     assert int(redis_store.client.get(gate._REPLAY.format(account_id, "together-key"))) == order.id
     assert int(redis_store.client.get(version_key)) == before + 1
+
+
+def test_idempotency_keys_compare_as_the_unique_key_does(committed):
+    """MySQL's collation makes "Key" and "key" one key: the retry finds the order, no 409."""
+    schedule_id = _schedule()
+    ((account_id, patient_id),) = make_patients(1)
+    first, _ = booking.hold_slot(account_id, schedule_id, patient_id, "Mixed-Case-Key")
+    again, created = booking.hold_slot(account_id, schedule_id, patient_id, "mixed-case-key")
+    assert (again.id, created) == (first.id, False)
