@@ -193,15 +193,21 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
             order.idempotency_key = idempotency_key
             order.request_fingerprint = _fingerprint(schedule_id, patient_id)
             order.id = _run(_INSERT_ORDER, **_column_values(order)).inserted_primary_key[0]
-    except Exception:
-        _give_back(token, schedule_id)
+    except Exception as error:
+        _give_back(token, schedule_id, error)
         raise
     _after_hold(order, token)
     return order, True
 
 
-def _give_back(token, schedule_id):
-    if token:
+class _NoneLeft(AppError):
+    """slot_sold_out found in MySQL, which set the gate to 0: the taker's token is spent."""
+
+
+def _give_back(token, schedule_id, error=None):
+    # After _NoneLeft the counter is MySQL's 0; a give-back would count a number that is not
+    # there (one taken meanwhile by a hold that had no token, e.g. while the counter was rebuilt).
+    if token and not isinstance(error, _NoneLeft):
         gate.give_back(schedule_id)
 
 
@@ -350,7 +356,8 @@ def _take_number(schedule_id, state: SlotState):
     slot = _run(_FREE_SLOT, schedule_id=schedule_id).first()
     if slot is None:
         gate.reset(schedule_id, 0)
-        raise _refusal(rules.sold_out())
+        refused = _refusal(rules.sold_out())
+        raise _NoneLeft(refused.message, code=refused.code, status=refused.status)
     _run(_MARK_SLOT, slot_id=slot.id, state=state, updated_at=utcnow())
     return slot
 
@@ -620,8 +627,8 @@ def _move(order: Order, schedule_id, now) -> tuple[Order, bool]:
     state = SlotState.HELD if order.status == OrderStatus.PENDING_PAYMENT else SlotState.BOOKED
     try:
         slot = _take_number(target.id, state)
-    except Exception:
-        _give_back(token, target.id)
+    except Exception as error:
+        _give_back(token, target.id, error)
         raise
     _release_slot(order)
     order.schedule_id = target.id

@@ -14,7 +14,7 @@ from app.domain import clock
 from app.domain.orders import OrderStatus
 from app.errors import AppError
 from app.extensions import db, redis_store
-from app.models import Order
+from app.models import Order, Slot
 from app.services import booking
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
@@ -130,3 +130,17 @@ def test_idempotency_keys_compare_as_the_unique_key_does(committed):
     first, _ = booking.hold_slot(account_id, schedule_id, patient_id, "Mixed-Case-Key")
     again, created = booking.hold_slot(account_id, schedule_id, patient_id, "mixed-case-key")
     assert (again.id, created) == (first.id, False)
+
+
+def test_a_token_holder_that_finds_no_number_leaves_the_gate_at_zero(committed):
+    """MySQL said none left and set the counter to 0; the refused hold's token stays spent
+    (giving it back would advertise a number that a tokenless hold took meanwhile)."""
+    schedule_id = _schedule(capacity=1)
+    ((account_id, patient_id),) = make_patients(1)
+    db.session.execute(sa.update(Slot).where(Slot.schedule_id == schedule_id).values(state="held"))
+    db.session.commit()
+    gate.reset(schedule_id, 1)  # stale: the number went without a token
+    with pytest.raises(AppError) as refused:
+        booking.hold_slot(account_id, schedule_id, patient_id, "no-number-key")
+    assert refused.value.code == "slot_sold_out" and refused.value.status == 409
+    assert gate.peek(schedule_id) == 0
