@@ -84,18 +84,15 @@ def invalidate_department(department_id, pipe=None):
     """Drop every cached read of a department; call after the commit that changed its slots.
 
     With ``pipe`` (a batch of after-commit effects, see RedisExtension.batch) it happens when
-    the batch is sent, which logs rather than raises if Redis fails.
+    that batch is sent. Either way a Redis failure is logged, not raised: the entries then live
+    at most CATALOGUE_CACHE_SECONDS, and booking always checks MySQL.
     """
     if pipe is not None:
         _invalidate(pipe, department_id)
         return
-    try:
-        with _client().pipeline(transaction=True) as own:
-            _invalidate(own, department_id)
-            own.execute()
-    except redis.RedisError as error:
-        # The entries then live at most CATALOGUE_CACHE_SECONDS; booking always checks MySQL.
-        log.error("catalogue cache invalidation failed for department %s: %s", department_id, error)
+    what = f"catalogue cache invalidation for department {department_id}"
+    with redis_store.batch(what, level=logging.ERROR) as own:
+        _invalidate(own, department_id)
 
 
 def _invalidate(pipe, department_id):

@@ -53,18 +53,18 @@ class RedisExtension:
         return current_app.extensions["redis"]
 
     @contextmanager
-    def batch(self, what: str):
+    def batch(self, what: str, level=logging.WARNING):
         """One MULTI/EXEC round trip for the after-commit effects queued on the yielded pipeline.
 
         For effects that something else catches up on (sweeps, TTLs, MySQL): if Redis fails they
-        are logged as lost, never raised, so a committed use case is still answered.
+        are logged (at ``level``) as lost, never raised, so a committed use case is still answered.
         """
         try:
             with self.client.pipeline(transaction=True) as pipe:
                 yield pipe
                 pipe.execute()
         except redis.RedisError as error:
-            log.warning("%s: not sent to Redis: %s", what, error)
+            log.log(level, "%s: not sent to Redis: %s", what, error)
 
 
 # Objects stay readable after the commit that wrote them (responses are built from them); locking

@@ -49,12 +49,12 @@ _STATUS = {
 }
 
 
-def _refusal(refused: rules.BookingRefused) -> AppError:
+def _refusal(refused: rules.BookingRefused, kind=AppError) -> AppError:
     extra = {
         key: clock.to_china(value).isoformat() if isinstance(value, datetime) else value
         for key, value in refused.extra.items()
     }
-    return AppError(refused.message, code=refused.code, status=_STATUS[refused.code], **extra)
+    return kind(refused.message, code=refused.code, status=_STATUS[refused.code], **extra)
 
 
 def _fingerprint(schedule_id, patient_id) -> str:
@@ -356,8 +356,7 @@ def _take_number(schedule_id, state: SlotState):
     slot = _run(_FREE_SLOT, schedule_id=schedule_id).first()
     if slot is None:
         gate.reset(schedule_id, 0)
-        refused = _refusal(rules.sold_out())
-        raise _NoneLeft(refused.message, code=refused.code, status=refused.status)
+        raise _refusal(rules.sold_out(), _NoneLeft)
     _run(_MARK_SLOT, slot_id=slot.id, state=state, updated_at=utcnow())
     return slot
 
@@ -452,13 +451,16 @@ def _after_hold(order: Order, token: bool):
         cache.invalidate_department(order.department_id, pipe)
 
 
-def schedule_timer(order: Order, pipe=None):
-    """The expiry timer of a hold; the periodic sweep catches any that is lost."""
-    job = ("workers.orders.expire_order", order.id)
-    if pipe is not None:
-        queue.enqueue(*job, job_id=expire_job_id(order.id), at=order.expires_at, pipe=pipe)
-    else:
-        queue.enqueue_quietly(*job, job_id=expire_job_id(order.id), at=order.expires_at)
+def schedule_timer(order: Order, pipe):
+    """The expiry timer of a hold, in its after-commit batch; the periodic sweep catches any that
+    is lost."""
+    queue.enqueue(
+        "workers.orders.expire_order",
+        order.id,
+        job_id=expire_job_id(order.id),
+        at=order.expires_at,
+        pipe=pipe,
+    )
 
 
 def lock_order(order_id, account_id=None) -> Order:
