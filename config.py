@@ -28,12 +28,15 @@ def env(name, default=None):
     return default if value in (None, "") else value
 
 
-def _env_int(name, default):
+def _env_int(name, default, minimum=None):
     value = env(name, default)
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {number}")
+    return number
 
 
 def _dev_secrets():
@@ -168,6 +171,9 @@ class Config:
         # them offline with the public key from /api/v1/tickets/public-key.
         self.TICKET_SIGNING_KEY = env("TICKET_SIGNING_KEY", generated.get("TICKET_SIGNING_KEY", ""))
         self.RESCHEDULE_LIMIT = _env_int("RESCHEDULE_LIMIT", 2)
+        # Holds that threads of one process ask for at once share one transaction (group
+        # commit), at most this many; 1 turns grouping off.
+        self.HOLD_GROUP_SIZE = _env_int("HOLD_GROUP_SIZE", 32, minimum=1)
         # Where the payment channels send their notifications: our own public HTTPS address.
         self.PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", self.default_public_base_url).rstrip("/")
         # WeChat Pay APIv3 (JSAPI in the mini-program), "WeChat Pay public key" mode.

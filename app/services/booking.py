@@ -7,11 +7,17 @@ orders (one per slot, one per patient, doctor and day) back it up. The Redis gat
 only keeps the hopeless away from MySQL. Holds of one account are serialised by a lock on the
 account row, which is what makes the per-account limits exact.
 
+Holds that threads of one process ask for at the same moment are decided and written together,
+in one transaction of a fixed handful of statements (group commit, app/groupcommit.py): on a
+release morning MySQL sees one commit per group instead of one per patient.
+
 Side effects (the expiry timer, gate tokens, cache invalidation) happen after the commit.
 """
 
 import hashlib
 import logging
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -28,6 +34,7 @@ from app.domain.enums import SlotState
 from app.domain.orders import ACTIVE_STATUSES, CancelledBy, OrderStatus
 from app.errors import AppError, Conflict, NotFound
 from app.extensions import db, per_app, redis_store
+from app.groupcommit import GroupCommit
 from app.models import Account, Department, Doctor, Hospital, Order, Patient, Schedule, Slot
 from app.models.types import utcnow
 from app.services import auth
@@ -155,6 +162,9 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
     on the locked account row. Returns the order (pending_payment, expiring after the
     hospital's hold minutes) and whether it was created now; a retry with the same idempotency
     key and body returns the first order.
+
+    Holds that threads of this process ask for at the same moment share one transaction (see
+    app/groupcommit.py); each is decided exactly as if it were alone.
     """
     now = now or clock.now()
     account_id = getattr(caller, "id", caller)
@@ -170,34 +180,80 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
         # Redis lost the counter, and with it perhaps this retry's replay key: MySQL answers
         # (the order of a retry, else the slot rows say sold out).
         token = _admit(schedule_id, refuse_sold_out=False)
+    request = _HoldRequest(caller, account_id, schedule_id, patient_id, idempotency_key, now, token)
+    outcome = _hold_groups().submit(request)
+    if outcome is _ALONE:
+        outcomes = _hold_group([request])
+        _after_group([request], outcomes)
+        [outcome] = outcomes
+        if isinstance(outcome, BaseException):
+            raise outcome
+    if isinstance(outcome, _Replay):
+        return get_order(account_id, outcome.order_id), False
+    return outcome, True
+
+
+@dataclass(frozen=True, slots=True)
+class _HoldRequest:
+    caller: object  # an account id or an auth.Principal
+    account_id: int
+    schedule_id: int
+    patient_id: int
+    idempotency_key: str
+    now: datetime
+    token: bool  # a gate token was taken: given back if the hold fails
+
+
+@dataclass(frozen=True, slots=True)
+class _Replay:
+    """The idempotency key already made this order."""
+
+    order_id: int
+
+
+# Run the request again, by itself: its group failed as a whole (a deadlock, a unique key), or
+# an earlier hold of the same account was in it (what this one may do depends on that one).
+_ALONE = object()
+
+
+def _hold_groups() -> GroupCommit:
+    # Two threads building it at once is harmless: each group still has one leader, and the
+    # row locks keep concurrent groups apart as they keep concurrent processes apart.
+    return per_app(
+        "hold_groups",
+        lambda config: GroupCommit(_hold_group, config["HOLD_GROUP_SIZE"], _after_group),
+    )
+
+
+def _hold_group(requests) -> list:
+    """Decide and write a group of holds in one transaction. Per request, in order: the new
+    Order, a _Replay, _ALONE, or the error to raise. _after_group follows it."""
     try:
         with transaction(on_conflict=_integrity_refusal):
-            account = _lock_account_state(account_id)
-            if isinstance(caller, auth.Principal):
-                # The locked row is the truth about a revoked token or a frozen account.
-                auth.ensure_state(caller, account.token_version, account.status)
-            day_start = datetime.combine(clock.business_date(now), time.min, clock.CHINA_TZ)
-            orders = _account_orders(account_id, idempotency_key, day_start)
-            # Keys compare as the unique key does (case-insensitive collation).
-            key = idempotency_key.casefold()
-            existing = next((o for o in orders if o.idempotency_key.casefold() == key), None)
-            if existing is not None:
-                _give_back(token, schedule_id)
-                token = False
-                if existing.request_fingerprint != _fingerprint(schedule_id, patient_id):
-                    raise Conflict(
-                        "该请求编号已用于另一笔预约，请勿重复使用", code="idempotency_conflict"
-                    )
-                return get_order(account_id, existing.id), False
-            order = _hold(account_id, account, orders, day_start, schedule_id, patient_id, now)
-            order.idempotency_key = idempotency_key
-            order.request_fingerprint = _fingerprint(schedule_id, patient_id)
-            order.id = _run(_INSERT_ORDER, **_column_values(order)).inserted_primary_key[0]
+            outcomes = _decide(requests)
+            created = [outcome for outcome in outcomes if isinstance(outcome, Order)]
+            if created:
+                _save(created)
     except Exception as error:
-        _give_back(token, schedule_id, error)
-        raise
-    _after_hold(order, token)
-    return order, True
+        if len(requests) > 1:
+            log.warning("a group of %d holds failed (%r); each runs alone", len(requests), error)
+            return [_ALONE] * len(requests)
+        return [error]
+    return outcomes
+
+
+def _after_group(requests, outcomes):
+    """After the group's transaction: tokens back for the holds that failed; the gate, replay
+    keys, timers and cache for those that were made."""
+    for request, outcome in zip(requests, outcomes, strict=True):
+        if not isinstance(outcome, Order) and outcome is not _ALONE:
+            _give_back(
+                request.token,
+                request.schedule_id,
+                outcome if isinstance(outcome, BaseException) else None,
+            )
+    if any(isinstance(outcome, Order) for outcome in outcomes):
+        _after_holds(requests, outcomes)
 
 
 class _NoneLeft(AppError):
@@ -222,24 +278,27 @@ def _integrity_refusal(error: IntegrityError) -> AppError:
     )
 
 
-# The hold runs on release mornings, so it runs prebuilt Core statements on the tables (no ORM
-# compilation, no objects loaded) in few round trips: the locked account, the account's orders
-# that the rules ask about, the schedule with all the rules and the answer need and the caller's
-# patient in one row, the slot, the order insert.
+# Holds run on release mornings, so they run prebuilt Core statements on the tables (no ORM
+# compilation, no objects loaded), each once per group whatever its size: the locked accounts,
+# the accounts' orders that the rules ask about, the schedules with all the rules and the answer
+# need, the patients, the free slots, then one update of the slots and one insert of the orders.
 _account, _order, _slot = Account.__table__.c, Order.__table__.c, Slot.__table__.c
 _schedule, _department = Schedule.__table__.c, Department.__table__.c
 _hospital, _doctor, _patient = Hospital.__table__.c, Doctor.__table__.c, Patient.__table__.c
 
-_LOCK_ACCOUNT = (
-    sa.select(_account.token_version, _account.status, _account.blocked_until)
-    .where(_account.id == sa.bindparam("account_id"))
+# In id order, so that groups locking some of the same accounts never deadlock on them.
+_LOCK_ACCOUNTS = (
+    sa.select(_account.id, _account.token_version, _account.status, _account.blocked_until)
+    .where(_account.id.in_(sa.bindparam("account_ids", expanding=True)))
+    .order_by(_account.id)
     .with_for_update()
 )
 
-# The account's order with this idempotency key, its orders created since the day began (the
-# daily limit) and its active ones (duplicates, departments per day).
+# The accounts' orders with one of these idempotency keys, their orders created since the day
+# began (the daily limit) and their active ones (duplicates, departments per day).
 _ACCOUNT_ORDERS = sa.select(
     _order.id,
+    _order.account_id,
     _order.idempotency_key,
     _order.request_fingerprint,
     _order.patient_id,
@@ -249,17 +308,16 @@ _ACCOUNT_ORDERS = sa.select(
     _order.active,
     _order.created_at,
 ).where(
-    _order.account_id == sa.bindparam("account_id"),
+    _order.account_id.in_(sa.bindparam("account_ids", expanding=True)),
     sa.or_(
-        _order.idempotency_key == sa.bindparam("idempotency_key"),
+        _order.idempotency_key.in_(sa.bindparam("idempotency_keys", expanding=True)),
         _order.created_at >= sa.bindparam("day_start", type_=_order.created_at.type),
         _order.active.is_(True),
     ),
 )
 
-# Columns named as the rules ask for a schedule, a department and a patient; the patient's are
-# NULL when it is not the caller's live patient.
-_HOLD_CONTEXT = (
+# Columns named as the rules ask for a schedule and a department.
+_SCHEDULES = (
     sa.select(
         _schedule.id,
         _schedule.doctor_id,
@@ -283,152 +341,213 @@ _HOLD_CONTEXT = (
         _hospital.max_departments_per_patient_per_day,
         _doctor.name.label("doctor_name"),
         _doctor.title.label("doctor_title"),
-        _patient.id.label("patient_id"),
-        _patient.name.label("patient_name"),
-        _patient.id_number_masked,
-        _patient.sex,
-        _patient.birth_date,
-    )
-    # The patient is joined first, to the schedule table itself, so that SQLAlchemy's
-    # cartesian-product check sees it connected (it has no column to join on).
-    .outerjoin_from(
-        Schedule.__table__,
-        Patient.__table__,
-        sa.and_(
-            _patient.id == sa.bindparam("patient_id"),
-            _patient.account_id == sa.bindparam("account_id"),
-            _patient.live.is_(True),
-        ),
     )
     .join(Department.__table__, _department.id == _schedule.department_id)
     .join(Hospital.__table__, _hospital.id == _department.hospital_id)
     .join(Doctor.__table__, _doctor.id == _schedule.doctor_id)
-    .where(_schedule.id == sa.bindparam("schedule_id"))
+    .where(_schedule.id.in_(sa.bindparam("schedule_ids", expanding=True)))
 )
 
-_FREE_SLOT = (
+_PATIENTS = sa.select(
+    _patient.id,
+    _patient.account_id,
+    _patient.name,
+    _patient.id_number_masked,
+    _patient.sex,
+    _patient.birth_date,
+).where(_patient.id.in_(sa.bindparam("patient_ids", expanding=True)), _patient.live.is_(True))
+
+# The lowest free slots nobody else is taking.
+_FREE_SLOTS = (
     sa.select(_slot.id, _slot.seq, _slot.suggested_time)
     .where(_slot.schedule_id == sa.bindparam("schedule_id"), _slot.state == SlotState.FREE)
     .order_by(_slot.seq)
-    .limit(1)
+    .limit(sa.bindparam("count", type_=sa.Integer))
     .with_for_update(skip_locked=True)
 )
-_MARK_SLOT = (
+_MARK_SLOTS = (
     sa.update(Slot.__table__)
-    .where(_slot.id == sa.bindparam("slot_id"))
+    .where(_slot.id.in_(sa.bindparam("slot_ids", expanding=True)))
     .values(state=sa.bindparam("state"), updated_at=sa.bindparam("updated_at"))
 )
-_INSERT_ORDER = sa.insert(Order.__table__)
+# One multi-row INSERT … RETURNING (MariaDB 10.5+, SQLite), ids in the order of the rows.
+_INSERT_ORDERS = sa.insert(Order.__table__).returning(_order.id, sort_by_parameter_order=True)
 
 
-def _run(statement, **params):
+def _run(statement, params):
     """A prebuilt statement on the session's connection, in its transaction."""
     return db.session.connection().execute(statement, params)
 
 
-def _lock_account_state(account_id):
-    row = _run(_LOCK_ACCOUNT, account_id=account_id).first()
-    if row is None:
+def _day_start(now) -> datetime:
+    return datetime.combine(clock.business_date(now), time.min, clock.CHINA_TZ)
+
+
+def _decide(requests) -> list:
+    """Every rule of every request in order, then numbers for those that passed."""
+    account_ids = sorted({request.account_id for request in requests})
+    accounts = {row.id: row for row in _run(_LOCK_ACCOUNTS, {"account_ids": account_ids})}
+    orders = defaultdict(list)
+    for row in _run(
+        _ACCOUNT_ORDERS,
+        {
+            "account_ids": account_ids,
+            "idempotency_keys": sorted({request.idempotency_key for request in requests}),
+            "day_start": min(_day_start(request.now) for request in requests),
+        },
+    ):
+        orders[row.account_id].append(row)
+    schedule_ids = sorted({request.schedule_id for request in requests})
+    schedules = {row.id: row for row in _run(_SCHEDULES, {"schedule_ids": schedule_ids})}
+    patient_ids = sorted({request.patient_id for request in requests})
+    patients = {row.id: row for row in _run(_PATIENTS, {"patient_ids": patient_ids})}
+
+    outcomes, seen, passed = [], set(), defaultdict(list)
+    for index, request in enumerate(requests):
+        if request.account_id in seen:
+            outcomes.append(_ALONE)
+            continue
+        seen.add(request.account_id)
+        try:
+            outcome = _check(
+                request,
+                accounts.get(request.account_id),
+                orders[request.account_id],
+                schedules.get(request.schedule_id),
+                patients.get(request.patient_id),
+            )
+        except AppError as error:
+            outcome = error
+        outcomes.append(outcome)
+        if outcome is None:
+            passed[request.schedule_id].append(index)
+
+    for schedule_id, indexes in passed.items():
+        schedule = schedules[schedule_id]
+        slots = _run(_FREE_SLOTS, {"schedule_id": schedule_id, "count": len(indexes)}).all()
+        if len(slots) < len(indexes):
+            gate.reset(schedule_id, 0)
+        for position, index in enumerate(indexes):
+            if position >= len(slots):
+                outcomes[index] = _refusal(rules.sold_out(), _NoneLeft)
+                continue
+            request = requests[index]
+            outcomes[index] = _new_order(
+                request, schedule, patients[request.patient_id], slots[position]
+            )
+    return outcomes
+
+
+def _check(request, account, orders, schedule, patient) -> _Replay | None:
+    """Check every rule in order (raising the refusal); a _Replay for a retry, else None."""
+    if account is None:
         raise auth.Unauthorized("登录已失效，请重新登录")
-    return row
-
-
-def _account_orders(account_id, idempotency_key, day_start):
-    return _run(
-        _ACCOUNT_ORDERS, account_id=account_id, idempotency_key=idempotency_key, day_start=day_start
-    ).all()
-
-
-def _hold_context(schedule_id, account_id, patient_id):
-    """The schedule with its department, hospital, doctor and the caller's patient, in one row;
-    not_found without the schedule."""
-    row = _run(
-        _HOLD_CONTEXT, schedule_id=schedule_id, account_id=account_id, patient_id=patient_id
-    ).first()
-    if row is None:
+    if isinstance(request.caller, auth.Principal):
+        # The locked row is the truth about a revoked token or a frozen account.
+        auth.ensure_state(request.caller, account.token_version, account.status)
+    # Keys compare as the unique key does (case-insensitive collation).
+    key = request.idempotency_key.casefold()
+    existing = next((o for o in orders if o.idempotency_key.casefold() == key), None)
+    if existing is not None:
+        if existing.request_fingerprint != _fingerprint(request.schedule_id, request.patient_id):
+            raise Conflict("该请求编号已用于另一笔预约，请勿重复使用", code="idempotency_conflict")
+        return _Replay(existing.id)
+    if schedule is None:
         raise NotFound("未找到该出诊安排")
-    return row
+    now, patient_id = request.now, request.patient_id
+    day_start = _day_start(now)
+    try:
+        # The schedule row's columns are named as the rules' schedule and department ask.
+        _check_schedule(schedule, schedule, now)
+        if patient is None or patient.account_id != request.account_id:
+            raise NotFound("未找到该就诊人")
+        _check_eligibility(schedule, patient, schedule.date)
+        that_day = [
+            o
+            for o in orders
+            if o.active and o.patient_id == patient_id and o.visit_date == schedule.date
+        ]
+        rules.check_account(
+            now=now,
+            blocked_until=account.blocked_until,
+            duplicate=any(o.doctor_id == schedule.doctor_id for o in that_day),
+            holds_today=sum(1 for o in orders if o.created_at >= day_start),
+            departments_that_day=frozenset(o.department_id for o in that_day),
+            department_id=schedule.department_id,
+            limits=rules.Limits(
+                schedule.max_holds_per_day, schedule.max_departments_per_patient_per_day
+            ),
+        )
+    except rules.BookingRefused as refused:
+        raise _refusal(refused) from None
+    return None
+
+
+def _new_order(request, schedule, patient, slot) -> Order:
+    """The order, and the rows it refers to, as the answer shows them: built from the rows read
+    instead of loaded. Never added to a session (_save inserts its columns)."""
+    created = utcnow()
+    order = Order(
+        account_id=request.account_id,
+        patient_id=patient.id,
+        schedule_id=schedule.id,
+        slot_id=slot.id,
+        doctor_id=schedule.doctor_id,
+        department_id=schedule.department_id,
+        hospital_id=schedule.hospital_id,
+        visit_date=schedule.date,
+        seq=slot.seq,
+        suggested_time=slot.suggested_time,
+        amount_fen=schedule.fee_fen,
+        expires_at=request.now + timedelta(minutes=schedule.hold_minutes),
+        reschedule_count=0,
+        cancel_reason="",
+        idempotency_key=request.idempotency_key,
+        request_fingerprint=_fingerprint(request.schedule_id, request.patient_id),
+        created_at=created,
+        updated_at=created,
+        patient=Patient(
+            id=patient.id, name=patient.name, id_number_masked=patient.id_number_masked
+        ),
+        schedule=Schedule(id=schedule.id, period=schedule.period),
+        doctor=Doctor(
+            id=schedule.doctor_id, name=schedule.doctor_name, title=schedule.doctor_title
+        ),
+        department=Department(
+            id=schedule.department_id, name=schedule.department_name, location=schedule.location
+        ),
+        hospital=Hospital(id=schedule.hospital_id, name=schedule.hospital_name),
+    )
+    # A free clinic (义诊): nothing to pay, so the number is booked at once.
+    order.set_status(OrderStatus.BOOKED if schedule.fee_fen == 0 else OrderStatus.PENDING_PAYMENT)
+    return order
+
+
+def _save(created: list[Order]):
+    """Mark the orders' slots and insert the orders, one statement each (two for the slots when
+    a free clinic's booked numbers are among them)."""
+    updated_at = utcnow()
+    for state, status in (
+        (SlotState.HELD, OrderStatus.PENDING_PAYMENT),
+        (SlotState.BOOKED, OrderStatus.BOOKED),
+    ):
+        slot_ids = [order.slot_id for order in created if order.status == status]
+        if slot_ids:
+            _run(_MARK_SLOTS, {"slot_ids": slot_ids, "state": state, "updated_at": updated_at})
+    ids = _run(_INSERT_ORDERS, [_column_values(order) for order in created]).scalars().all()
+    for order, order_id in zip(created, ids, strict=True):
+        order.id = order_id
 
 
 def _take_number(schedule_id, state: SlotState):
     """Lock the lowest free slot nobody else is taking and mark it ``state``; its (id, seq,
     suggested_time). slot_sold_out (and the gate told so) when none is left."""
-    slot = _run(_FREE_SLOT, schedule_id=schedule_id).first()
+    slot = _run(_FREE_SLOTS, {"schedule_id": schedule_id, "count": 1}).first()
     if slot is None:
         gate.reset(schedule_id, 0)
         raise _refusal(rules.sold_out(), _NoneLeft)
-    _run(_MARK_SLOT, slot_id=slot.id, state=state, updated_at=utcnow())
+    _run(_MARK_SLOTS, {"slot_ids": [slot.id], "state": state, "updated_at": utcnow()})
     return slot
-
-
-def _hold(account_id, account, orders, day_start, schedule_id, patient_id, now) -> Order:
-    """Check every rule in order, then take the lowest free slot for a new (unsaved) order."""
-    # The columns of the context row are named as the rules' schedule/department/patient ask.
-    context = _hold_context(schedule_id, account_id, patient_id)
-    try:
-        _check_schedule(context, context, now)
-        if context.patient_id is None:
-            raise NotFound("未找到该就诊人")
-        _check_eligibility(context, context, context.date)
-        that_day = [
-            o
-            for o in orders
-            if o.active and o.patient_id == patient_id and o.visit_date == context.date
-        ]
-        rules.check_account(
-            now=now,
-            blocked_until=account.blocked_until,
-            duplicate=any(o.doctor_id == context.doctor_id for o in that_day),
-            holds_today=sum(1 for o in orders if o.created_at >= day_start),
-            departments_that_day=frozenset(o.department_id for o in that_day),
-            department_id=context.department_id,
-            limits=rules.Limits(
-                context.max_holds_per_day, context.max_departments_per_patient_per_day
-            ),
-        )
-    except rules.BookingRefused as refused:
-        raise _refusal(refused) from None
-    # A free clinic (义诊): nothing to pay, so the number is booked at once.
-    free = context.fee_fen == 0
-    slot = _take_number(context.id, SlotState.BOOKED if free else SlotState.HELD)
-    order = _new_order(account_id, context, slot, now)
-    order.set_status(OrderStatus.BOOKED if free else OrderStatus.PENDING_PAYMENT)
-    return order
-
-
-def _new_order(account_id, context, slot, now) -> Order:
-    """The order, and the rows it refers to, as the answer shows them: built from the context
-    row instead of loaded. Never added to a session (the hold inserts its columns)."""
-    created = utcnow()
-    return Order(
-        account_id=account_id,
-        patient_id=context.patient_id,
-        schedule_id=context.id,
-        slot_id=slot.id,
-        doctor_id=context.doctor_id,
-        department_id=context.department_id,
-        hospital_id=context.hospital_id,
-        visit_date=context.date,
-        seq=slot.seq,
-        suggested_time=slot.suggested_time,
-        amount_fen=context.fee_fen,
-        expires_at=now + timedelta(minutes=context.hold_minutes),
-        reschedule_count=0,
-        cancel_reason="",
-        created_at=created,
-        updated_at=created,
-        patient=Patient(
-            id=context.patient_id,
-            name=context.patient_name,
-            id_number_masked=context.id_number_masked,
-        ),
-        schedule=Schedule(id=context.id, period=context.period),
-        doctor=Doctor(id=context.doctor_id, name=context.doctor_name, title=context.doctor_title),
-        department=Department(
-            id=context.department_id, name=context.department_name, location=context.location
-        ),
-        hospital=Hospital(id=context.hospital_id, name=context.hospital_name),
-    )
 
 
 def _column_values(order: Order) -> dict:
@@ -439,16 +558,27 @@ def _column_values(order: Order) -> dict:
     }
 
 
-def _after_hold(order: Order, token: bool):
-    if not token:
-        # No counter was there (Redis away at admission, or back from the dead): rebuild it.
-        gate.rebuild(order.schedule_id, _free_count(order.schedule_id))
+def _after_holds(requests, outcomes):
+    """After the commit: the gate, the replay keys, the expiry timers, the calendar cache."""
+    created = [
+        (request, outcome)
+        for request, outcome in zip(requests, outcomes, strict=True)
+        if isinstance(outcome, Order)
+    ]
+    # No counter was there for these (Redis away at admission, or back from the dead): rebuild.
+    uncounted = {order.schedule_id for request, order in created if not request.token}
+    for schedule_id in uncounted:
+        gate.rebuild(schedule_id, _free_count(schedule_id))
+    if uncounted:
         db.session.rollback()
-    with redis_store.batch(f"after holding order {order.id}") as pipe:
-        gate.remember(order.account_id, order.idempotency_key, order.id, pipe)
-        if order.status == OrderStatus.PENDING_PAYMENT:
-            schedule_timer(order, pipe)  # a free clinic's order is booked: nothing expires
-        cache.invalidate_department(order.department_id, pipe)
+    ids = ", ".join(str(order.id) for _, order in created)
+    with redis_store.batch(f"after holding orders {ids}") as pipe:
+        for _, order in created:
+            gate.remember(order.account_id, order.idempotency_key, order.id, pipe)
+            if order.status == OrderStatus.PENDING_PAYMENT:
+                schedule_timer(order, pipe)  # a free clinic's order is booked: nothing expires
+        for department_id in {order.department_id for _, order in created}:
+            cache.invalidate_department(department_id, pipe)
 
 
 def schedule_timer(order: Order, pipe):

@@ -100,7 +100,7 @@ def test_redis_failing_after_the_commit_leaves_the_hold_standing(committed, monk
         order, created = booking.hold_slot(account_id, schedule_id, patient_id, "late-fail-key")
     monkeypatch.undo()
     assert created and order.status == OrderStatus.PENDING_PAYMENT
-    assert f"after holding order {order.id}" in caplog.text
+    assert f"after holding orders {order.id}" in caplog.text
     registry = ScheduledJobRegistry(queue=queue.get_queue())
     assert booking.expire_job_id(order.id) not in registry.get_job_ids()
     see_committed()

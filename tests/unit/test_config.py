@@ -71,6 +71,14 @@ def test_a_malformed_number_is_refused(monkeypatch):
         config.load_config("testing")
 
 
+def test_a_hold_group_size_below_one_is_refused(monkeypatch):
+    monkeypatch.setenv("HOLD_GROUP_SIZE", "0")
+    with pytest.raises(config.ConfigError, match="HOLD_GROUP_SIZE must be at least 1"):
+        config.load_config("testing")
+    monkeypatch.setenv("HOLD_GROUP_SIZE", "1")
+    assert config.load_config("testing").HOLD_GROUP_SIZE == 1
+
+
 def test_a_forgotten_app_env_means_production(monkeypatch):
     monkeypatch.delenv("APP_ENV", raising=False)
     monkeypatch.delenv("SECRET_KEY", raising=False)
