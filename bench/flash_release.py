@@ -100,6 +100,13 @@ def parse_args(argv=None):
         default=1,
         help="per worker; more than 1 uses gthread (default: the sync worker)",
     )
+    parser.add_argument(
+        "--keep-alive",
+        type=_bounded(0, 300),
+        default=None,
+        help="gthread: seconds a connection is kept between requests (gunicorn's default: 2); "
+        "0 closes it after each answer, as behind a proxy that opens one per request",
+    )
     parser.add_argument("--port", type=_bounded(0, 65535), default=0, help="default: a free port")
     parser.add_argument("--database-url", type=_local_only, default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", type=_local_only, default=DEFAULT_REDIS_URL)
@@ -376,6 +383,8 @@ def report(args, about, prepare_seconds, check, warm, livez, holds, calendar):
         f"gunicorn {version('gunicorn')} · client: asyncio streams"
     )
     worker = "sync" if args.threads == 1 else f"gthread × {args.threads} threads"
+    if args.threads > 1 and args.keep_alive is not None:
+        worker += f", keep-alive {args.keep_alive} s"
     print(
         f"settings  requests N={args.requests} · capacity C={args.capacity} · "
         f"concurrency {args.concurrency} · gunicorn {args.workers} workers ({worker}) · "
@@ -443,7 +452,9 @@ def main(argv=None) -> int:
     prepare_seconds = time.monotonic() - started
 
     log_path = os.path.join(tempfile.gettempdir(), f"bench-gunicorn-{port}.log")
-    server = Gunicorn(port, args.workers, args.threads, {**os.environ}, log_path)
+    server = Gunicorn(
+        port, args.workers, args.threads, {**os.environ}, log_path, keep_alive=args.keep_alive
+    )
     print(f"serving on {server.url} (gunicorn log: {log_path}) …", flush=True)
     with server:
         server.wait_ready(max(1.0, min(60.0, deadline - time.monotonic())))

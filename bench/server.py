@@ -27,10 +27,11 @@ class Gunicorn:
     Threads > 1 make gunicorn use its gthread worker; 1 keeps the sync worker.
     """
 
-    def __init__(self, port, workers, threads, env, log_path):
+    def __init__(self, port, workers, threads, env, log_path, keep_alive=None):
         self.port = port
         self.workers = workers
         self.threads = threads
+        self.keep_alive = keep_alive
         self.env = env
         self.log_path = Path(log_path)
         self.process = None
@@ -49,6 +50,7 @@ class Gunicorn:
             "--backlog=2048",
             "--graceful-timeout=5",
             "--log-level=warning",
+            *([] if self.keep_alive is None else [f"--keep-alive={self.keep_alive}"]),
             # No --access-logfile: gunicorn writes no access log unless given one.
         ]
         with self.log_path.open("wb") as log:

@@ -279,16 +279,38 @@ def _integrity_refusal(error: IntegrityError) -> AppError:
 
 
 # Holds run on release mornings, so they run prebuilt Core statements on the tables (no ORM
-# compilation, no objects loaded), each once per group whatever its size: the locked accounts,
-# the accounts' orders that the rules ask about, the schedules with all the rules and the answer
-# need, the patients, the free slots, then one update of the slots and one insert of the orders.
+# compilation, no objects loaded), each once per group whatever its size: the locked accounts
+# with their patients, the accounts' orders that the rules ask about, the schedules with all the
+# rules and the answer need, the free slots, then one update of the slots and one insert of the
+# orders.
 _account, _order, _slot = Account.__table__.c, Order.__table__.c, Slot.__table__.c
 _schedule, _department = Schedule.__table__.c, Department.__table__.c
 _hospital, _doctor, _patient = Hospital.__table__.c, Doctor.__table__.c, Patient.__table__.c
 
-# In id order, so that groups locking some of the same accounts never deadlock on them.
+# The accounts, in id order so that groups locking some of the same accounts never deadlock on
+# them, each with those of the asked-for patients that are its own and live (locked too, after
+# their account, as the patient service locks them).
 _LOCK_ACCOUNTS = (
-    sa.select(_account.id, _account.token_version, _account.status, _account.blocked_until)
+    sa.select(
+        _account.id,
+        _account.token_version,
+        _account.status,
+        _account.blocked_until,
+        _patient.id.label("patient_id"),
+        _patient.name.label("patient_name"),
+        _patient.id_number_masked,
+        _patient.sex,
+        _patient.birth_date,
+    )
+    .outerjoin_from(
+        Account.__table__,
+        Patient.__table__,
+        sa.and_(
+            _patient.account_id == _account.id,
+            _patient.id.in_(sa.bindparam("patient_ids", expanding=True)),
+            _patient.live.is_(True),
+        ),
+    )
     .where(_account.id.in_(sa.bindparam("account_ids", expanding=True)))
     .order_by(_account.id)
     .with_for_update()
@@ -348,15 +370,6 @@ _SCHEDULES = (
     .where(_schedule.id.in_(sa.bindparam("schedule_ids", expanding=True)))
 )
 
-_PATIENTS = sa.select(
-    _patient.id,
-    _patient.account_id,
-    _patient.name,
-    _patient.id_number_masked,
-    _patient.sex,
-    _patient.birth_date,
-).where(_patient.id.in_(sa.bindparam("patient_ids", expanding=True)), _patient.live.is_(True))
-
 # The lowest free slots nobody else is taking.
 _FREE_SLOTS = (
     sa.select(_slot.id, _slot.seq, _slot.suggested_time)
@@ -386,7 +399,12 @@ def _day_start(now) -> datetime:
 def _decide(requests) -> list:
     """Every rule of every request in order, then numbers for those that passed."""
     account_ids = sorted({request.account_id for request in requests})
-    accounts = {row.id: row for row in _run(_LOCK_ACCOUNTS, {"account_ids": account_ids})}
+    patient_ids = sorted({request.patient_id for request in requests})
+    accounts, patients = {}, {}  # a patient's row is its account's row
+    for row in _run(_LOCK_ACCOUNTS, {"account_ids": account_ids, "patient_ids": patient_ids}):
+        accounts[row.id] = row
+        if row.patient_id is not None:
+            patients[row.patient_id] = row
     orders = defaultdict(list)
     for row in _run(
         _ACCOUNT_ORDERS,
@@ -399,8 +417,6 @@ def _decide(requests) -> list:
         orders[row.account_id].append(row)
     schedule_ids = sorted({request.schedule_id for request in requests})
     schedules = {row.id: row for row in _run(_SCHEDULES, {"schedule_ids": schedule_ids})}
-    patient_ids = sorted({request.patient_id for request in requests})
-    patients = {row.id: row for row in _run(_PATIENTS, {"patient_ids": patient_ids})}
 
     outcomes, seen, passed = [], set(), defaultdict(list)
     for index, request in enumerate(requests):
@@ -459,7 +475,8 @@ def _check(request, account, orders, schedule, patient) -> _Replay | None:
     try:
         # The schedule row's columns are named as the rules' schedule and department ask.
         _check_schedule(schedule, schedule, now)
-        if patient is None or patient.account_id != request.account_id:
+        # A patient's row is its account's row: someone else's patient is not found.
+        if patient is None or patient.id != request.account_id:
             raise NotFound("未找到该就诊人")
         _check_eligibility(schedule, patient, schedule.date)
         that_day = [
@@ -489,7 +506,7 @@ def _new_order(request, schedule, patient, slot) -> Order:
     created = utcnow()
     order = Order(
         account_id=request.account_id,
-        patient_id=patient.id,
+        patient_id=patient.patient_id,
         schedule_id=schedule.id,
         slot_id=slot.id,
         doctor_id=schedule.doctor_id,
@@ -507,7 +524,9 @@ def _new_order(request, schedule, patient, slot) -> Order:
         created_at=created,
         updated_at=created,
         patient=Patient(
-            id=patient.id, name=patient.name, id_number_masked=patient.id_number_masked
+            id=patient.patient_id,
+            name=patient.patient_name,
+            id_number_masked=patient.id_number_masked,
         ),
         schedule=Schedule(id=schedule.id, period=schedule.period),
         doctor=Doctor(

@@ -74,9 +74,9 @@ def test_a_group_is_one_transaction_and_numbers_go_in_request_order(committed):
     with _Statements() as statements:
         outcomes = _run(requests)
     assert [order.seq for order in outcomes] == [1, 2, 3, 4, 5]
-    # Lock the accounts, read their orders, the schedule, the patients, the free slots; mark
-    # them; insert the orders: the same 7 statements for 5 holds as for one.
-    assert statements.count == 7
+    # Lock the accounts with their patients, read their orders, the schedule, the free slots;
+    # mark them; insert the orders: the same 6 statements for 5 holds as for one.
+    assert statements.count == 6
     see_committed()
     assert db.session.scalar(sa.select(sa.func.count()).where(Order.active.is_(True))) == 5
     # After the commit, every order of the group has its timer and its replay key.

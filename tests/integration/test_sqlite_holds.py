@@ -1,0 +1,59 @@
+"""`make run` serves on SQLite by default: holds (grouped, from threads) work there too."""
+
+import threading
+from datetime import timedelta
+
+from flask_migrate import upgrade
+
+import config as settings
+from app import create_app
+from app.domain import clock
+from app.errors import AppError
+from app.extensions import db, redis_store
+from app.services import booking
+from tests.factories import make_schedule
+from tests.integration.committed import make_patients
+
+
+def test_holds_from_threads_on_sqlite(tmp_path, committed_app):
+    config = settings.TestingConfig()
+    config.SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'dev.db'}"
+    config.SQLALCHEMY_ENGINE_OPTIONS = settings.Config.SQLALCHEMY_ENGINE_OPTIONS  # no MySQL level
+    config.REDIS_URL = committed_app.config["REDIS_URL"]
+    app = create_app(config)
+    with app.app_context():
+        redis_store.client.flushdb()
+        upgrade()
+        schedule = make_schedule(
+            on=clock.business_date(clock.now()) + timedelta(days=1), capacity=2
+        )
+        db.session.commit()
+        schedule_id = schedule.id
+        pairs = make_patients(5)
+    answers = []
+
+    def hold(pair):
+        with app.app_context():
+            try:
+                order, _ = booking.hold_slot(pair[0], schedule_id, pair[1], f"lite-{pair[0]}")
+                answers.append(order.seq)
+            except AppError as error:
+                answers.append(error.code)
+
+    threads = [threading.Thread(target=hold, args=(pair,)) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(answers, key=str) == [1, 2, *["slot_sold_out"] * 3]
+    with app.app_context():
+        try:
+            winner = next(pair for pair in pairs if booking.list_orders(pair[0]).total)
+            again, created = booking.hold_slot(
+                winner[0], schedule_id, winner[1], f"lite-{winner[0]}"
+            )
+            assert not created and again.seq in (1, 2)
+        finally:
+            redis_store.client.flushdb()
+            db.session.remove()
+            db.engine.dispose()
