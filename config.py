@@ -129,7 +129,13 @@ class Config:
     TESTING = False
     DEBUG = False
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True, "pool_recycle": 3600}
+    # No ping at every checkout and no ROLLBACK at every return: app.database.tune_pool pings
+    # connections that were idle and rolls back only those SQLAlchemy did not just end.
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {
+        "pool_pre_ping": False,
+        "pool_reset_on_return": None,
+        "pool_recycle": 3600,
+    }
 
     JSON_AS_ASCII = False
     API_TITLE = "预约挂号 API"
