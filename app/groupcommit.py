@@ -110,7 +110,7 @@ class GroupCommit:
             results = list(self._run_group([ticket.item for ticket in group]))
             if len(results) != len(group):
                 raise RuntimeError("run_group must return one result per item")
-        except Exception as error:  # every waiter must wake, whatever happened
+        except BaseException as error:  # every waiter must wake, whatever happened
             results = [error] * len(group)
         for ticket, result in zip(group, results, strict=True):
             if isinstance(result, BaseException):
