@@ -244,7 +244,9 @@ def _hold_group(requests) -> list:
 
 def _after_group(requests, outcomes):
     """After the group's transaction: tokens back for the holds that failed; the gate, replay
-    keys, timers and cache for those that were made."""
+    keys, timers and cache for those that were made. The leader runs it once the others are
+    answered, so their timers and replay keys follow their 201s by a few milliseconds (a cancel
+    in between finds no timer to remove; the timer then finds the order closed and does nothing)."""
     for request, outcome in zip(requests, outcomes, strict=True):
         if not isinstance(outcome, Order) and outcome is not _ALONE:
             _give_back(
