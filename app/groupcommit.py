@@ -102,10 +102,24 @@ class GroupCommit:
         if successor is not None:
             successor.wake.set()
 
+    def run_alone(self, item):
+        """Run ``item`` as a group of one in this thread, outside the queue, then its
+        after_group; its result, or raise its error (for an item that must not wait for or join
+        anyone else's group)."""
+        ticket = _Ticket(item)
+        results = self._run([ticket])
+        if self._after_group is not None:
+            self._after_group([item], results)
+        return ticket.outcome()
+
     def _run_next_group(self):
         with self._lock:
             size = min(self._max_size, len(self._waiting))
             group = [self._waiting.popleft() for _ in range(size)]
+        return group, self._run(group)
+
+    def _run(self, group):
+        """Run ``group`` and mark each ticket finished with its result; the results."""
         try:
             results = list(self._run_group([ticket.item for ticket in group]))
             if len(results) != len(group):
@@ -118,4 +132,4 @@ class GroupCommit:
             else:
                 ticket.result = result
             ticket.finished = True
-        return group, results
+        return results

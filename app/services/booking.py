@@ -181,13 +181,10 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
         # (the order of a retry, else the slot rows say sold out).
         token = _admit(schedule_id, refuse_sold_out=False)
     request = _HoldRequest(caller, account_id, schedule_id, patient_id, idempotency_key, now, token)
-    outcome = _hold_groups().submit(request)
+    groups = _hold_groups()
+    outcome = groups.submit(request)
     if outcome is _ALONE:
-        outcomes = _hold_group([request])
-        _after_group([request], outcomes)
-        [outcome] = outcomes
-        if isinstance(outcome, BaseException):
-            raise outcome
+        outcome = groups.run_alone(request)
     if isinstance(outcome, _Replay):
         return get_order(account_id, outcome.order_id), False
     return outcome, True
@@ -247,15 +244,18 @@ def _after_group(requests, outcomes):
     keys, timers and cache for those that were made. The leader runs it once the others are
     answered, so their timers and replay keys follow their 201s by a few milliseconds (a cancel
     in between finds no timer to remove; the timer then finds the order closed and does nothing)."""
+    created = []
     for request, outcome in zip(requests, outcomes, strict=True):
-        if not isinstance(outcome, Order) and outcome is not _ALONE:
+        if isinstance(outcome, Order):
+            created.append((request, outcome))
+        elif outcome is not _ALONE:
             _give_back(
                 request.token,
                 request.schedule_id,
                 outcome if isinstance(outcome, BaseException) else None,
             )
-    if any(isinstance(outcome, Order) for outcome in outcomes):
-        _after_holds(requests, outcomes)
+    if created:
+        _after_holds(created)
 
 
 class _NoneLeft(AppError):
@@ -579,13 +579,9 @@ def _column_values(order: Order) -> dict:
     }
 
 
-def _after_holds(requests, outcomes):
-    """After the commit: the gate, the replay keys, the expiry timers, the calendar cache."""
-    created = [
-        (request, outcome)
-        for request, outcome in zip(requests, outcomes, strict=True)
-        if isinstance(outcome, Order)
-    ]
+def _after_holds(created):
+    """After the commit, for the (request, order) pairs made: the gate, the replay keys, the
+    expiry timers, the calendar cache."""
     # No counter was there for these (Redis away at admission, or back from the dead): rebuild.
     uncounted = {order.schedule_id for request, order in created if not request.token}
     for schedule_id in uncounted:

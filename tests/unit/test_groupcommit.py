@@ -58,6 +58,18 @@ def waiting_until(predicate):
         time.sleep(0.005)
 
 
+def first_then_queued(group_commit, recorder, first_item, items):
+    """Submit ``first_item``, hold its group open until ``items`` all wait, then let it go and
+    wait for every submitter; (results of the first, results of the others)."""
+    first, first_results = submit_all(group_commit, [first_item])
+    assert recorder.entered.wait(WAIT)
+    rest, results = submit_all(group_commit, items)
+    waiting_until(lambda: len(group_commit._waiting) == len(items))
+    recorder.release.set()
+    join(first + rest)
+    return first_results, results
+
+
 def test_alone_each_item_is_a_group_of_one_run_by_the_caller():
     recorder = Recorder()
     group_commit = GroupCommit(recorder, max_size=8)
@@ -72,12 +84,7 @@ def test_alone_each_item_is_a_group_of_one_run_by_the_caller():
 def test_items_that_arrive_while_a_group_runs_form_the_next_group():
     recorder = Recorder(hold_first=True)
     group_commit = GroupCommit(recorder, max_size=8)
-    first, first_results = submit_all(group_commit, [1])
-    assert recorder.entered.wait(WAIT)
-    rest, results = submit_all(group_commit, [2, 3, 4, -5])
-    waiting_until(lambda: len(group_commit._waiting) == 4)
-    recorder.release.set()
-    join(first + rest)
+    first_results, results = first_then_queued(group_commit, recorder, 1, [2, 3, 4, -5])
     assert recorder.groups[0] == [1]
     assert sorted(recorder.groups[1]) == [-5, 2, 3, 4]  # one transaction for the four
     assert len(recorder.groups) == 2
@@ -88,12 +95,7 @@ def test_items_that_arrive_while_a_group_runs_form_the_next_group():
 def test_groups_never_exceed_the_size_and_every_item_is_answered_once():
     recorder = Recorder(hold_first=True)
     group_commit = GroupCommit(recorder, max_size=3)
-    first, _ = submit_all(group_commit, [100])
-    assert recorder.entered.wait(WAIT)
-    rest, results = submit_all(group_commit, list(range(1, 11)))
-    waiting_until(lambda: len(group_commit._waiting) == 10)
-    recorder.release.set()
-    join(first + rest)
+    _, results = first_then_queued(group_commit, recorder, 100, list(range(1, 11)))
     assert all(len(group) <= 3 for group in recorder.groups)
     assert sorted(item for group in recorder.groups for item in group) == [*range(1, 11), 100]
     assert results == {item: item * 10 for item in range(1, 11)}
@@ -127,12 +129,7 @@ def test_a_failing_group_raises_in_every_submitter_of_it_and_the_next_group_runs
         return recorder(items)
 
     group_commit = GroupCommit(run_group, max_size=8)
-    first, first_results = submit_all(group_commit, [1])
-    assert recorder.entered.wait(WAIT)
-    rest, results = submit_all(group_commit, [2, 3])
-    waiting_until(lambda: len(group_commit._waiting) == 2)
-    recorder.release.set()
-    join(first + rest)
+    first_results, results = first_then_queued(group_commit, recorder, 1, [2, 3])
     assert first_results == {1: 10}
     assert results == {2: RuntimeError, 3: RuntimeError}
     assert len(recorder.groups) == 2  # 2 and 3 were one group
@@ -152,12 +149,7 @@ def test_after_group_runs_once_per_group_after_everyone_is_answered():
     group_commit = GroupCommit(
         recorder, max_size=8, after_group=lambda items, results: seen.append((items, results))
     )
-    first, _ = submit_all(group_commit, [1])
-    assert recorder.entered.wait(WAIT)
-    rest, results = submit_all(group_commit, [2, 3])
-    waiting_until(lambda: len(group_commit._waiting) == 2)
-    recorder.release.set()
-    join(first + rest)
+    _, results = first_then_queued(group_commit, recorder, 1, [2, 3])
     assert seen[0] == ([1], [10])
     assert sorted(seen[1][0]) == [2, 3] and sorted(seen[1][1]) == [20, 30]
     assert len(seen) == 2 and results == {2: 20, 3: 30}
@@ -177,6 +169,32 @@ def test_an_after_group_error_reaches_its_leader_only_and_leaves_no_one_waiting(
     assert all(value in (OSError, item) for item, value in results.items())
     with pytest.raises(OSError):
         group_commit.submit(5)  # run: the lead is free again
+
+
+def test_run_alone_runs_in_the_caller_beside_a_running_group():
+    seen, groups = [], []
+    entered, release = threading.Event(), threading.Event()
+
+    def run_group(items):
+        groups.append(list(items))
+        if items == [1]:  # the group that stays open
+            entered.set()
+            assert release.wait(WAIT)
+        return [ValueError(item) if item < 0 else item * 10 for item in items]
+
+    group_commit = GroupCommit(
+        run_group, max_size=8, after_group=lambda items, results: seen.append((items, results))
+    )
+    first, first_results = submit_all(group_commit, [1])
+    assert entered.wait(WAIT)
+    assert group_commit.run_alone(2) == 20  # not queued behind the group that is still open
+    with pytest.raises(ValueError):
+        group_commit.run_alone(-3)
+    release.set()
+    join(first)
+    assert first_results == {1: 10}
+    assert groups == [[1], [2], [-3]]
+    assert ([2], [20]) in seen and len(seen) == 3
 
 
 def test_the_size_must_be_at_least_one():
