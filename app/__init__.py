@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import cli, database, sandbox
 from app.api import register_blueprints as register_api
+from app.api.hot import HotPaths
 from app.errors import register_error_handlers as register_errors
 from app.extensions import api, db, migrate, redis_store
 from config import load_config
@@ -23,6 +24,7 @@ def create_app(config=None):
     app.config.from_object(config)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    app.wsgi_app = HotPaths(app, app.wsgi_app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -45,11 +45,9 @@ def cached_json(department_id, field, compute, now: datetime) -> bytes:
     key, version_key = _KEY.format(department_id), _VERSION_KEY.format(department_id)
     version = None
     try:
-        raw = _client().hget(key, field)
-        if raw is not None:
-            until, _, document = raw.partition(b"|")
-            if float(until) > now.timestamp():
-                return document
+        document = _valid_entry(key, field, now)
+        if document is not None:
+            return document
         # Noted before MySQL is read: an invalidation from now on moves it.
         version = (_client().get(version_key) or b"0").decode()
     except redis.RedisError as error:
@@ -59,6 +57,23 @@ def cached_json(department_id, field, compute, now: datetime) -> bytes:
     if version is not None:
         _store(key, version_key, version, field, document, valid_until, now)
     return document
+
+
+def cached_only(department_id, field, now: datetime) -> bytes | None:
+    """cached_json's document while Redis holds a valid one, else None (a miss, or Redis away,
+    which cached_json then reports): never MySQL."""
+    try:
+        return _valid_entry(_KEY.format(department_id), field, now)
+    except redis.RedisError:
+        return None
+
+
+def _valid_entry(key, field, now):
+    raw = _client().hget(key, field)
+    if raw is None:
+        return None
+    until, _, document = raw.partition(b"|")
+    return document if float(until) > now.timestamp() else None
 
 
 def cached_read(department_id, field, compute, now: datetime):

@@ -27,14 +27,19 @@ GATE_SECONDS = 300
 REPLAY_SECONDS = 24 * 3600
 
 # 1 admitted, 0 sold out, -1 no counter.
-_TAKE = """
+_COUNTED = """
 local left = redis.call('GET', KEYS[1])
 if not left then return -1 end
 if tonumber(left) <= 0 then return 0 end
+"""
+_TAKE = (
+    _COUNTED
+    + """
 redis.call('DECR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 """
+)
 
 _GIVE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -107,7 +112,10 @@ class Admission(enum.Enum):
 
 
 # 2 replayed (KEYS[2] names the idempotency key's order), else as _TAKE.
-_ADMIT = "if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end" + _TAKE
+_REPLAYED = "if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end"
+_ADMIT = _REPLAYED + _TAKE
+# As _ADMIT, but takes nothing: 1 admitted means only that a token is there now.
+_LOOK = _REPLAYED + _COUNTED + "return 1"
 _ADMISSIONS = {
     2: Admission.REPLAYED,
     1: Admission.ADMITTED,
@@ -121,17 +129,24 @@ def admit(account_id, idempotency_key, schedule_id) -> Admission:
 
     A retry is never refused here (it is answered with its order even once sold out).
     """
-    result = _quietly(
-        -1,
-        lambda: _client().eval(
-            _ADMIT,
-            2,
-            _GATE.format(schedule_id),
-            _REPLAY.format(account_id, idempotency_key),
-            GATE_SECONDS,
-        ),
+    return _ADMISSIONS[
+        _quietly(-1, lambda: _eval(_ADMIT, schedule_id, account_id, idempotency_key))
+    ]
+
+
+def _eval(script, schedule_id, account_id, idempotency_key):
+    return _client().eval(
+        script,
+        2,
+        _GATE.format(schedule_id),
+        _REPLAY.format(account_id, idempotency_key),
+        GATE_SECONDS,
     )
-    return _ADMISSIONS[result]
+
+
+def would_admit(account_id, idempotency_key, schedule_id) -> Admission:
+    """What admit would answer now, taking nothing: for a caller that only acts on SOLD_OUT."""
+    return _ADMISSIONS[_quietly(-1, lambda: _eval(_LOOK, schedule_id, account_id, idempotency_key))]
 
 
 def remember(account_id, idempotency_key, order_id, pipe):

@@ -7,9 +7,14 @@ from app.services import auth
 BEARER = {"bearerAuth": []}
 
 
-def _bearer():
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization`` header's value ``Bearer <token>``, else None."""
+    scheme, _, token = (authorization or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _bearer():
+    return bearer_token(request.headers.get("Authorization"))
 
 
 def current_account():

@@ -190,6 +190,14 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
     return outcome, True
 
 
+def gate_refusal(account_id, idempotency_key, schedule_id) -> AppError | None:
+    """The answer hold_slot would give at once because the gate knows the schedule is sold out
+    (and this key made no order), else None. Reads Redis, takes nothing, never touches MySQL:
+    for a front end that answers before any other work (see app/api/hot.py)."""
+    admission = gate.would_admit(account_id, idempotency_key, schedule_id)
+    return _refusal(rules.sold_out()) if admission is gate.Admission.SOLD_OUT else None
+
+
 @dataclass(frozen=True, slots=True)
 class _HoldRequest:
     caller: object  # an account id or an auth.Principal

@@ -17,6 +17,7 @@ from app.services.pagination import Page, paginate
 
 SEARCH_LIMIT = 20
 MAX_CALENDAR_DAYS = 14
+CALENDAR_DAYS = 7  # the window when none is asked for
 
 
 def _like(text: str) -> str:
@@ -126,7 +127,7 @@ def _check_window(start: date, days: int, today: date):
         raise ValidationFailed(errors)
 
 
-def department_calendar(department_id, start=None, days=7, now=None) -> bytes:
+def department_calendar(department_id, start=None, days=CALENDAR_DAYS, now=None) -> bytes:
     """Per day from ``start``: status, total and remaining numbers, as the JSON answer itself.
 
     The most read page on a release morning: a cached answer is sent as Redis holds it, so the
@@ -161,7 +162,19 @@ def department_calendar(department_id, start=None, days=7, now=None) -> bytes:
         loads = [load for day_loads in by_day.values() for load in day_loads]
         return cells, next_change(loads, now)
 
-    return cache.cached_json(department_id, f"calendar:{start}:{days}", compute, now)
+    return cache.cached_json(department_id, _calendar_field(start, days), compute, now)
+
+
+def cached_calendar(department_id, now=None) -> bytes | None:
+    """department_calendar(department_id) with the default window, if the cache holds it (else
+    None): no MySQL, no validation (the default window is always valid)."""
+    now = now or clock.now()
+    field = _calendar_field(clock.business_date(now), CALENDAR_DAYS)
+    return cache.cached_only(department_id, field, now)
+
+
+def _calendar_field(start: date, days: int) -> str:
+    return f"calendar:{start}:{days}"
 
 
 def department_schedules(department_id, on_date, now=None) -> list[dict]:
@@ -189,7 +202,7 @@ def get_doctor(doctor_id) -> Doctor:
     return doctor
 
 
-def doctor_schedules(doctor_id, start=None, days=7, now=None) -> list[dict]:
+def doctor_schedules(doctor_id, start=None, days=CALENDAR_DAYS, now=None) -> list[dict]:
     """A doctor's schedules over ``days`` days from ``start``, with remaining numbers."""
     now = now or clock.now()
     start = start or clock.business_date(now)

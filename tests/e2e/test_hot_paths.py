@@ -1,0 +1,181 @@
+"""app/api/hot.py: the sold-out hold and the cached calendar answered before Flask dispatches.
+
+Each test watches whether the request reached the Flask app behind the hot paths, and compares
+what the hot path answered with what the endpoint itself answers to the same request.
+"""
+
+import pytest
+
+from app import gate
+from app.api.hot import HotPaths
+from app.extensions import db, redis_store
+from app.models import Doctor
+from tests.e2e.clients import expect, hold, patient_of
+
+
+@pytest.fixture
+def flask_calls(served):
+    """How many requests went past the hot paths to Flask (a list, one entry per path)."""
+    hot = served.app.wsgi_app
+    assert isinstance(hot, HotPaths)
+    behind, calls = hot.wsgi_app, []
+
+    def counted(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        return behind(environ, start_response)
+
+    hot.wsgi_app = counted
+    yield calls
+    hot.wsgi_app = behind
+
+
+@pytest.fixture
+def without_hot_paths(served):
+    """Call ``without_hot_paths(request)`` to make a request go straight to Flask."""
+    hot = served.app.wsgi_app
+
+    def call(request):
+        served.app.wsgi_app = hot.wsgi_app
+        try:
+            return request()
+        finally:
+            served.app.wsgi_app = hot
+
+    return call
+
+
+def _same_answer(first, second):
+    assert first.status_code == second.status_code
+    assert first.content == second.content
+    for header in ("Content-Type", "Content-Length"):
+        assert first.headers[header] == second.headers[header]
+
+
+@pytest.fixture
+def sold_out(user, world):
+    """A schedule whose one number ``user`` holds: the gate counter is at 0."""
+    schedule_id = world.schedule(capacity=1)
+    user.first_hold = expect(hold(user, schedule_id, patient_of(user), key="hot-first-hold"), 201)
+    return schedule_id
+
+
+class TestSoldOutHold:
+    def test_answered_before_flask_as_the_endpoint_answers(
+        self, other, sold_out, flask_calls, without_hot_paths
+    ):
+        patient_id = patient_of(other)
+        flask_calls.clear()
+        fast = hold(other, sold_out, patient_id)
+        assert flask_calls == []
+        body = expect(fast, 409, "slot_sold_out")
+        assert body["message"] == "该时段号源已约满"
+        _same_answer(fast, without_hot_paths(lambda: hold(other, sold_out, patient_id)))
+
+    def test_takes_nothing_from_the_gate(self, other, sold_out, served, flask_calls):
+        patient_id = patient_of(other)
+        for _ in range(3):
+            expect(hold(other, sold_out, patient_id), 409, "slot_sold_out")
+        with served.app.app_context():
+            assert gate.peek(sold_out) == 0
+
+    def test_a_retry_of_the_successful_hold_reaches_its_order(self, user, sold_out, flask_calls):
+        flask_calls.clear()
+        replay = hold(user, sold_out, user.first_hold["patient"]["id"], key="hot-first-hold")
+        assert expect(replay, 201)["id"] == user.first_hold["id"]
+        assert replay.headers["Idempotent-Replayed"] == "true"
+        assert flask_calls == ["/api/v1/orders"]
+
+    @pytest.mark.parametrize(
+        "change, status, code",
+        [
+            ({"headers": {"Idempotency-Key": "short"}}, 422, "validation_error"),
+            ({"headers": {"Authorization": "Bearer forged.token.here"}}, 401, "unauthorized"),
+            ({"headers": {"Authorization": ""}}, 401, "unauthorized"),
+            ({"json": {"schedule_id": "x", "patient_id": 1}}, 422, "validation_error"),
+            ({"json": {"extra": 1}}, 422, "validation_error"),
+            ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400, None),
+            ({"data": b'{"schedule_id": 1}', "headers": {"Content-Type": "text/plain"}}, 422, None),
+        ],
+    )
+    def test_anything_else_is_flasks_answer(
+        self, other, sold_out, flask_calls, without_hot_paths, change, status, code
+    ):
+        patient_id = patient_of(other)
+
+        def request(key):
+            body = {"schedule_id": sold_out, "patient_id": patient_id}
+            if "json" in change:
+                body = body | change["json"] if "extra" in change["json"] else change["json"]
+            kwargs = {"data": change["data"]} if "data" in change else {"json": body}
+            headers = {"Authorization": f"Bearer {other.token}", "Idempotency-Key": key}
+            headers |= change.get("headers", {})
+            return other.http.post("/api/v1/orders", headers=headers, **kwargs)
+
+        flask_calls.clear()
+        answer = request("hot-key-0001")
+        assert flask_calls == ["/api/v1/orders"]
+        assert answer.status_code == status, answer.text
+        if code:
+            assert answer.json()["code"] == code
+        _same_answer(answer, without_hot_paths(lambda: request("hot-key-0001")))
+
+    def test_a_schedule_with_numbers_left_is_booked_by_flask(
+        self, user, other, world, served, flask_calls
+    ):
+        schedule_id = world.schedule(capacity=2)
+        expect(hold(user, schedule_id, patient_of(user)), 201)  # the gate now counts: 1 left
+        patient_id = patient_of(other)
+        flask_calls.clear()
+        second = expect(hold(other, schedule_id, patient_id), 201)
+        # Had the hot path taken the last token, Flask would have found none and said sold out.
+        assert flask_calls == ["/api/v1/orders"] and second["seq"] == 2
+        with served.app.app_context():
+            assert gate.peek(schedule_id) == 0
+
+    def test_with_redis_away_flask_answers_from_mysql(
+        self, other, sold_out, served, flask_calls, monkeypatch
+    ):
+        dead = redis_store.connect("redis://127.0.0.1:1/0", served.app.config)
+        monkeypatch.setitem(served.app.extensions, "redis", dead)
+        patient_id = patient_of(other)
+        flask_calls.clear()
+        expect(hold(other, sold_out, patient_id), 409, "slot_sold_out")
+        assert flask_calls == ["/api/v1/orders"]
+
+
+class TestCachedCalendar:
+    def test_a_cached_calendar_is_sent_before_flask(
+        self, http, world, served, flask_calls, without_hot_paths
+    ):
+        department_id = _department_of(world, served)
+        url = f"/api/v1/departments/{department_id}/calendar"
+        first = expect(http.get(url), 200)  # a miss: Flask reads MySQL and fills the cache
+        assert flask_calls == [url]
+        flask_calls.clear()
+        cached = http.get(url)
+        assert flask_calls == []
+        assert cached.json() == first
+        _same_answer(cached, without_hot_paths(lambda: http.get(url)))
+
+    @pytest.mark.parametrize("query", ["?days=7", "?days=99", "?start=2001-01-01"])
+    def test_a_query_goes_to_flask(
+        self, http, world, served, flask_calls, without_hot_paths, query
+    ):
+        url = f"/api/v1/departments/{_department_of(world, served)}/calendar"
+        expect(http.get(url), 200)
+        flask_calls.clear()
+        answer = http.get(url + query)
+        assert flask_calls == [url]
+        _same_answer(answer, without_hot_paths(lambda: http.get(url + query)))
+
+    @pytest.mark.parametrize("department", ["0", "007", "999999999999"])
+    def test_odd_or_unknown_departments_go_to_flask(self, http, flask_calls, department):
+        url = f"/api/v1/departments/{department}/calendar"
+        http.get(url)
+        assert flask_calls == [url]
+
+
+def _department_of(world, served):
+    doctor_id = world.doctor()
+    with served.app.app_context():
+        return db.session.get(Doctor, doctor_id).department_id
