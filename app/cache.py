@@ -69,7 +69,7 @@ def cached_only(department_id, field, now: datetime) -> bytes | None:
 
 
 def _valid_entry(key, field, now):
-    raw = _client().hget(key, field)
+    raw = redis_store.read("HGET", key, field)
     if raw is None:
         return None
     until, _, document = raw.partition(b"|")

@@ -1,6 +1,8 @@
 """Extensions, created unbound; ``create_app`` binds them to an app."""
 
 import logging
+import os
+import threading
 from contextlib import contextmanager
 
 import redis
@@ -52,6 +54,20 @@ class RedisExtension:
     def client(self) -> redis.Redis:
         return current_app.extensions["redis"]
 
+    def read(self, *command):
+        """A read-only command (GET, HGET, a script that writes nothing), on a connection of
+        this thread's own, skipping the client's per-command machinery (pool checkout and
+        return, retry wrapper, instrumentation: ~60 µs of redis-py's ~100 µs per command): for
+        the release morning's hot paths. The raw reply; a dropped connection is replaced and the
+        command sent once more (safe: it changes nothing); any other failure raises RedisError
+        as the client would, and the connection is made anew on the next call.
+        """
+        client = self.client
+        try:
+            return _own_connection(client).call(command)
+        except redis.ConnectionError:
+            return _own_connection(client, anew=True).call(command)
+
     @contextmanager
     def batch(self, what: str, level=logging.WARNING):
         """One MULTI/EXEC round trip for the after-commit effects queued on the yielded pipeline.
@@ -65,6 +81,36 @@ class RedisExtension:
                 pipe.execute()
         except redis.RedisError as error:
             log.log(level, "%s: not sent to Redis: %s", what, error)
+
+
+class _OwnConnection:
+    """One thread's connection to one client's Redis (see RedisExtension.read)."""
+
+    def __init__(self, client: redis.Redis):
+        pool = client.connection_pool
+        self.client, self.pid = client, os.getpid()
+        self.connection = pool.connection_class(**pool.connection_kwargs)
+
+    def call(self, command):
+        try:
+            self.connection.send_command(*command)
+            return self.connection.read_response()
+        except BaseException:
+            self.connection.disconnect()
+            raise
+
+
+_own = threading.local()
+
+
+def _own_connection(client, anew=False) -> _OwnConnection:
+    own = getattr(_own, "connection", None)
+    # Another app's client (tests build several), or a forked child: never share a socket.
+    if anew or own is None or own.client is not client or own.pid != os.getpid():
+        if own is not None and own.pid == os.getpid():
+            own.connection.disconnect()
+        own = _own.connection = _OwnConnection(client)
+    return own
 
 
 # Objects stay readable after the commit that wrote them (responses are built from them); locking

@@ -134,19 +134,19 @@ def admit(account_id, idempotency_key, schedule_id) -> Admission:
     ]
 
 
-def _eval(script, schedule_id, account_id, idempotency_key):
-    return _client().eval(
-        script,
-        2,
-        _GATE.format(schedule_id),
-        _REPLAY.format(account_id, idempotency_key),
-        GATE_SECONDS,
-    )
-
-
 def would_admit(account_id, idempotency_key, schedule_id) -> Admission:
     """What admit would answer now, taking nothing: for a caller that only acts on SOLD_OUT."""
-    return _ADMISSIONS[_quietly(-1, lambda: _eval(_LOOK, schedule_id, account_id, idempotency_key))]
+    look = _keys_and_args(schedule_id, account_id, idempotency_key)
+    return _ADMISSIONS[_quietly(-1, lambda: redis_store.read("EVAL", _LOOK, *look))]
+
+
+def _eval(script, schedule_id, account_id, idempotency_key):
+    return _client().eval(script, *_keys_and_args(schedule_id, account_id, idempotency_key))
+
+
+def _keys_and_args(schedule_id, account_id, idempotency_key):
+    gate, replay = _GATE.format(schedule_id), _REPLAY.format(account_id, idempotency_key)
+    return 2, gate, replay, GATE_SECONDS
 
 
 def remember(account_id, idempotency_key, order_id, pipe):
