@@ -61,7 +61,8 @@ def _dev_secrets():
     return json.loads(path.read_text())
 
 
-def _rsa_private_pem():
+def rsa_private_pem():
+    """A fresh RSA-2048 private key, PEM (PKCS#8): stand-in keys of development and test runs."""
     # Imported here: only development and test runs generate keys.
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -74,7 +75,8 @@ def _rsa_private_pem():
     ).decode()
 
 
-def _public_pem(private_pem):
+def public_pem(private_pem):
+    """The public half of a PEM private key, PEM (SubjectPublicKeyInfo)."""
     from cryptography.hazmat.primitives import serialization
 
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
@@ -95,16 +97,16 @@ def _random_secrets():
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     # The payment stand-ins' own keys (they play WeChat Pay and Alipay) and our merchant keys:
     # generated per machine or per test run, never committed, refused by production.
-    wechatpay_platform = _rsa_private_pem()
-    alipay_platform = _rsa_private_pem()
+    wechatpay_platform = rsa_private_pem()
+    alipay_platform = rsa_private_pem()
     return {
-        "WECHATPAY_MERCHANT_PRIVATE_KEY": _rsa_private_pem(),
+        "WECHATPAY_MERCHANT_PRIVATE_KEY": rsa_private_pem(),
         "WECHATPAY_APIV3_KEY": secrets.token_hex(16),
         "SANDBOX_WECHATPAY_PLATFORM_PRIVATE_KEY": wechatpay_platform,
-        "WECHATPAY_PUBLIC_KEY": _public_pem(wechatpay_platform),
-        "ALIPAY_APP_PRIVATE_KEY": _rsa_private_pem(),
+        "WECHATPAY_PUBLIC_KEY": public_pem(wechatpay_platform),
+        "ALIPAY_APP_PRIVATE_KEY": rsa_private_pem(),
         "SANDBOX_ALIPAY_PRIVATE_KEY": alipay_platform,
-        "ALIPAY_PUBLIC_KEY": _public_pem(alipay_platform),
+        "ALIPAY_PUBLIC_KEY": public_pem(alipay_platform),
         "SECRET_KEY": DEV_ONLY_PREFIX + secrets.token_urlsafe(32),
         "FIELD_ENCRYPTION_KEYS": f"dev1:{key}",
         "LOOKUP_HASH_KEY": DEV_ONLY_PREFIX + secrets.token_urlsafe(32),

@@ -2,8 +2,6 @@
 
 import threading
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
@@ -71,23 +69,3 @@ class ServedApp:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(timeout=5)
-
-
-def new_rsa_key():
-    """A fresh RSA-2048 private key, PEM (PKCS#8): e.g. someone else's merchant key."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def public_pem(private_pem):
-    """The public half of a PEM private key, PEM (SubjectPublicKeyInfo)."""
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )

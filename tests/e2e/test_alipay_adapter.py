@@ -28,8 +28,8 @@ from app.integrations.alipay import (
     NotificationInvalid,
     TradeStatus,
 )
+from config import public_pem, rsa_private_pem
 from tests.e2e.alipay_helpers import AlipayPayer, NotifyReceiver, new_out_trade_no
-from tests.support import new_rsa_key, public_pem
 
 SUBJECT = "挂号费-心内科"
 
@@ -609,7 +609,7 @@ def test_the_bill_file_is_a_gbk_zip_as_alipay_writes_it(served, adapter, payer, 
 
 
 def test_a_request_signed_with_another_key_is_refused(served, ctx):
-    other = Alipay.from_config(config_with(served, ALIPAY_APP_PRIVATE_KEY=new_rsa_key()))
+    other = Alipay.from_config(config_with(served, ALIPAY_APP_PRIVATE_KEY=rsa_private_pem()))
 
     with pytest.raises(AlipayError) as refused:
         other.query(new_out_trade_no())
@@ -630,7 +630,7 @@ def test_another_app_id_is_refused(served, ctx):
 
 def test_an_answer_not_signed_by_alipay_is_not_trusted(served, ctx):
     # Configured with a key that is not the one the answers are signed with.
-    other = Alipay.from_config(config_with(served, ALIPAY_PUBLIC_KEY=public_pem(new_rsa_key())))
+    other = Alipay.from_config(config_with(served, ALIPAY_PUBLIC_KEY=public_pem(rsa_private_pem())))
 
     with pytest.raises(AlipayUnavailable) as unavailable:
         other.query(new_out_trade_no())

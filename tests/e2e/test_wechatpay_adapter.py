@@ -16,6 +16,7 @@ from app.integrations.wechatpay import (
     WeChatPayRejected,
     WeChatPayUnavailable,
 )
+from config import public_pem, rsa_private_pem
 from tests.e2e.wechat_helpers import new_openid
 from tests.e2e.wechatpay_helpers import (
     NotifyReceiver,
@@ -23,7 +24,6 @@ from tests.e2e.wechatpay_helpers import (
     new_out_refund_no,
     new_out_trade_no,
 )
-from tests.support import new_rsa_key, public_pem
 
 DESCRIPTION = "预约挂号-心内科 王医生"
 
@@ -471,7 +471,7 @@ def test_a_body_changed_after_signing_is_invalid(ctx, payer, receiver):
 
 
 def test_a_request_signed_with_another_key_is_refused(ctx, served):
-    other = adapter_with(served, WECHATPAY_MERCHANT_PRIVATE_KEY=new_rsa_key())
+    other = adapter_with(served, WECHATPAY_MERCHANT_PRIVATE_KEY=rsa_private_pem())
 
     with pytest.raises(WeChatPayRejected) as refused:
         other.query(new_out_trade_no())
@@ -489,7 +489,7 @@ def test_a_request_with_another_serial_no_is_refused(ctx, served):
 
 
 def test_an_answer_signed_with_another_key_is_unverified(ctx, served):
-    other = adapter_with(served, WECHATPAY_PUBLIC_KEY=public_pem(new_rsa_key()))
+    other = adapter_with(served, WECHATPAY_PUBLIC_KEY=public_pem(rsa_private_pem()))
     out_trade_no, _, _ = prepaid()
 
     with pytest.raises(WeChatPayUnavailable) as unverified:
