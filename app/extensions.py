@@ -68,6 +68,12 @@ class RedisExtension:
         except redis.ConnectionError:
             return _own_connection(client, anew=True).call(command)
 
+    def send(self, *command):
+        """A command that may change something, on the thread's own connection as ``read``
+        sends it, but never sent twice: a dropped connection raises ConnectionError (the next
+        call connects anew), for a caller that can do without the answer."""
+        return _own_connection(self.client).call(command)
+
     @contextmanager
     def batch(self, what: str, level=logging.WARNING):
         """One MULTI/EXEC round trip for the after-commit effects queued on the yielded pipeline.

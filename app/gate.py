@@ -114,8 +114,6 @@ class Admission(enum.Enum):
 # 2 replayed (KEYS[2] names the idempotency key's order), else as _TAKE.
 _REPLAYED = "if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end"
 _ADMIT = _REPLAYED + _TAKE
-# As _ADMIT, but takes nothing: 1 admitted means only that a token is there now.
-_LOOK = _REPLAYED + _COUNTED + "return 1"
 _ADMISSIONS = {
     2: Admission.REPLAYED,
     1: Admission.ADMITTED,
@@ -127,26 +125,14 @@ _ADMISSIONS = {
 def admit(account_id, idempotency_key, schedule_id) -> Admission:
     """One round trip, no MySQL: is this a retry of a hold that succeeded, else take a token.
 
-    A retry is never refused here (it is answered with its order even once sold out).
+    A retry is never refused here (it is answered with its order even once sold out). Every
+    hold of a release morning asks this, so it goes on the thread's own connection, and is never
+    sent twice: a token must not be taken twice for one hold (a failure answers UNKNOWN).
     """
-    return _ADMISSIONS[
-        _quietly(-1, lambda: _eval(_ADMIT, schedule_id, account_id, idempotency_key))
-    ]
-
-
-def would_admit(account_id, idempotency_key, schedule_id) -> Admission:
-    """What admit would answer now, taking nothing: for a caller that only acts on SOLD_OUT."""
-    look = _keys_and_args(schedule_id, account_id, idempotency_key)
-    return _ADMISSIONS[_quietly(-1, lambda: redis_store.read("EVAL", _LOOK, *look))]
-
-
-def _eval(script, schedule_id, account_id, idempotency_key):
-    return _client().eval(script, *_keys_and_args(schedule_id, account_id, idempotency_key))
-
-
-def _keys_and_args(schedule_id, account_id, idempotency_key):
     gate, replay = _GATE.format(schedule_id), _REPLAY.format(account_id, idempotency_key)
-    return 2, gate, replay, GATE_SECONDS
+    return _ADMISSIONS[
+        _quietly(-1, lambda: redis_store.send("EVAL", _ADMIT, 2, gate, replay, GATE_SECONDS))
+    ]
 
 
 def remember(account_id, idempotency_key, order_id, pipe):

@@ -1,21 +1,21 @@
-"""The release morning's two commonest answers, given before Flask dispatches the request.
+"""The release morning's requests, answered before Flask dispatches them.
 
-At 07:00 nearly every request is one of two: a hold of a schedule that has just sold out
-(refused ``slot_sold_out`` by the Redis gate) or a look at a department's calendar (one cached
+At 07:00 nearly every request is one of two: a hold (most of them refused ``slot_sold_out`` by
+the Redis gate, a few hundred booked) or a look at a department's calendar (one cached
 document). Through Flask, flask-smorest and webargs each costs several times its own work, so
 this WSGI layer answers exactly those two cases itself, with the services' own functions and
 the same schemas, and hands every other request, unchanged, to the app:
 
-- ``POST /api/v1/orders`` whose header and body pass the same schemas, whose bearer token has a
-  valid signature, and whose schedule the gate knows is sold out (and whose key made no order):
-  the same 409 the endpoint answers. Nothing is taken from the gate, so a request it does not
-  answer is decided by the endpoint exactly as before.
+- ``POST /api/v1/orders`` whose header and body pass the endpoint's schemas and whose bearer
+  token has a valid signature: decided by ``booking.hold_slot`` as the endpoint decides it, and
+  answered as the endpoint answers (the order and 201, the refusal's envelope, a replay's
+  header, the 500 envelope for anything unexpected).
 - ``GET /api/v1/departments/<id>/calendar`` with no query, while the cache holds it: the cached
   document, as the endpoint sends it.
 
-Anything else, any doubt (a body it cannot read, a failed check, a cache miss, Redis away) goes
-to Flask, which gives the full answer, errors included. tests/e2e/test_hot_paths.py holds the
-two paths' answers equal to the endpoints'.
+Anything else, any doubt before the hold is decided (a body it cannot read, a failed check, a
+cache miss) goes to Flask, which gives the full answer, errors included.
+tests/e2e/test_hot_paths.py holds the two paths' answers equal to the endpoints'.
 """
 
 import io
@@ -25,6 +25,7 @@ import re
 import marshmallow as ma
 from werkzeug.wrappers import Response
 
+from app import errors
 from app.api.security import bearer_token
 from app.errors import AppError
 from app.schemas import orders as order_schemas
@@ -44,12 +45,13 @@ class HotPaths:
         self.wsgi_app = wsgi_app
         self.header_schema = order_schemas.IdempotencyHeader()
         self.body_schema = order_schemas.OrderCreateSchema()
+        self.order_schema = order_schemas.OrderSchema()
 
     def __call__(self, environ, start_response):
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
         answer = None
         if method == "POST" and path == _HOLD:
-            answer = self._sold_out(environ)
+            answer = self._hold(environ)
         elif method == "GET" and not environ.get("QUERY_STRING"):
             match = _CALENDAR.fullmatch(path)
             if match:
@@ -63,7 +65,7 @@ class HotPaths:
             document = catalogue.cached_calendar(department_id)
         return None if document is None else Response(document, mimetype=_JSON)
 
-    def _sold_out(self, environ) -> Response | None:
+    def _hold(self, environ) -> Response | None:
         body = _read_json_body(environ)
         key = environ.get("HTTP_IDEMPOTENCY_KEY")
         token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
@@ -79,11 +81,20 @@ class HotPaths:
                 caller = auth.verify_signature(token)
             except AppError:
                 return None
-            refusal = booking.gate_refusal(caller.id, key, hold["schedule_id"])
-            if refusal is None:
-                return None
-            response = self.app.json.response(refusal.to_dict())
-        response.status_code = refusal.status
+            # From here on the hold is decided, so the answer is this path's whatever happens.
+            try:
+                order, created = booking.hold_slot(
+                    caller, hold["schedule_id"], hold["patient_id"], key
+                )
+                document, status = self.order_schema.dump(order), 201
+                headers = {} if created else {"Idempotent-Replayed": "true"}
+            except AppError as error:
+                document, status, headers = errors.handle_app_error(error)
+            except Exception as error:  # as Flask's handler of the unexpected: logged, a 500
+                document, status, headers = errors.handle_unexpected(error)
+            response = self.app.json.response(document)
+        response.status_code = status
+        response.headers.update(headers)
         return response
 
 

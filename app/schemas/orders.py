@@ -92,7 +92,7 @@ class OrderSchema(ma.Schema):
         metadata={"description": "the latest payment's merchant order number, once asked for"},
     )
     paid = ma.fields.Function(lambda o: any(p.status == "paid" for p in o.payments))
-    refunds = ma.fields.Function(lambda o: OrderRefundSchema(many=True).dump(o.refunds))
+    refunds = ma.fields.List(ma.fields.Nested(lambda: OrderRefundSchema()))
     cancelled_by = ma.fields.String(allow_none=True)
     cancel_reason = ma.fields.String()
     created_at = ChinaDateTime()

@@ -190,14 +190,6 @@ def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tup
     return outcome, True
 
 
-def gate_refusal(account_id, idempotency_key, schedule_id) -> AppError | None:
-    """The answer hold_slot would give at once because the gate knows the schedule is sold out
-    (and this key made no order), else None. Reads Redis, takes nothing, never touches MySQL:
-    for a front end that answers before any other work (see app/api/hot.py)."""
-    admission = gate.would_admit(account_id, idempotency_key, schedule_id)
-    return _refusal(rules.sold_out()) if admission is gate.Admission.SOLD_OUT else None
-
-
 @dataclass(frozen=True, slots=True)
 class _HoldRequest:
     caller: object  # an account id or an auth.Principal
@@ -512,8 +504,9 @@ def _check(request, account, orders, schedule, patient) -> _Replay | None:
 
 def _new_order(request, schedule, patient, slot) -> Order:
     """The order, and the rows it refers to, as the answer shows them: built from the rows read
-    instead of loaded. Never added to a session (_save inserts its columns)."""
-    created = utcnow()
+    instead of loaded. Never added to a session (_save inserts its columns). Its times are in
+    whole seconds, as MySQL keeps them, so a retry's answer (read back) is the same document."""
+    created = utcnow().replace(microsecond=0)
     order = Order(
         account_id=request.account_id,
         patient_id=patient.patient_id,
@@ -526,7 +519,7 @@ def _new_order(request, schedule, patient, slot) -> Order:
         seq=slot.seq,
         suggested_time=slot.suggested_time,
         amount_fen=schedule.fee_fen,
-        expires_at=request.now + timedelta(minutes=schedule.hold_minutes),
+        expires_at=(request.now + timedelta(minutes=schedule.hold_minutes)).replace(microsecond=0),
         reschedule_count=0,
         cancel_reason="",
         idempotency_key=request.idempotency_key,

@@ -1,4 +1,4 @@
-"""app/api/hot.py: the sold-out hold and the cached calendar answered before Flask dispatches.
+"""app/api/hot.py: holds and the cached calendar answered before Flask dispatches.
 
 Each test watches whether the request reached the Flask app behind the hot paths, and compares
 what the hot path answered with what the endpoint itself answers to the same request.
@@ -10,6 +10,7 @@ from app import gate
 from app.api.hot import HotPaths
 from app.extensions import db, redis_store
 from app.models import Doctor
+from app.services import booking
 from tests.e2e.clients import expect, hold, patient_of
 
 
@@ -59,7 +60,7 @@ def sold_out(user, world):
     return schedule_id
 
 
-class TestSoldOutHold:
+class TestHold:
     def test_answered_before_flask_as_the_endpoint_answers(
         self, other, sold_out, flask_calls, without_hot_paths
     ):
@@ -78,12 +79,46 @@ class TestSoldOutHold:
         with served.app.app_context():
             assert gate.peek(sold_out) == 0
 
-    def test_a_retry_of_the_successful_hold_reaches_its_order(self, user, sold_out, flask_calls):
+    def test_a_retry_of_the_successful_hold_gets_its_order_as_from_the_endpoint(
+        self, user, sold_out, flask_calls, without_hot_paths
+    ):
+        patient_id = user.first_hold["patient"]["id"]
         flask_calls.clear()
-        replay = hold(user, sold_out, user.first_hold["patient"]["id"], key="hot-first-hold")
-        assert expect(replay, 201)["id"] == user.first_hold["id"]
+        replay = hold(user, sold_out, patient_id, key="hot-first-hold")
+        assert flask_calls == []
+        assert expect(replay, 201) == user.first_hold
         assert replay.headers["Idempotent-Replayed"] == "true"
-        assert flask_calls == ["/api/v1/orders"]
+        endpoint = without_hot_paths(lambda: hold(user, sold_out, patient_id, key="hot-first-hold"))
+        _same_answer(replay, endpoint)
+        assert endpoint.headers["Idempotent-Replayed"] == "true"
+
+    def test_other_refusals_are_the_endpoints(self, user, world, flask_calls, without_hot_paths):
+        schedule_id = world.schedule(capacity=3)
+        patient_id = patient_of(user)
+        expect(hold(user, schedule_id, patient_id), 201)
+        flask_calls.clear()
+        again = hold(user, schedule_id, patient_id)
+        unknown = hold(user, 10**9, patient_id)
+        assert flask_calls == []
+        expect(again, 409, "duplicate_booking")
+        expect(unknown, 404, "not_found")
+        _same_answer(again, without_hot_paths(lambda: hold(user, schedule_id, patient_id)))
+        _same_answer(unknown, without_hot_paths(lambda: hold(user, 10**9, patient_id)))
+
+    def test_an_unexpected_error_is_the_endpoints_500(
+        self, user, world, flask_calls, without_hot_paths, monkeypatch, caplog
+    ):
+        def broken(*args):
+            raise RuntimeError("the service broke")
+
+        monkeypatch.setattr(booking, "hold_slot", broken)
+        schedule_id, patient_id = world.schedule(capacity=1), patient_of(user)
+        flask_calls.clear()
+        answer = hold(user, schedule_id, patient_id)
+        assert flask_calls == []
+        expect(answer, 500, "internal_error")
+        assert "the service broke" in caplog.text
+        _same_answer(answer, without_hot_paths(lambda: hold(user, schedule_id, patient_id)))
 
     @pytest.mark.parametrize(
         "change, status, code",
@@ -119,28 +154,31 @@ class TestSoldOutHold:
             assert answer.json()["code"] == code
         _same_answer(answer, without_hot_paths(lambda: request("hot-key-0001")))
 
-    def test_a_schedule_with_numbers_left_is_booked_by_flask(
-        self, user, other, world, served, flask_calls
+    def test_a_hold_is_booked_as_the_endpoint_books_it(
+        self, user, other, world, served, flask_calls, without_hot_paths
     ):
         schedule_id = world.schedule(capacity=2)
         expect(hold(user, schedule_id, patient_of(user)), 201)  # the gate now counts: 1 left
         patient_id = patient_of(other)
         flask_calls.clear()
-        second = expect(hold(other, schedule_id, patient_id), 201)
-        # Had the hot path taken the last token, Flask would have found none and said sold out.
-        assert flask_calls == ["/api/v1/orders"] and second["seq"] == 2
+        booked = hold(other, schedule_id, patient_id, key="hot-booked-key")
+        assert flask_calls == []
+        assert expect(booked, 201)["seq"] == 2 and "Idempotent-Replayed" not in booked.headers
         with served.app.app_context():
             assert gate.peek(schedule_id) == 0
+        # The endpoint's answer to the same request, a replay: the same order, read from MySQL.
+        endpoint = without_hot_paths(
+            lambda: hold(other, schedule_id, patient_id, key="hot-booked-key")
+        )
+        _same_answer(booked, endpoint)
 
-    def test_with_redis_away_flask_answers_from_mysql(
-        self, other, sold_out, served, flask_calls, monkeypatch
-    ):
+    def test_with_redis_away_mysql_answers(self, other, sold_out, served, flask_calls, monkeypatch):
         dead = redis_store.connect("redis://127.0.0.1:1/0", served.app.config)
         monkeypatch.setitem(served.app.extensions, "redis", dead)
         patient_id = patient_of(other)
         flask_calls.clear()
         expect(hold(other, sold_out, patient_id), 409, "slot_sold_out")
-        assert flask_calls == ["/api/v1/orders"]
+        assert flask_calls == []
 
 
 class TestCachedCalendar:

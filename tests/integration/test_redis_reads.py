@@ -1,4 +1,4 @@
-"""RedisExtension.read: read-only commands on a connection of the thread's own."""
+"""RedisExtension.read and .send: commands on a connection of the thread's own."""
 
 import threading
 
@@ -50,8 +50,23 @@ def test_a_dropped_connection_is_replaced_and_the_read_sent_again(app, redis):
     assert _own_id(app) != killed
 
 
+def test_a_command_that_changes_something_is_never_sent_twice(app, redis):
+    redis.set("n", 0)
+    killed = _own_id(app)
+    redis.execute_command("CLIENT", "KILL", "ID", killed)
+    with app.app_context():
+        with pytest.raises(redis_py.ConnectionError):
+            redis_store.send("INCR", "n")
+        assert redis.get("n") == b"0"
+        assert redis_store.send("INCR", "n") == 1  # the next call connects anew
+    assert _own_id(app) != killed
+
+
 def test_redis_away_raises_a_redis_error(app, monkeypatch):
     dead = redis_store.connect("redis://127.0.0.1:1/0", app.config)
     monkeypatch.setitem(app.extensions, "redis", dead)
-    with app.app_context(), pytest.raises(redis_py.RedisError):
-        redis_store.read("GET", "k")
+    with app.app_context():
+        with pytest.raises(redis_py.RedisError):
+            redis_store.read("GET", "k")
+        with pytest.raises(redis_py.RedisError):
+            redis_store.send("SET", "k", "v")
