@@ -442,6 +442,7 @@ def _decide(requests) -> list:
 
     for schedule_id, indexes in passed.items():
         schedule = schedules[schedule_id]
+        shown = _shown_with(schedule)
         slots = _run(_FREE_SLOTS, {"schedule_id": schedule_id, "count": len(indexes)}).all()
         if len(slots) < len(indexes):
             gate.reset(schedule_id, 0)
@@ -451,7 +452,7 @@ def _decide(requests) -> list:
                 continue
             request = requests[index]
             outcomes[index] = _new_order(
-                request, schedule, patients[request.patient_id], slots[position]
+                request, schedule, patients[request.patient_id], slots[position], shown
             )
     return outcomes
 
@@ -502,10 +503,26 @@ def _check(request, account, orders, schedule, patient) -> _Replay | None:
     return None
 
 
-def _new_order(request, schedule, patient, slot) -> Order:
-    """The order, and the rows it refers to, as the answer shows them: built from the rows read
-    instead of loaded. Never added to a session (_save inserts its columns). Its times are in
-    whole seconds, as MySQL keeps them, so a retry's answer (read back) is the same document."""
+def _shown_with(schedule) -> dict:
+    """The catalogue rows an order of ``schedule`` refers to, as its answer shows them: built
+    from the row read instead of loaded, once for all the group's orders of that schedule."""
+    return {
+        "schedule": Schedule(id=schedule.id, period=schedule.period),
+        "doctor": Doctor(
+            id=schedule.doctor_id, name=schedule.doctor_name, title=schedule.doctor_title
+        ),
+        "department": Department(
+            id=schedule.department_id, name=schedule.department_name, location=schedule.location
+        ),
+        "hospital": Hospital(id=schedule.hospital_id, name=schedule.hospital_name),
+    }
+
+
+def _new_order(request, schedule, patient, slot, shown) -> Order:
+    """The order, with its patient and the catalogue rows ``shown`` (see _shown_with), built
+    from the rows read instead of loaded. Never added to a session (_save inserts its columns).
+    Its times are in whole seconds, as MySQL keeps them, so a retry's answer (read back) is the
+    same document."""
     created = utcnow().replace(microsecond=0)
     order = Order(
         account_id=request.account_id,
@@ -531,14 +548,7 @@ def _new_order(request, schedule, patient, slot) -> Order:
             name=patient.patient_name,
             id_number_masked=patient.id_number_masked,
         ),
-        schedule=Schedule(id=schedule.id, period=schedule.period),
-        doctor=Doctor(
-            id=schedule.doctor_id, name=schedule.doctor_name, title=schedule.doctor_title
-        ),
-        department=Department(
-            id=schedule.department_id, name=schedule.department_name, location=schedule.location
-        ),
-        hospital=Hospital(id=schedule.hospital_id, name=schedule.hospital_name),
+        **shown,
     )
     # A free clinic (义诊): nothing to pay, so the number is booked at once.
     order.set_status(OrderStatus.BOOKED if schedule.fee_fen == 0 else OrderStatus.PENDING_PAYMENT)

@@ -16,6 +16,7 @@ from app.domain.orders import OrderStatus
 from app.errors import AppError
 from app.extensions import db
 from app.models import Order
+from app.schemas.orders import OrderSchema
 from app.services import booking
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
@@ -86,6 +87,18 @@ def test_a_group_is_one_transaction_and_numbers_go_in_request_order(committed):
         admission = gate.admit(account_id, f"group-{account_id}", schedule_id)
         assert admission is gate.Admission.REPLAYED
     assert gate.peek(schedule_id) == 5  # no token came back: every hold took its number
+
+
+def test_each_order_of_a_group_shows_its_own_schedule_as_reading_it_back_does(committed):
+    schedules = [_schedule(capacity=3), _schedule(capacity=3)]  # two doctors, two departments
+    pairs = make_patients(4)
+    requests = [_request(a, p, schedules[i % 2], f"shown-{a}") for i, (a, p) in enumerate(pairs)]
+    outcomes = _run(requests)
+    see_committed()
+    for (account_id, _), order in zip(pairs, outcomes, strict=True):
+        read_back = booking.get_order(account_id, order.id)
+        assert OrderSchema().dump(order) == OrderSchema().dump(read_back)
+    assert {o.doctor.id for o in outcomes[::2]} != {o.doctor.id for o in outcomes[1::2]}
 
 
 def test_a_refusal_in_a_group_leaves_the_others_alone_and_gives_its_token_back(committed):
