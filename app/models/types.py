@@ -44,5 +44,6 @@ class StrEnum(TypeDecorator):
 
 
 def utcnow():
-    """Now, aware, in UTC."""
-    return datetime.now(UTC)
+    """Now, aware, in UTC, in whole seconds as MySQL's DATETIME keeps it: an object answered
+    right after it was written shows the times a later read of it shows."""
+    return datetime.now(UTC).replace(microsecond=0)

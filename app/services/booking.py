@@ -521,9 +521,9 @@ def _shown_with(schedule) -> dict:
 def _new_order(request, schedule, patient, slot, shown) -> Order:
     """The order, with its patient and the catalogue rows ``shown`` (see _shown_with), built
     from the rows read instead of loaded. Never added to a session (_save inserts its columns).
-    Its times are in whole seconds, as MySQL keeps them, so a retry's answer (read back) is the
-    same document."""
-    created = utcnow().replace(microsecond=0)
+    Its times are in whole seconds, as MySQL keeps them (utcnow's are), so a retry's answer
+    (read back) is the same document."""
+    created = utcnow()
     order = Order(
         account_id=request.account_id,
         patient_id=patient.patient_id,
