@@ -26,6 +26,7 @@ import marshmallow as ma
 from werkzeug.wrappers import Response
 
 from app import errors
+from app.api.orders import hold_headers
 from app.api.security import bearer_token
 from app.errors import AppError
 from app.schemas import orders as order_schemas
@@ -87,7 +88,7 @@ class HotPaths:
                     caller, hold["schedule_id"], hold["patient_id"], key
                 )
                 document, status = self.order_schema.dump(order), 201
-                headers = {} if created else {"Idempotent-Replayed": "true"}
+                headers = hold_headers(created)
             except AppError as error:
                 document, status, headers = errors.handle_app_error(error)
             except Exception as error:  # as Flask's handler of the unexpected: logged, a 500
