@@ -18,7 +18,8 @@ import hashlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app
@@ -155,7 +156,9 @@ def _lock_account(account_id) -> Account:
     return lock_one(sa.select(Account).where(Account.id == account_id))
 
 
-def hold_slot(caller, schedule_id, patient_id, idempotency_key, now=None) -> tuple[Order, bool]:
+def hold_slot(
+    caller, schedule_id, patient_id, idempotency_key, now=None
+) -> tuple["Order | HeldOrder", bool]:
     """Hold the lowest free number of a schedule for one of the caller's patients.
 
     ``caller`` is an account id, or an auth.Principal whose token is checked against revocation
@@ -228,7 +231,7 @@ def _hold_group(requests) -> list:
     try:
         with transaction(on_conflict=_integrity_refusal):
             outcomes = _decide(requests)
-            created = [outcome for outcome in outcomes if isinstance(outcome, Order)]
+            created = [outcome for outcome in outcomes if isinstance(outcome, HeldOrder)]
             if created:
                 _save(created)
     except Exception as error:
@@ -246,7 +249,7 @@ def _after_group(requests, outcomes):
     in between finds no timer to remove; the timer then finds the order closed and does nothing)."""
     created = []
     for request, outcome in zip(requests, outcomes, strict=True):
-        if isinstance(outcome, Order):
+        if isinstance(outcome, HeldOrder):
             created.append((request, outcome))
         elif outcome is not _ALONE:
             _give_back(
@@ -507,24 +510,71 @@ def _shown_with(schedule) -> dict:
     """The catalogue rows an order of ``schedule`` refers to, as its answer shows them: built
     from the row read instead of loaded, once for all the group's orders of that schedule."""
     return {
-        "schedule": Schedule(id=schedule.id, period=schedule.period),
-        "doctor": Doctor(
+        "schedule": _Shown(id=schedule.id, period=schedule.period),
+        "doctor": _Shown(
             id=schedule.doctor_id, name=schedule.doctor_name, title=schedule.doctor_title
         ),
-        "department": Department(
+        "department": _Shown(
             id=schedule.department_id, name=schedule.department_name, location=schedule.location
         ),
-        "hospital": Hospital(id=schedule.hospital_id, name=schedule.hospital_name),
+        "hospital": _Shown(id=schedule.hospital_id, name=schedule.hospital_name),
     }
 
 
-def _new_order(request, schedule, patient, slot, shown) -> Order:
-    """The order, with its patient and the catalogue rows ``shown`` (see _shown_with), built
-    from the rows read instead of loaded. Never added to a session (_save inserts its columns).
-    Its times are in whole seconds, as MySQL keeps them (utcnow's are), so a retry's answer
-    (read back) is the same document."""
+class _Shown(SimpleNamespace):
+    """A catalogue row or patient as an answer shows it (the attributes OrderSchema reads)."""
+
+
+@dataclass(slots=True, eq=False)
+class HeldOrder:
+    """A hold as its group's transaction wrote it: the columns of ``orders`` (``id`` once
+    inserted) and the rows its answer shows. OrderSchema dumps it as it dumps an Order.
+
+    Built from the rows the group read, never loaded nor added to a session: an ORM Order
+    costs several times more to build and to dump, and a release morning builds hundreds at
+    once. A retry's answer is the Order read back, the same document (tests hold them equal).
+    """
+
+    account_id: int
+    patient_id: int
+    schedule_id: int
+    slot_id: int
+    doctor_id: int
+    department_id: int
+    hospital_id: int
+    visit_date: date
+    seq: int
+    suggested_time: time
+    amount_fen: int
+    status: OrderStatus
+    active: bool | None
+    expires_at: datetime
+    idempotency_key: str
+    request_fingerprint: str
+    created_at: datetime
+    updated_at: datetime
+    patient: _Shown
+    schedule: _Shown
+    doctor: _Shown
+    department: _Shown
+    hospital: _Shown
+    id: int | None = None
+    reschedule_count: int = 0
+    cancelled_by: CancelledBy | None = None
+    cancel_reason: str = ""
+    closed_at: datetime | None = None
+    payments: tuple = ()
+    refunds: tuple = ()
+
+
+def _new_order(request, schedule, patient, slot, shown) -> HeldOrder:
+    """The order, with its patient and the catalogue rows ``shown`` (see _shown_with). Its times
+    are in whole seconds, as MySQL keeps them (utcnow's are), so a retry's answer (read back) is
+    the same document."""
     created = utcnow()
-    order = Order(
+    # A free clinic (义诊): nothing to pay, so the number is booked at once.
+    status = OrderStatus.BOOKED if schedule.fee_fen == 0 else OrderStatus.PENDING_PAYMENT
+    return HeldOrder(
         account_id=request.account_id,
         patient_id=patient.patient_id,
         schedule_id=schedule.id,
@@ -536,26 +586,23 @@ def _new_order(request, schedule, patient, slot, shown) -> Order:
         seq=slot.seq,
         suggested_time=slot.suggested_time,
         amount_fen=schedule.fee_fen,
+        status=status,
+        active=True if status.is_active else None,  # as Order.set_status keeps it
         expires_at=(request.now + timedelta(minutes=schedule.hold_minutes)).replace(microsecond=0),
-        reschedule_count=0,
-        cancel_reason="",
         idempotency_key=request.idempotency_key,
         request_fingerprint=_fingerprint(request.schedule_id, request.patient_id),
         created_at=created,
         updated_at=created,
-        patient=Patient(
+        patient=_Shown(
             id=patient.patient_id,
             name=patient.patient_name,
             id_number_masked=patient.id_number_masked,
         ),
         **shown,
     )
-    # A free clinic (义诊): nothing to pay, so the number is booked at once.
-    order.set_status(OrderStatus.BOOKED if schedule.fee_fen == 0 else OrderStatus.PENDING_PAYMENT)
-    return order
 
 
-def _save(created: list[Order]):
+def _save(created: list[HeldOrder]):
     """Mark the orders' slots and insert the orders, one statement each (two for the slots when
     a free clinic's booked numbers are among them)."""
     updated_at = utcnow()
@@ -582,12 +629,11 @@ def _take_number(schedule_id, state: SlotState):
     return slot
 
 
-def _column_values(order: Order) -> dict:
-    return {
-        column.key: getattr(order, column.key)
-        for column in Order.__table__.columns
-        if column.key != "id"
-    }
+_INSERTED = tuple(column.key for column in Order.__table__.columns if column.key != "id")
+
+
+def _column_values(order: HeldOrder) -> dict:
+    return {key: getattr(order, key) for key in _INSERTED}
 
 
 def _after_holds(created):

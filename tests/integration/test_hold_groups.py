@@ -46,7 +46,7 @@ def _run(requests):
 def _codes(outcomes):
     return [
         "order"
-        if isinstance(outcome, Order)
+        if isinstance(outcome, booking.HeldOrder)
         else getattr(outcome, "code", None) or type(outcome).__name__
         for outcome in outcomes
     ]
