@@ -9,7 +9,7 @@ It drops and recreates the ``booking_bench`` database (flushes Redis db 9), migr
 hospital, department, doctor and ONE released schedule of C numbers for tomorrow, and N accounts
 each with one patient (valid, sealed 居民身份证 numbers) and a bearer token. It then serves the app
 with gunicorn (APP_ENV=development, the same freshly generated secrets, so the tokens verify) and,
-with one asyncio client at a fixed concurrency, measures:
+with one epoll client at a fixed concurrency, measures:
 
 1. ``GET /livez`` N times: the bare cost of a request through gunicorn and Flask;
 2. the burst: all N ``POST /api/v1/orders`` (each with its own token and Idempotency-Key);
@@ -382,7 +382,7 @@ def report(args, about, prepare_seconds, check, warm, livez, holds, calendar):
     print(
         f"          Linux {platform.release()} · Python {platform.python_version()} · "
         f"MariaDB {about['mariadb']} · Redis {about['redis']} · "
-        f"gunicorn {version('gunicorn')} · client: asyncio streams"
+        f"gunicorn {version('gunicorn')} · client: epoll"
     )
     worker = "sync" if args.threads == 1 else f"gthread × {args.threads} threads"
     if args.threads > 1:
