@@ -5,7 +5,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.domain.payments import PaymentChannel, PaymentStatus, RefundReason, RefundStatus
+from app.domain.payments import (
+    PaymentChannel,
+    PaymentStatus,
+    RefundReason,
+    RefundStatus,
+    new_out_trade_no,
+)
 from app.extensions import db
 from app.models.catalogue import TimestampMixin
 from app.models.orders import Order
@@ -44,6 +50,20 @@ class Payment(TimestampMixin, db.Model):
         sa.Index("ix_payment_status_created", "status", "created_at"),
         sa.CheckConstraint("amount_fen >= 0", name="ck_payment_amount"),
     )
+
+    @classmethod
+    def pending_for(cls, order, channel: PaymentChannel, **fields) -> "Payment":
+        """A new pending payment of ``order`` through ``channel``: a fresh merchant order number,
+        the order's amount, expiring with its hold (``fields`` set more, e.g. a prepay id)."""
+        return cls(
+            order_id=order.id,
+            channel=channel,
+            out_trade_no=new_out_trade_no(order.id, channel),
+            amount_fen=order.amount_fen,
+            expires_at=order.expires_at,
+            status=PaymentStatus.PENDING,
+            **fields,
+        )
 
 
 class Refund(TimestampMixin, db.Model):

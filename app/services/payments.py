@@ -22,7 +22,6 @@ from app.domain.payments import (
     RefundReason,
     RefundStatus,
     new_out_refund_no,
-    new_out_trade_no,
 )
 from app.errors import AppError, Conflict
 from app.extensions import db
@@ -79,14 +78,7 @@ def start_payment(account_id, order_id, channel: PaymentChannel, now=None) -> di
             )
         )
         if payment is None:
-            payment = Payment(
-                order_id=order.id,
-                channel=channel,
-                out_trade_no=new_out_trade_no(order.id, channel),
-                amount_fen=order.amount_fen,
-                expires_at=order.expires_at,
-                status=PaymentStatus.PENDING,
-            )
+            payment = Payment.pending_for(order, channel)
             db.session.add(payment)
     if payment.prepay_id is None and payment.pay_url is None:
         _prepay(payment, openid)

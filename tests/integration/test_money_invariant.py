@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.domain import clock
 from app.domain.orders import OrderStatus
-from app.domain.payments import PaymentChannel, PaymentStatus, new_out_trade_no
+from app.domain.payments import PaymentChannel, PaymentStatus
 from app.errors import AppError
 from app.extensions import db
 from app.models import Order, Payment, Refund
@@ -20,14 +20,7 @@ from tests.integration.committed import make_patients, see_committed
 
 
 def _open_payment(order, channel):
-    payment = Payment(
-        order_id=order.id,
-        channel=channel,
-        out_trade_no=new_out_trade_no(order.id, channel),
-        amount_fen=order.amount_fen,
-        expires_at=order.expires_at,
-        status=PaymentStatus.PENDING,
-    )
+    payment = Payment.pending_for(order, channel)
     db.session.add(payment)
     db.session.commit()
     return payment

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from app import queue
 from app.domain import clock
 from app.domain.orders import OrderStatus
-from app.domain.payments import PaymentChannel, PaymentStatus, RefundReason, new_out_trade_no
+from app.domain.payments import PaymentChannel, PaymentStatus, RefundReason
 from app.errors import AppError
 from app.extensions import db
 from app.models import Account, Order, Payment, Refund, Schedule
@@ -25,15 +25,7 @@ def _pending_payment():
     db.session.commit()
     ((account_id, patient_id),) = make_patients(1)
     order, _ = booking.hold_slot(account_id, schedule.id, patient_id, "pay-race-key")
-    payment = Payment(
-        order_id=order.id,
-        channel=PaymentChannel.WECHAT,
-        out_trade_no=new_out_trade_no(order.id, PaymentChannel.WECHAT),
-        amount_fen=order.amount_fen,
-        expires_at=order.expires_at,
-        status=PaymentStatus.PENDING,
-        prepay_id="wx-test-prepay",
-    )
+    payment = Payment.pending_for(order, PaymentChannel.WECHAT, prepay_id="wx-test-prepay")
     db.session.add(payment)
     db.session.commit()
     return account_id, order, payment
@@ -187,14 +179,7 @@ def test_a_paid_order_cannot_be_moved_once_cancelling_would_cost_a_fee(committed
 
 def test_cancelling_a_double_paid_order_refunds_the_payment_that_booked_it(committed):
     account_id, order, by_wechat = _pending_payment()
-    by_alipay = Payment(
-        order_id=order.id,
-        channel=PaymentChannel.ALIPAY,
-        out_trade_no=new_out_trade_no(order.id, PaymentChannel.ALIPAY),
-        amount_fen=order.amount_fen,
-        expires_at=order.expires_at,
-        status=PaymentStatus.PENDING,
-    )
+    by_alipay = Payment.pending_for(order, PaymentChannel.ALIPAY)
     db.session.add(by_alipay)
     db.session.commit()
     assert (
