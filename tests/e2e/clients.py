@@ -1,9 +1,25 @@
-"""HTTP clients of the e2e tier: a signed-in patient, the error-envelope check, holds."""
+"""HTTP clients of the e2e tier: a served app's client, a signed-in patient, the error-envelope
+check, holds."""
 
 import itertools
 
+import requests
+
 from tests.e2e.wechat_helpers import new_openid
 from tests.factories import resident_id
+
+
+class AppClient(requests.Session):
+    """Requests to one served app: paths relative to its URL, ``http.get("/api/v1/hospitals")``,
+    each with a 10 s timeout unless told otherwise."""
+
+    def __init__(self, base_url):
+        super().__init__()
+        self.base_url = base_url
+
+    def request(self, method, url, *args, **kwargs):
+        kwargs.setdefault("timeout", 10)
+        return super().request(method, self.base_url + url, *args, **kwargs)
 
 
 class User:

@@ -3,13 +3,12 @@
 from datetime import timedelta
 
 import pytest
-import requests
 
 from app.domain import clock
 from app.extensions import db, redis_store
 from app.models import Account, Doctor
 from app.services.demo import seed_demo
-from tests.e2e.clients import User
+from tests.e2e.clients import AppClient, User
 from tests.e2e.wechat_helpers import WeChatPhone
 from tests.factories import make_department, make_doctor, make_hospital, make_schedule
 from tests.support import ServedApp, testing_app
@@ -37,13 +36,7 @@ def served():
 @pytest.fixture(scope="session")
 def http(served):
     """GET/POST against the served app: ``http.get("/api/v1/hospitals")``."""
-
-    class Client(requests.Session):
-        def request(self, method, url, *args, **kwargs):
-            kwargs.setdefault("timeout", 10)
-            return super().request(method, served.url + url, *args, **kwargs)
-
-    with Client() as client:
+    with AppClient(served.url) as client:
         yield client
 
 

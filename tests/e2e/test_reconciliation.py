@@ -11,7 +11,6 @@ import secrets
 from datetime import datetime, time, timedelta
 
 import pytest
-import requests
 import sqlalchemy as sa
 from rq import SimpleWorker
 
@@ -31,7 +30,7 @@ from app.models import Order, Payment, Reconciliation, ReconciliationItem, Refun
 from app.services import reconciliation
 from tests import support
 from tests.e2e.alipay_helpers import AlipayPayer
-from tests.e2e.clients import User, expect, hold, patient_of
+from tests.e2e.clients import AppClient, User, expect, hold, patient_of
 from tests.e2e.wechat_helpers import WeChatPhone, new_openid
 from tests.e2e.wechatpay_helpers import WeChatPayer
 
@@ -59,12 +58,7 @@ def served():
 
 @pytest.fixture(scope="module")
 def http(served):
-    class Client(requests.Session):
-        def request(self, method, url, *args, **kwargs):
-            kwargs.setdefault("timeout", 10)
-            return super().request(method, served.url + url, *args, **kwargs)
-
-    with Client() as client:
+    with AppClient(served.url) as client:
         yield client
 
 
