@@ -189,7 +189,10 @@ def _run(host, port, payloads, concurrency, deadline, request_timeout, started):
             sending = not _push(request)
         except OSError as error:
             sock.close()
-            finish(request, 0, type(error).__name__)
+            if reused:  # closed by the server while idle: as in end(), once more on a new one
+                send(index, sent)
+            else:
+                finish(request, 0, type(error).__name__)
             return
         in_flight[sock.fileno()] = request
         poller.register(sock.fileno(), select.EPOLLOUT if sending else select.EPOLLIN)
