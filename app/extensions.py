@@ -83,6 +83,7 @@ class RedisExtension:
         """
         try:
             with self.client.pipeline(transaction=True) as pipe:
+                pipe.multi()  # explicitly, as RQ wants a pipeline it is given to be
                 yield pipe
                 pipe.execute()
         except redis.RedisError as error:

@@ -3,10 +3,11 @@
 import threading
 
 from flask_migrate import upgrade
+from rq import SimpleWorker
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
-from app import create_app
+from app import create_app, queue
 from app.database import create_database
 from config import TestingConfig
 
@@ -52,6 +53,14 @@ def testing_app(suffix="", redis_offset=0, **overrides):
     with app.app_context():
         upgrade()
     return app
+
+
+def run_queued_jobs(with_scheduler=False):
+    """Run the jobs on the app's RQ queue as a worker does, until none is left (in an app
+    context). ``with_scheduler`` also moves timers that are due onto the queue first."""
+    rq_queue = queue.get_queue()
+    worker = SimpleWorker([rq_queue], connection=rq_queue.connection)
+    worker.work(burst=True, with_scheduler=with_scheduler)
 
 
 class ServedApp:

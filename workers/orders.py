@@ -1,4 +1,4 @@
-"""Jobs about orders: hold expiry timers and the sweep that catches lost ones."""
+"""Jobs about orders: hold expiry timers, arming them, and the sweep that catches lost ones."""
 
 from app.services import booking, payments
 
@@ -10,6 +10,11 @@ def expire_order(order_id):
     if expired:
         payments.close_unpaid(order_id)
     return expired
+
+
+def arm_expiry_timers(order_ids):
+    """Arm the expiry timers of a group of new holds (queued once per group, after its commit)."""
+    return booking.arm_expiry_timers(order_ids)
 
 
 def sweep_expired_holds():

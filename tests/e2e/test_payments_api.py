@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 from app import queue
@@ -17,6 +16,7 @@ from app.services import booking, payments
 from tests.e2e.alipay_helpers import AlipayPayer
 from tests.e2e.clients import expect, hold, patient_of
 from tests.e2e.wechatpay_helpers import WeChatPayer
+from tests.support import run_queued_jobs
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,7 @@ def order_of(user, order_id):
 def run_jobs(served):
     """Run the queued background jobs (refunds) the way a worker does."""
     with served.app.app_context():
-        rq_queue = queue.get_queue()
-        SimpleWorker([rq_queue], connection=rq_queue.connection).work(burst=True)
+        run_queued_jobs()
 
 
 def refunds_of(served, order_id):

@@ -12,9 +12,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
-from rq import SimpleWorker
 
-from app import queue
 from app.domain import clock
 from app.domain.payments import (
     PaymentChannel,
@@ -139,8 +137,7 @@ class Shop:
     def run_jobs(self):
         """Run the queued jobs (refunds, payment checks) as a worker does."""
         with self.served.app.app_context():
-            rq_queue = queue.get_queue()
-            SimpleWorker([rq_queue], connection=rq_queue.connection).work(burst=True)
+            support.run_queued_jobs()
 
     def tamper(self, model, where, **fields):
         """Change one row of our books behind the services' back."""

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import sqlalchemy as sa
-from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 from app import gate, queue
@@ -15,6 +14,7 @@ from app.models import Order, Slot
 from app.services import booking
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
+from tests.support import run_queued_jobs
 
 TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
 
@@ -25,6 +25,7 @@ def _hold(minutes_ago=0, key="expiry-key"):
     ((account_id, patient_id),) = make_patients(1)
     then = clock.now() - timedelta(minutes=minutes_ago)
     order, _ = booking.hold_slot(account_id, schedule.id, patient_id, key, now=then)
+    run_queued_jobs()  # the worker arms the group's timers
     return order, account_id
 
 
@@ -45,14 +46,41 @@ def test_a_hold_gets_a_timer_with_a_stable_id_at_its_deadline(committed):
 def test_the_timer_expires_an_unpaid_hold_in_a_worker(committed):
     order, _ = _hold(minutes_ago=20)  # its deadline passed 5 minutes ago
     assert _slot_state(order) == SlotState.HELD
-    rq_queue = queue.get_queue()
-    SimpleWorker([rq_queue], connection=rq_queue.connection).work(burst=True, with_scheduler=True)
+    run_queued_jobs(with_scheduler=True)
     see_committed()
     expired = db.session.get(Order, order.id)
     assert expired.status == OrderStatus.EXPIRED and expired.cancel_reason == "超时未支付"
     assert expired.active is None
     assert _slot_state(order) == SlotState.FREE
     assert gate.peek(order.schedule_id) == 2
+
+
+def test_a_hold_has_no_timer_until_the_worker_arms_it(committed):
+    schedule = make_schedule(on=TOMORROW, capacity=2)
+    db.session.commit()
+    ((account_id, patient_id),) = make_patients(1)
+    order, _ = booking.hold_slot(account_id, schedule.id, patient_id, "unarmed-key")
+    registry = ScheduledJobRegistry(queue=queue.get_queue())
+    assert f"expire-order-{order.id}" not in registry.get_job_ids()
+    (job,) = queue.get_queue().get_jobs()
+    assert job.func_name == "workers.orders.arm_expiry_timers" and job.args == ([order.id],)
+    run_queued_jobs()
+    assert f"expire-order-{order.id}" in registry.get_job_ids()
+
+
+def test_an_order_closed_before_its_timer_is_armed_gets_none(committed):
+    schedule = make_schedule(on=TOMORROW, capacity=2)
+    db.session.commit()
+    pairs = make_patients(2)
+    orders = [
+        booking.hold_slot(account_id, schedule.id, patient_id, f"arm-{account_id}")[0]
+        for account_id, patient_id in pairs
+    ]
+    booking.cancel_order(pairs[0][0], orders[0].id)
+    assert booking.arm_expiry_timers([order.id for order in orders]) == 1
+    registry = ScheduledJobRegistry(queue=queue.get_queue())
+    assert f"expire-order-{orders[0].id}" not in registry.get_job_ids()
+    assert f"expire-order-{orders[1].id}" in registry.get_job_ids()
 
 
 def test_the_timer_does_nothing_before_the_deadline(committed):

@@ -20,6 +20,7 @@ from app.schemas.orders import OrderSchema
 from app.services import booking
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
+from tests.support import run_queued_jobs
 
 TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
 
@@ -80,7 +81,10 @@ def test_a_group_is_one_transaction_and_numbers_go_in_request_order(committed):
     assert statements.count == 6
     see_committed()
     assert db.session.scalar(sa.select(sa.func.count()).where(Order.active.is_(True))) == 5
-    # After the commit, every order of the group has its timer and its replay key.
+    # After the commit, one job arms the group's timers, and every order has its replay key.
+    (arm,) = queue.get_queue().get_jobs()
+    assert arm.args == ([order.id for order in outcomes],)
+    run_queued_jobs()
     scheduled = set(ScheduledJobRegistry(queue=queue.get_queue()).get_job_ids())
     assert {booking.expire_job_id(order.id) for order in outcomes} <= scheduled
     for account_id, _ in pairs:

@@ -18,6 +18,7 @@ from app.models import Order, Slot
 from app.services import booking
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
+from tests.support import run_queued_jobs
 
 TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
 
@@ -127,6 +128,7 @@ def test_the_timer_replay_key_and_cache_invalidation_are_written_together(commit
     version_key = f"catalogue:dept:{schedule.department_id}:version"
     before = int(redis_store.client.get(version_key) or 0)
     order, _ = booking.hold_slot(account_id, schedule_id, patient_id, "together-key")
+    run_queued_jobs()  # the job that arms the timer came in the same batch
     registry = ScheduledJobRegistry(queue=queue.get_queue())
     assert booking.expire_job_id(order.id) in registry.get_job_ids()
     assert int(redis_store.client.get(gate._REPLAY.format(account_id, "together-key"))) == order.id
