@@ -184,7 +184,7 @@ def measured(cpu: Cpu, name, requests, args, deadline, decode=False):
     return _unless_interrupted(phase)
 
 
-def hold_requests(fixture, run_id) -> list[Request]:
+def hold_requests(people, schedule_id, run_id) -> list[Request]:
     return [
         Request(
             "POST",
@@ -193,14 +193,21 @@ def hold_requests(fixture, run_id) -> list[Request]:
                 "Authorization": f"Bearer {person.token}",
                 "Idempotency-Key": f"bench-{run_id}-{index:06d}",
             },
-            body={"schedule_id": fixture.schedule_id, "patient_id": person.patient_id},
+            body={"schedule_id": schedule_id, "patient_id": person.patient_id},
         )
-        for index, person in enumerate(fixture.people)
+        for index, person in enumerate(people)
     ]
 
 
+def warm_up_holds(args) -> int:
+    """How many holds the warm-up makes, on a schedule of their own (at most 999 numbers)."""
+    return min(args.requests, args.concurrency, 999)
+
+
 def warm_up(server, fixture, args, deadline):
-    """A little traffic of every kind but holds, so each worker has its connections and caches."""
+    """A little traffic of every kind, so each worker has its connections and caches, as a
+    server that has been up for a while has: the holds (whose statements each worker compiles
+    the first time, ~15 ms of CPU) go to a schedule and patients of their own."""
     count = min(args.requests, 2 * args.concurrency)
     calendar = f"/api/v1/departments/{fixture.department_id}/calendar"
     people = fixture.people
@@ -210,6 +217,9 @@ def warm_up(server, fixture, args, deadline):
         Request("GET", "/api/v1/me", headers={"Authorization": f"Bearer {person.token}"})
         for person in people[:count]
     ]
+    requests += hold_requests(
+        fixture.warm_up_people, fixture.warm_up_schedule_id, "warm-" + secrets.token_hex(4)
+    )
     return _unless_interrupted(
         run_phase("warm-up", server.host, server.port, requests, args.concurrency, deadline)
     )
@@ -442,7 +452,7 @@ def main(argv=None) -> int:
     app = create_app("development")
     with app.app_context():
         migrate()
-        fixture = seed(args.capacity, args.requests)
+        fixture = seed(args.capacity, args.requests, warm_up_holds(args))
         about = {
             "cpu": machine.cpu_model(),
             "cores": os.cpu_count(),
@@ -468,7 +478,7 @@ def main(argv=None) -> int:
         holds = measured(
             cpu,
             "holds",
-            hold_requests(fixture, secrets.token_hex(4)),
+            hold_requests(fixture.people, fixture.schedule_id, secrets.token_hex(4)),
             args,
             deadline,
             decode=True,

@@ -1,4 +1,5 @@
-"""The benchmark's data: a fresh migrated database, one released schedule, N patients with tokens.
+"""The benchmark's data: a fresh migrated database, one released schedule, N patients with tokens
+(and a schedule and patients for the warm-up's holds).
 
 Rows are inserted in bulk, but look like the service's own: identity numbers are valid 居民身份证
 numbers, sealed and hashed with the configured keys, and tokens come from ``issue_token``.
@@ -47,6 +48,8 @@ class Fixture:
     capacity: int
     visit_date: date
     people: list[Person]
+    warm_up_schedule_id: int  # another day of the same doctor, for the warm-up's holds
+    warm_up_people: list[Person]
 
 
 def recreate_database(url: str):
@@ -65,7 +68,9 @@ def _flushed(row):
     return row
 
 
-def _catalogue(capacity: int) -> tuple[Hospital, Department, Schedule]:
+def _catalogue(capacity: int, warm_up: int) -> tuple[Hospital, Department, Schedule, Schedule]:
+    """The hospital, department and doctor; the release morning's schedule of ``capacity``
+    numbers for tomorrow, and one of ``warm_up`` numbers the day after for the warm-up's holds."""
     hospital = _flushed(
         Hospital(
             name="放号压测医院",
@@ -89,12 +94,17 @@ def _catalogue(capacity: int) -> tuple[Hospital, Department, Schedule]:
             fee_fen=2000,
         )
     )
-    now = clock.now()
+    tomorrow = clock.business_date(clock.now()) + timedelta(days=1)
+    schedule = _schedule(doctor, tomorrow, capacity)
+    return hospital, department, schedule, _schedule(doctor, tomorrow + timedelta(days=1), warm_up)
+
+
+def _schedule(doctor: Doctor, on: date, capacity: int) -> Schedule:
     schedule = _flushed(
         Schedule(
             doctor_id=doctor.id,
-            department_id=department.id,
-            date=clock.business_date(now) + timedelta(days=1),
+            department_id=doctor.department_id,
+            date=on,
             period=Period.MORNING,
             start_time=CLINIC_START,
             end_time=CLINIC_END,
@@ -102,7 +112,7 @@ def _catalogue(capacity: int) -> tuple[Hospital, Department, Schedule]:
             fee_fen=doctor.fee_fen,
             minutes_per_patient=max(1, CLINIC_MINUTES // capacity),
             # Released a minute ago: this is the release morning.
-            release_at=now - timedelta(minutes=1),
+            release_at=clock.now() - timedelta(minutes=1),
             status=ScheduleStatus.OPEN,
         )
     )
@@ -116,7 +126,7 @@ def _catalogue(capacity: int) -> tuple[Hospital, Department, Schedule]:
             for seq, at in enumerate(times, start=1)
         ],
     )
-    return hospital, department, schedule
+    return schedule
 
 
 def resident_number(index: int) -> tuple[str, Sex, date]:
@@ -175,17 +185,21 @@ def _people(count: int) -> list[Person]:
     ]
 
 
-def seed(capacity: int, people: int) -> Fixture:
-    """Insert the catalogue, a schedule of ``capacity`` numbers and ``people`` patients; commit."""
+def seed(capacity: int, people: int, warm_up: int) -> Fixture:
+    """Insert the catalogue, a schedule of ``capacity`` numbers and ``people`` patients, and a
+    schedule and patients for ``warm_up`` holds; commit."""
     try:
-        hospital, department, schedule = _catalogue(capacity)
+        hospital, department, schedule, warm_up_schedule = _catalogue(capacity, warm_up)
+        everyone = _people(people + warm_up)
         fixture = Fixture(
             hospital_id=hospital.id,
             department_id=department.id,
             schedule_id=schedule.id,
             capacity=capacity,
             visit_date=schedule.date,
-            people=_people(people),
+            people=everyone[:people],
+            warm_up_schedule_id=warm_up_schedule.id,
+            warm_up_people=everyone[people:],
         )
         db.session.commit()
     except Exception:
