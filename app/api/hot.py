@@ -23,6 +23,7 @@ import json
 import re
 
 import marshmallow as ma
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
 from app import errors
@@ -66,17 +67,19 @@ class HotPaths:
             document = catalogue.cached_calendar(department_id)
         return None if document is None else Response(document, mimetype=_JSON)
 
-    def _hold(self, environ) -> Response | None:
+    def _hold(self, environ) -> "_Answer | None":
         body = _read_json_body(environ)
         key = environ.get("HTTP_IDEMPOTENCY_KEY")
         token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
         if body is None or key is None or not token:
             return None
-        try:
-            self.header_schema.load({"Idempotency-Key": key})
-            hold = self.body_schema.load(body)
-        except ma.ValidationError:
-            return None
+        hold = _plain_hold(key, body)
+        if hold is None:  # not the usual shape: the schemas judge it
+            try:
+                self.header_schema.load({"Idempotency-Key": key})
+                hold = self.body_schema.load(body)
+            except ma.ValidationError:
+                return None
         with self.app.app_context():
             try:
                 caller = auth.verify_signature(token)
@@ -93,10 +96,49 @@ class HotPaths:
                 document, status, headers = errors.handle_app_error(error)
             except Exception as error:  # as Flask's handler of the unexpected: logged, a 500
                 document, status, headers = errors.handle_unexpected(error)
-            response = self.app.json.response(document)
-        response.status_code = status
-        response.headers.update(headers)
-        return response
+            text = self._dumps(document)
+        return _Answer(status, text, headers)
+
+    def _dumps(self, document) -> str:
+        """The document as the app's JSON provider writes a response (compact unless debug)."""
+        if self.app.debug:
+            return self.app.json.response(document).get_data(as_text=True)
+        return self.app.json.dumps(document, separators=(",", ":")) + "\n"
+
+
+class _Answer:
+    """A JSON answer as a WSGI app, without building a Response (~40 µs less per hold)."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, text: str, headers: dict):
+        self.status = f"{status} {HTTP_STATUS_CODES[status]}"
+        self.body = text.encode()
+        self.headers = [
+            ("Content-Type", _JSON),
+            ("Content-Length", str(len(self.body))),
+            *headers.items(),
+        ]
+
+    def __call__(self, environ, start_response):
+        start_response(self.status, self.headers)
+        return [self.body]
+
+
+_KEY = re.compile(r"[A-Za-z0-9_\-]{8,64}")
+_MAX_ID = 2**63 - 1
+
+
+def _plain_hold(key, body) -> dict | None:
+    """The hold, when the key and body have the one shape clients send (two positive integer ids
+    and a key of the allowed characters): what the schemas would load, without them (~35 µs).
+    None for anything else, which the schemas then judge."""
+    if type(body) is not dict or len(body) != 2 or not _KEY.fullmatch(key):
+        return None
+    hold = {"schedule_id": body.get("schedule_id"), "patient_id": body.get("patient_id")}
+    if all(type(value) is int and 0 < value <= _MAX_ID for value in hold.values()):
+        return hold
+    return None
 
 
 def _read_json_body(environ):

@@ -72,6 +72,17 @@ class TestHold:
         assert body["message"] == "该时段号源已约满"
         _same_answer(fast, without_hot_paths(lambda: hold(other, sold_out, patient_id)))
 
+    def test_in_debug_mode_answers_indented_as_flask_does(
+        self, other, sold_out, served, flask_calls, without_hot_paths, monkeypatch
+    ):
+        monkeypatch.setattr(served.app, "debug", True)
+        patient_id = patient_of(other)
+        flask_calls.clear()
+        fast = hold(other, sold_out, patient_id)
+        assert flask_calls == []
+        assert fast.text.startswith('{\n  "')
+        _same_answer(fast, without_hot_paths(lambda: hold(other, sold_out, patient_id)))
+
     def test_takes_nothing_from_the_gate(self, other, sold_out, served, flask_calls):
         patient_id = patient_of(other)
         for _ in range(3):

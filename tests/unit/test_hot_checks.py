@@ -1,0 +1,54 @@
+"""app/api/hot.py's check of a hold's usual shape, against the endpoint's schemas it replaces."""
+
+import marshmallow as ma
+import pytest
+
+from app.api.hot import _plain_hold
+from app.schemas.orders import IdempotencyHeader, OrderCreateSchema
+
+KEY = "bench-1a2b3c4d-000001"
+BIG = 2**63 - 1
+
+CASES = [
+    (KEY, {"schedule_id": 1, "patient_id": 2}),
+    (KEY, {"patient_id": BIG, "schedule_id": BIG}),
+    ("abcdefgh", {"schedule_id": 7, "patient_id": 9}),
+    ("A" * 64, {"schedule_id": 7, "patient_id": 9}),
+    ("A" * 65, {"schedule_id": 7, "patient_id": 9}),
+    ("abcdefg", {"schedule_id": 7, "patient_id": 9}),
+    ("abc def gh", {"schedule_id": 7, "patient_id": 9}),
+    ("abcdefgh\n", {"schedule_id": 7, "patient_id": 9}),
+    ("ａｂｃｄｅｆｇｈ", {"schedule_id": 7, "patient_id": 9}),
+    (KEY, {"schedule_id": 0, "patient_id": 2}),
+    (KEY, {"schedule_id": -1, "patient_id": 2}),
+    (KEY, {"schedule_id": BIG + 1, "patient_id": 2}),
+    (KEY, {"schedule_id": True, "patient_id": 2}),
+    (KEY, {"schedule_id": 1.0, "patient_id": 2}),
+    (KEY, {"schedule_id": "1", "patient_id": 2}),
+    (KEY, {"schedule_id": None, "patient_id": 2}),
+    (KEY, {"schedule_id": 1}),
+    (KEY, {"schedule_id": 1, "patient_id": 2, "note": ""}),
+    (KEY, {"schedule_id": 1, "doctor_id": 2}),
+    (KEY, [1, 2]),
+    (KEY, None),
+]
+
+
+def _schemas(key, body):
+    try:
+        IdempotencyHeader().load({"Idempotency-Key": key})
+        return OrderCreateSchema().load(body)
+    except ma.ValidationError:
+        return None
+
+
+@pytest.mark.parametrize("key, body", CASES)
+def test_takes_only_what_the_schemas_take_and_loads_it_the_same(key, body):
+    plain = _plain_hold(key, body)
+    if plain is not None:
+        assert plain == _schemas(key, body)
+
+
+@pytest.mark.parametrize("key, body", CASES[:4])
+def test_the_usual_shape_skips_the_schemas(key, body):
+    assert _plain_hold(key, body) == body
