@@ -38,6 +38,7 @@ from app.extensions import db, per_app, redis_store
 from app.groupcommit import GroupCommit
 from app.models import Account, Department, Doctor, Hospital, Order, Patient, Schedule, Slot
 from app.models.types import utcnow
+from app.packedsql import PackedSelect
 from app.services import auth
 from app.services.pagination import Page, paginate
 from app.services.transaction import lock_one, transaction
@@ -295,7 +296,7 @@ _hospital, _doctor, _patient = Hospital.__table__.c, Doctor.__table__.c, Patient
 # The accounts, in id order so that groups locking some of the same accounts never deadlock on
 # them, each with those of the asked-for patients that are its own and live (locked too, after
 # their account, as the patient service locks them).
-_LOCK_ACCOUNTS = (
+_LOCK_ACCOUNTS = PackedSelect(
     sa.select(
         _account.id,
         _account.token_version,
@@ -323,28 +324,30 @@ _LOCK_ACCOUNTS = (
 
 # The accounts' orders with one of these idempotency keys, their orders created since the day
 # began (the daily limit) and their active ones (duplicates, departments per day).
-_ACCOUNT_ORDERS = sa.select(
-    _order.id,
-    _order.account_id,
-    _order.idempotency_key,
-    _order.request_fingerprint,
-    _order.patient_id,
-    _order.doctor_id,
-    _order.department_id,
-    _order.visit_date,
-    _order.active,
-    _order.created_at,
-).where(
-    _order.account_id.in_(sa.bindparam("account_ids", expanding=True)),
-    sa.or_(
-        _order.idempotency_key.in_(sa.bindparam("idempotency_keys", expanding=True)),
-        _order.created_at >= sa.bindparam("day_start", type_=_order.created_at.type),
-        _order.active.is_(True),
-    ),
+_ACCOUNT_ORDERS = PackedSelect(
+    sa.select(
+        _order.id,
+        _order.account_id,
+        _order.idempotency_key,
+        _order.request_fingerprint,
+        _order.patient_id,
+        _order.doctor_id,
+        _order.department_id,
+        _order.visit_date,
+        _order.active,
+        _order.created_at,
+    ).where(
+        _order.account_id.in_(sa.bindparam("account_ids", expanding=True)),
+        sa.or_(
+            _order.idempotency_key.in_(sa.bindparam("idempotency_keys", expanding=True)),
+            _order.created_at >= sa.bindparam("day_start", type_=_order.created_at.type),
+            _order.active.is_(True),
+        ),
+    )
 )
 
 # Columns named as the rules ask for a schedule and a department.
-_SCHEDULES = (
+_SCHEDULES = PackedSelect(
     sa.select(
         _schedule.id,
         _schedule.doctor_id,
@@ -376,7 +379,7 @@ _SCHEDULES = (
 )
 
 # The lowest free slots nobody else is taking.
-_FREE_SLOTS = (
+_FREE_SLOTS = PackedSelect(
     sa.select(_slot.id, _slot.seq, _slot.suggested_time)
     .where(_slot.schedule_id == sa.bindparam("schedule_id"), _slot.state == SlotState.FREE)
     .order_by(_slot.seq)
@@ -397,6 +400,11 @@ def _run(statement, params):
     return db.session.connection().execute(statement, params)
 
 
+def _read(packed: PackedSelect, params) -> list:
+    """The rows of a prebuilt read, on the session's connection, in its transaction."""
+    return packed.rows(db.session.connection(), params)
+
+
 def _day_start(now) -> datetime:
     return datetime.combine(clock.business_date(now), time.min, clock.CHINA_TZ)
 
@@ -406,12 +414,12 @@ def _decide(requests) -> list:
     account_ids = sorted({request.account_id for request in requests})
     patient_ids = sorted({request.patient_id for request in requests})
     accounts, patients = {}, {}  # a patient's row is its account's row
-    for row in _run(_LOCK_ACCOUNTS, {"account_ids": account_ids, "patient_ids": patient_ids}):
+    for row in _read(_LOCK_ACCOUNTS, {"account_ids": account_ids, "patient_ids": patient_ids}):
         accounts[row.id] = row
         if row.patient_id is not None:
             patients[row.patient_id] = row
     orders = defaultdict(list)
-    for row in _run(
+    for row in _read(
         _ACCOUNT_ORDERS,
         {
             "account_ids": account_ids,
@@ -421,7 +429,7 @@ def _decide(requests) -> list:
     ):
         orders[row.account_id].append(row)
     schedule_ids = sorted({request.schedule_id for request in requests})
-    schedules = {row.id: row for row in _run(_SCHEDULES, {"schedule_ids": schedule_ids})}
+    schedules = {row.id: row for row in _read(_SCHEDULES, {"schedule_ids": schedule_ids})}
 
     outcomes, seen, passed = [], set(), defaultdict(list)
     for index, request in enumerate(requests):
@@ -446,7 +454,7 @@ def _decide(requests) -> list:
     for schedule_id, indexes in passed.items():
         schedule = schedules[schedule_id]
         shown = _shown_with(schedule)
-        slots = _run(_FREE_SLOTS, {"schedule_id": schedule_id, "count": len(indexes)}).all()
+        slots = _read(_FREE_SLOTS, {"schedule_id": schedule_id, "count": len(indexes)})
         if len(slots) < len(indexes):
             gate.reset(schedule_id, 0)
         for position, index in enumerate(indexes):
@@ -621,7 +629,7 @@ def _save(created: list[HeldOrder]):
 def _take_number(schedule_id, state: SlotState):
     """Lock the lowest free slot nobody else is taking and mark it ``state``; its (id, seq,
     suggested_time). slot_sold_out (and the gate told so) when none is left."""
-    slot = _run(_FREE_SLOTS, {"schedule_id": schedule_id, "count": 1}).first()
+    slot = next(iter(_read(_FREE_SLOTS, {"schedule_id": schedule_id, "count": 1})), None)
     if slot is None:
         gate.reset(schedule_id, 0)
         raise _refusal(rules.sold_out(), _NoneLeft)
