@@ -661,8 +661,8 @@ def _after_holds(created):
             gate.remember(order.account_id, order.idempotency_key, order.id, pipe)
         if unpaid:
             # One job for the group, which the worker turns into the orders' timers: an RQ
-            # timer costs ~0.15 ms of CPU to build and send, more than the rest of a hold's own
-            # share of the group, and a release morning makes hundreds at once.
+            # timer costs ~0.15 ms of CPU to build and send, about a third of a hold's own share
+            # of its group's work, and a release morning makes hundreds at once.
             queue.enqueue("workers.orders.arm_expiry_timers", unpaid, pipe=pipe)
         for department_id in {order.department_id for _, order in created}:
             cache.invalidate_department(department_id, pipe)
