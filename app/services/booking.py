@@ -38,7 +38,7 @@ from app.extensions import db, per_app, redis_store
 from app.groupcommit import GroupCommit
 from app.models import Account, Department, Doctor, Hospital, Order, Patient, Schedule, Slot
 from app.models.types import utcnow
-from app.packedsql import PackedInsert, PackedSelect
+from app.packedsql import PackedSelect
 from app.services import auth
 from app.services.pagination import Page, paginate
 from app.services.transaction import lock_one, transaction
@@ -391,9 +391,8 @@ _MARK_SLOTS = (
     .where(_slot.id.in_(sa.bindparam("slot_ids", expanding=True)))
     .values(state=sa.bindparam("state"), updated_at=sa.bindparam("updated_at"))
 )
-# One multi-row INSERT … RETURNING (MariaDB 10.6+, SQLite), ids in the order of the rows.
-_INSERTED = tuple(column.key for column in Order.__table__.columns if column.key != "id")
-_INSERT_ORDERS = PackedInsert(Order.__table__, _INSERTED)
+# One multi-row INSERT … RETURNING (MariaDB 10.5+, SQLite), ids in the order of the rows.
+_INSERT_ORDERS = sa.insert(Order.__table__).returning(_order.id, sort_by_parameter_order=True)
 
 
 def _run(statement, params):
@@ -622,8 +621,7 @@ def _save(created: list[HeldOrder]):
         slot_ids = [order.slot_id for order in created if order.status == status]
         if slot_ids:
             _run(_MARK_SLOTS, {"slot_ids": slot_ids, "state": state, "updated_at": updated_at})
-    rows = [_column_values(order) for order in created]
-    ids = _INSERT_ORDERS.insert(db.session.connection(), rows)
+    ids = _run(_INSERT_ORDERS, [_column_values(order) for order in created]).scalars().all()
     for order, order_id in zip(created, ids, strict=True):
         order.id = order_id
 
@@ -637,6 +635,9 @@ def _take_number(schedule_id, state: SlotState):
         raise _refusal(rules.sold_out(), _NoneLeft)
     _run(_MARK_SLOTS, {"slot_ids": [slot.id], "state": state, "updated_at": utcnow()})
     return slot
+
+
+_INSERTED = tuple(column.key for column in Order.__table__.columns if column.key != "id")
 
 
 def _column_values(order: HeldOrder) -> dict:

@@ -1,11 +1,9 @@
 """app/packedsql.py: the hold group's packed reads give the rows of their plain statements, value
 for value and type for type (aware datetimes, enums, dates, times, booleans, NULLs), on MariaDB
-and on SQLite, which `make run` serves on by default; a packed INSERT stores what SQLAlchemy's
-own stores."""
+and on SQLite, which `make run` serves on by default."""
 
 from datetime import date, datetime, time, timedelta
 
-import sqlalchemy as sa
 from flask_migrate import upgrade
 
 import config as settings
@@ -14,7 +12,7 @@ from app.domain import clock
 from app.domain.accounts import AccountStatus, Sex
 from app.domain.enums import ScheduleStatus
 from app.extensions import db, redis_store
-from app.models import Account, Order
+from app.models import Account
 from app.services import booking
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients
@@ -97,38 +95,3 @@ def test_on_sqlite(tmp_path, committed_app):
             redis_store.client.flushdb()
             db.session.remove()
             db.engine.dispose()
-
-
-def _orders_read_back(ids):
-    orders = Order.__table__
-    rows = db.session.execute(sa.select(orders).where(orders.c.id.in_(ids))).mappings().all()
-    return sorted(({k: v for k, v in row.items() if k != "id"} for row in rows), key=str)
-
-
-def test_a_packed_insert_stores_what_sqlalchemys_own_stores(committed):
-    _rows_of_every_kind()  # a pending hold and a cancelled one: enums, NULLs, times, booleans
-    rows = _orders_read_back(db.session.scalars(sa.select(Order.id)).all())
-    assert {row["active"] for row in rows} == {True, None}
-    # The same instants, in China time: stored as UTC either way.
-    china = [
-        {k: clock.to_china(v) if isinstance(v, datetime) else v for k, v in row.items()}
-        for row in rows
-    ]
-    packed = booking._INSERT_ORDERS
-    connection = db.session.connection()
-    for insert in (
-        lambda: packed.insert(connection, china),
-        lambda: connection.execute(packed._fallback, china).scalars().all(),
-    ):
-        db.session.execute(sa.delete(Order))
-        ids = insert()
-        assert len(ids) == len(rows) and ids == sorted(ids)
-        assert _orders_read_back(ids) == rows
-    # The ids come back in the rows' order.
-    db.session.execute(sa.delete(Order))
-    ids = packed.insert(connection, china)
-    assert [
-        db.session.scalar(sa.select(Order.idempotency_key).where(Order.id == order_id))
-        for order_id in ids
-    ] == [row["idempotency_key"] for row in rows]
-    db.session.rollback()
