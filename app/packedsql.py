@@ -11,6 +11,8 @@ The rows are what the plain statement gives: each value is turned back into its 
 Python type (dates, times and datetimes from their ISO text, booleans from 0/1) and then through
 the type's own ``process_result_value`` when it is a TypeDecorator (aware UTC datetimes, enums).
 tests/integration/test_packed_reads.py holds the two equal, value and type, on MariaDB and SQLite.
+A column whose values JSON would not carry back exactly (decimals, bytes, ``sa.Enum``, JSON) is
+refused when the statement is built, i.e. at import.
 """
 
 import json
@@ -30,12 +32,23 @@ def _python_type(column_type):
         return None
 
 
+# What JSON gives back exactly: numbers (no decimals), text, and the ISO text of dates and times.
+_PACKABLE = {int, str, bool, *_FROM_TEXT}
+
+
 def _converter(column_type, dialect):
     """value from JSON → the value the plain statement's row holds, or None for as-is."""
     decorator = column_type if isinstance(column_type, TypeDecorator) else None
     impl = decorator.impl_instance if decorator is not None else column_type
     python_type = _python_type(impl)
+    if python_type not in _PACKABLE or isinstance(impl, sa.Enum | sa.JSON):
+        # Decimals would come back as floats, bytes not at all, enums and JSON unconverted.
+        raise TypeError(f"a {column_type!r} column cannot be packed")
     parse = bool if python_type is bool else _FROM_TEXT.get(python_type)
+    if decorator is not None and (
+        type(decorator).process_result_value is TypeDecorator.process_result_value
+    ):
+        decorator = None  # no conversion of its own on the way out
     if decorator is None:
         if parse is None:
             return None
@@ -58,6 +71,8 @@ class PackedSelect:
         self._types = [column.type for column in columns]
         self._row = namedtuple("PackedRow", [column.key for column in columns])
         self._converters = {}  # per dialect name
+        for column_type in self._types:  # refuse what cannot be packed, at import
+            _converter(column_type, None)
 
     def rows(self, connection, params) -> list:
         converters = self._converters_for(connection.dialect)

@@ -112,7 +112,7 @@ class _Answer:
     __slots__ = ("body", "headers", "status")
 
     def __init__(self, status: int, text: str, headers: dict):
-        self.status = f"{status} {HTTP_STATUS_CODES[status]}"
+        self.status = f"{status} {HTTP_STATUS_CODES[status].upper()}"  # as werkzeug writes it
         self.body = text.encode()
         self.headers = [
             ("Content-Type", _JSON),

@@ -670,8 +670,9 @@ def _after_holds(created):
 
 def arm_expiry_timers(order_ids) -> int:
     """The expiry timers of new holds, in one batch; how many were armed. An order paid or
-    cancelled meanwhile gets none (a timer would find nothing to do anyway); a batch that
-    fails is the sweep's, as a lost timer is."""
+    cancelled before this reads it gets none; one paid or cancelled while this runs may get
+    one, which finds nothing to do, as every timer re-checks the order. A batch that fails is
+    the sweep's, as a lost timer is."""
     rows = db.session.execute(
         sa.select(Order.id, Order.expires_at).where(
             Order.id.in_(order_ids), Order.status == OrderStatus.PENDING_PAYMENT

@@ -46,7 +46,7 @@ def without_hot_paths(served):
 
 
 def _same_answer(first, second):
-    assert first.status_code == second.status_code
+    assert (first.status_code, first.reason) == (second.status_code, second.reason)
     assert first.content == second.content
     for header in ("Content-Type", "Content-Length"):
         assert first.headers[header] == second.headers[header]

@@ -4,7 +4,10 @@ and on SQLite, which `make run` serves on by default."""
 
 from datetime import date, datetime, time, timedelta
 
+import pytest
+import sqlalchemy as sa
 from flask_migrate import upgrade
+from sqlalchemy.dialects import mysql, sqlite
 
 import config as settings
 from app import create_app
@@ -12,7 +15,8 @@ from app.domain import clock
 from app.domain.accounts import AccountStatus, Sex
 from app.domain.enums import ScheduleStatus
 from app.extensions import db, redis_store
-from app.models import Account
+from app.models import Account, Patient
+from app.packedsql import PackedSelect
 from app.services import booking
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients
@@ -34,6 +38,8 @@ def _rows_of_every_kind():
         if n == 1:
             booking.cancel_order(account_id, order.id)
     db.session.get(Account, pairs[0][0]).blocked_until = clock.now() + timedelta(days=3)
+    # Text that JSON must escape, or that looks like JSON itself.
+    db.session.get(Patient, pairs[2][1]).name = 'O\'Brien "小\\明" {"a": [1]} \t😀'
     db.session.commit()
     account_ids = [account_id for account_id, _ in pairs]
     return {
@@ -74,6 +80,27 @@ def _same_rows_as_plain(reads):
 
 # Every kind of value the reads hold, so that each conversion is compared at least once.
 KINDS = {int, str, bool, type(None), date, time, datetime, AccountStatus, Sex, ScheduleStatus}
+
+
+@pytest.mark.parametrize("dialect", [mysql.dialect(), sqlite.dialect()], ids=["mysql", "sqlite"])
+@pytest.mark.parametrize(
+    "packed",
+    [booking._LOCK_ACCOUNTS, booking._ACCOUNT_ORDERS, booking._SCHEDULES, booking._FREE_SLOTS],
+    ids=["lock", "orders", "schedules", "free"],
+)
+def test_only_the_columns_change(packed, dialect):
+    """Joins, conditions, order, limit and locking (FOR UPDATE, SKIP LOCKED) are the plain
+    statement's, word for word."""
+    plain, packed_sql = (str(s.compile(dialect=dialect)) for s in (packed.plain, packed.statement))
+    assert packed_sql.startswith("SELECT json_array(")
+    assert packed_sql.split("\nFROM ", 1)[1] == plain.split("\nFROM ", 1)[1]
+
+
+def test_what_json_cannot_carry_is_refused_at_import():
+    table = sa.table("t", sa.column("price", sa.Numeric(10, 2)), sa.column("blob", sa.LargeBinary))
+    for column in table.c:
+        with pytest.raises(TypeError, match="cannot be packed"):
+            PackedSelect(sa.select(column))
 
 
 def test_on_mariadb(committed):
