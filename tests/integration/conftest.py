@@ -1,8 +1,11 @@
 """Integration tier: real MariaDB and Redis; each test runs in a transaction that is rolled back."""
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import orm
 
+import config as settings
+from app import create_app
 from app.extensions import db, redis_store
 from tests.integration.committed import empty_tables
 from tests.support import testing_app
@@ -58,3 +61,24 @@ def committed(committed_app):
             db.session.rollback()
             empty_tables()
             redis_store.client.flushdb()
+
+
+@pytest.fixture
+def sqlite_app(tmp_path, committed_app):
+    """An app on a fresh, migrated SQLite file (what `make run` serves on by default), with the
+    committed tier's Redis, flushed before and after."""
+    config = settings.TestingConfig()
+    config.SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'dev.db'}"
+    config.SQLALCHEMY_ENGINE_OPTIONS = settings.Config.SQLALCHEMY_ENGINE_OPTIONS  # no MySQL level
+    config.REDIS_URL = committed_app.config["REDIS_URL"]
+    app = create_app(config)
+    with app.app_context():
+        redis_store.client.flushdb()
+        upgrade()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            redis_store.client.flushdb()
+            db.session.remove()
+            db.engine.dispose()

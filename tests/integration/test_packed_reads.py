@@ -6,15 +6,12 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 from sqlalchemy.dialects import mysql, sqlite
 
-import config as settings
-from app import create_app
 from app.domain import clock
 from app.domain.accounts import AccountStatus, Sex
 from app.domain.enums import ScheduleStatus
-from app.extensions import db, redis_store
+from app.extensions import db
 from app.models import Account, Patient
 from app.packedsql import PackedSelect
 from app.services import booking
@@ -107,18 +104,6 @@ def test_on_mariadb(committed):
     assert _same_rows_as_plain(_rows_of_every_kind()) >= KINDS
 
 
-def test_on_sqlite(tmp_path, committed_app):
-    config = settings.TestingConfig()
-    config.SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'dev.db'}"
-    config.SQLALCHEMY_ENGINE_OPTIONS = settings.Config.SQLALCHEMY_ENGINE_OPTIONS  # no MySQL level
-    config.REDIS_URL = committed_app.config["REDIS_URL"]
-    app = create_app(config)
-    with app.app_context():
-        redis_store.client.flushdb()
-        try:
-            upgrade()
-            assert _same_rows_as_plain(_rows_of_every_kind()) >= KINDS
-        finally:
-            redis_store.client.flushdb()
-            db.session.remove()
-            db.engine.dispose()
+def test_on_sqlite(sqlite_app):
+    with sqlite_app.app_context():
+        assert _same_rows_as_plain(_rows_of_every_kind()) >= KINDS

@@ -3,27 +3,17 @@
 import threading
 from datetime import timedelta
 
-from flask_migrate import upgrade
-
-import config as settings
-from app import create_app
 from app.domain import clock
 from app.errors import AppError
-from app.extensions import db, redis_store
+from app.extensions import db
 from app.services import booking
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients
 
 
-def test_holds_from_threads_on_sqlite(tmp_path, committed_app):
-    config = settings.TestingConfig()
-    config.SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'dev.db'}"
-    config.SQLALCHEMY_ENGINE_OPTIONS = settings.Config.SQLALCHEMY_ENGINE_OPTIONS  # no MySQL level
-    config.REDIS_URL = committed_app.config["REDIS_URL"]
-    app = create_app(config)
+def test_holds_from_threads_on_sqlite(sqlite_app):
+    app = sqlite_app
     with app.app_context():
-        redis_store.client.flushdb()
-        upgrade()
         schedule = make_schedule(
             on=clock.business_date(clock.now()) + timedelta(days=1), capacity=2
         )
@@ -47,13 +37,6 @@ def test_holds_from_threads_on_sqlite(tmp_path, committed_app):
         thread.join(30)
     assert sorted(answers, key=str) == [1, 2, *["slot_sold_out"] * 3]
     with app.app_context():
-        try:
-            winner = next(pair for pair in pairs if booking.list_orders(pair[0]).total)
-            again, created = booking.hold_slot(
-                winner[0], schedule_id, winner[1], f"lite-{winner[0]}"
-            )
-            assert not created and again.seq in (1, 2)
-        finally:
-            redis_store.client.flushdb()
-            db.session.remove()
-            db.engine.dispose()
+        winner = next(pair for pair in pairs if booking.list_orders(pair[0]).total)
+        again, created = booking.hold_slot(winner[0], schedule_id, winner[1], f"lite-{winner[0]}")
+        assert not created and again.seq in (1, 2)
