@@ -22,16 +22,22 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """``gunicorn wsgi:app`` on 127.0.0.1:``port``, its output in ``log_path``.
+    """``gunicorn wsgi:app`` (or another ``app``) on 127.0.0.1:``port``, its output in
+    ``log_path``; ``options`` are more of gunicorn's command-line options.
 
-    Threads > 1 make gunicorn use its gthread worker; 1 keeps the sync worker.
+    Threads > 1 serve with the app's worker class (app/serving.py, gunicorn's gthread worker
+    made cheaper under load), as `make run` does; 1 keeps gunicorn's sync worker.
     """
 
-    def __init__(self, port, workers, threads, env, log_path, keep_alive=None):
+    def __init__(
+        self, port, workers, threads, env, log_path, keep_alive=None, app="wsgi:app", options=()
+    ):
         self.port = port
         self.workers = workers
         self.threads = threads
         self.keep_alive = keep_alive
+        self.app = app
+        self.options = list(options)
         self.env = env
         self.log_path = Path(log_path)
         self.process = None
@@ -43,15 +49,17 @@ class Gunicorn:
             sys.executable,
             "-m",
             "gunicorn",
-            "wsgi:app",
+            self.app,
             f"--bind=127.0.0.1:{self.port}",
             f"--workers={self.workers}",
             f"--threads={self.threads}",
+            *(["--worker-class=app.serving.ThreadWorker"] if self.threads > 1 else []),
             "--backlog=2048",
             "--graceful-timeout=5",
             "--log-level=warning",
             *([] if self.keep_alive is None else [f"--keep-alive={self.keep_alive}"]),
             # No --access-logfile: gunicorn writes no access log unless given one.
+            *self.options,
         ]
         with self.log_path.open("wb") as log:
             # A session of its own, so a Ctrl-C in the terminal reaches us, not gunicorn directly,

@@ -32,4 +32,5 @@ cat <<MSG
 
 MSG
 $VENV/bin/gunicorn --bind "$HOST:$PORT" --workers "${WEB_CONCURRENCY:-2}" --threads 4 \
+  --worker-class app.serving.ThreadWorker \
   --access-logfile - wsgi:app

@@ -1,0 +1,135 @@
+"""app/serving.py's worker, under real gunicorn on 127.0.0.1, serving a small WSGI app
+(tests/e2e/serving_app.py): queues, a full worker, keep-alive, graceful shutdown, the heartbeat
+and the frozen start-up objects."""
+
+import http.client
+import os
+import signal
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bench.server import Gunicorn, free_port
+
+APP = "tests.e2e.serving_app:app"
+
+
+@pytest.fixture
+def serve(tmp_path):
+    servers = []
+
+    def start(*options, threads=2, keep_alive=0):
+        port = free_port()
+        server = Gunicorn(
+            port,
+            1,
+            threads,
+            {**os.environ},
+            tmp_path / f"gunicorn-{port}.log",
+            keep_alive=keep_alive,
+            app=APP,
+            options=options,
+        )
+        servers.append(server)
+        server.start().wait_ready(timeout=30)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _get(server, path, timeout=10):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def _get_all(server, paths, parallel):
+    with ThreadPoolExecutor(parallel) as pool:
+        return list(pool.map(lambda path: _get(server, path), paths))
+
+
+def test_a_queue_far_longer_than_the_threads_is_answered_in_full(serve):
+    server = serve(threads=2)
+    paths = [f"/n/{index}" for index in range(80)]
+    assert _get_all(server, paths, parallel=80) == [(200, path) for path in paths]
+
+
+def test_a_full_worker_accepts_again_as_requests_finish(serve):
+    # Two connections at most: the other 18 wait in the listen backlog until there is room.
+    server = serve("--worker-connections=2", threads=2)
+    answers = _get_all(server, ["/slow?seconds=0.05"] * 20, parallel=20)
+    assert answers == [(200, "slept")] * 20
+
+
+def test_a_full_worker_still_serves_the_connections_it_holds(serve):
+    # Both connections are accepted before they send a request, which fills the worker: gunicorn's
+    # own loop then waits for a request to finish and never reads theirs.
+    server = serve("--worker-connections=2", threads=2)
+    clients = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(2)]
+    try:
+        time.sleep(0.5)
+        for index, client in enumerate(clients):
+            request = f"GET /held/{index} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+            client.sendall(request.encode())
+        for index, client in enumerate(clients):
+            answer = b""
+            while chunk := client.recv(4096):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 OK")
+            assert answer.endswith(f"/held/{index}".encode())
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_a_kept_alive_connection_serves_the_next_request(serve):
+    server = serve(threads=2, keep_alive=5)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("GET", "/first")
+        first = connection.getresponse()
+        assert (first.status, first.read()) == (200, b"/first")
+        sock = connection.sock
+        assert sock is not None  # not closed by the server's answer
+        connection.request("GET", "/second")
+        second = connection.getresponse()
+        assert (second.status, second.read()) == (200, b"/second")
+        assert connection.sock is sock
+    finally:
+        connection.close()
+
+
+def test_a_graceful_stop_lets_the_requests_in_flight_finish(serve):
+    server = serve("--graceful-timeout=10", threads=2)
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(_get(server, "/slow?seconds=1.5")))
+    caller.start()
+    time.sleep(0.5)  # the request is in the worker's hands
+    server.process.send_signal(signal.SIGTERM)
+    caller.join(timeout=15)
+    assert answers == [(200, "slept")]
+    assert server.process.wait(timeout=15) == 0
+
+
+def test_the_worker_keeps_telling_the_master_it_is_alive(serve):
+    # A 2 s timeout: a worker silent for 2 s is killed and replaced (another pid).
+    server = serve("--timeout=2", threads=2)
+    pid = _get(server, "/pid")[1]
+    time.sleep(3.5)
+    assert _get(server, "/pid")[1] == pid
+
+
+def test_what_the_app_made_at_start_is_frozen_out_of_the_collector(serve):
+    server = serve(threads=2)
+    status, frozen = _get(server, "/frozen")
+    assert status == 200
+    assert int(frozen) > 0
