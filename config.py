@@ -12,8 +12,6 @@ import secrets
 from pathlib import Path
 from typing import ClassVar
 
-from pymysql.constants.CLIENT import MULTI_STATEMENTS
-
 BASE_DIR = Path(__file__).resolve().parent
 
 # Marks values fit only for a developer's machine or a test run; production refuses them.
@@ -237,15 +235,11 @@ class Config:
             # Locking reads and plain reads then agree on what is committed, and InnoDB takes no
             # gap locks: the release-morning holds neither read stale counts nor deadlock on gaps.
             # Up to 20 connections per process: a gthread worker of 16 threads never waits.
-            # Several statements per query (pymysql's CLIENT.MULTI_STATEMENTS): the hold group
-            # sends its reads in one round trip (app/packedsql.read_together). Every statement
-            # of the app is SQLAlchemy's with bound values; none is built from request text.
             self.SQLALCHEMY_ENGINE_OPTIONS = {
                 **self.SQLALCHEMY_ENGINE_OPTIONS,
                 "isolation_level": "READ COMMITTED",
                 "pool_size": 10,
                 "max_overflow": 10,
-                "connect_args": {"client_flag": MULTI_STATEMENTS},
             }
         self.REDIS_URL = env("REDIS_URL", self.default_redis_url)
         # Connect/read timeout for Redis in seconds: a Redis that hangs must not hang a request.

@@ -38,7 +38,7 @@ from app.extensions import db, per_app, redis_store
 from app.groupcommit import GroupCommit
 from app.models import Account, Department, Doctor, Hospital, Order, Patient, Schedule, Slot
 from app.models.types import utcnow
-from app.packedsql import PackedSelect, read_together
+from app.packedsql import PackedSelect
 from app.services import auth
 from app.services.pagination import Page, paginate
 from app.services.transaction import lock_one, transaction
@@ -288,9 +288,7 @@ def _integrity_refusal(error: IntegrityError) -> AppError:
 # compilation, no objects loaded), each once per group whatever its size: the locked accounts
 # with their patients, the accounts' orders that the rules ask about, the schedules with all the
 # rules and the answer need, the free slots, then one update of the slots and one insert of the
-# orders. The first three go to MySQL in one round trip (packedsql.read_together): MariaDB still
-# runs them in order, so the orders are read once their accounts are locked, each statement
-# seeing what was committed when it began (READ COMMITTED), as when sent one by one.
+# orders.
 _account, _order, _slot = Account.__table__.c, Order.__table__.c, Slot.__table__.c
 _schedule, _department = Schedule.__table__.c, Department.__table__.c
 _hospital, _doctor, _patient = Hospital.__table__.c, Doctor.__table__.c, Patient.__table__.c
@@ -415,31 +413,23 @@ def _decide(requests) -> list:
     """Every rule of every request in order, then numbers for those that passed."""
     account_ids = sorted({request.account_id for request in requests})
     patient_ids = sorted({request.patient_id for request in requests})
-    schedule_ids = sorted({request.schedule_id for request in requests})
-    locked, their_orders, their_schedules = read_together(
-        db.session.connection(),
-        [
-            (_LOCK_ACCOUNTS, {"account_ids": account_ids, "patient_ids": patient_ids}),
-            (
-                _ACCOUNT_ORDERS,
-                {
-                    "account_ids": account_ids,
-                    "idempotency_keys": sorted({request.idempotency_key for request in requests}),
-                    "day_start": min(_day_start(request.now) for request in requests),
-                },
-            ),
-            (_SCHEDULES, {"schedule_ids": schedule_ids}),
-        ],
-    )
     accounts, patients = {}, {}  # a patient's row is its account's row
-    for row in locked:
+    for row in _read(_LOCK_ACCOUNTS, {"account_ids": account_ids, "patient_ids": patient_ids}):
         accounts[row.id] = row
         if row.patient_id is not None:
             patients[row.patient_id] = row
     orders = defaultdict(list)
-    for row in their_orders:
+    for row in _read(
+        _ACCOUNT_ORDERS,
+        {
+            "account_ids": account_ids,
+            "idempotency_keys": sorted({request.idempotency_key for request in requests}),
+            "day_start": min(_day_start(request.now) for request in requests),
+        },
+    ):
         orders[row.account_id].append(row)
-    schedules = {row.id: row for row in their_schedules}
+    schedule_ids = sorted({request.schedule_id for request in requests})
+    schedules = {row.id: row for row in _read(_SCHEDULES, {"schedule_ids": schedule_ids})}
 
     outcomes, seen, passed = [], set(), defaultdict(list)
     for index, request in enumerate(requests):
