@@ -120,6 +120,21 @@ def test_a_graceful_stop_lets_the_requests_in_flight_finish(serve):
     assert server.process.wait(timeout=15) == 0
 
 
+def test_a_reload_lets_the_old_worker_finish_a_request_longer_than_the_timeout(serve):
+    # After HUP the master stops the old worker and still kills any worker silent for 2 s.
+    server = serve("--timeout=2", "--graceful-timeout=10", threads=2)
+    old_pid = _get(server, "/pid")[1]
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(_get(server, "/slow?seconds=3.5")))
+    caller.start()
+    time.sleep(0.5)
+    server.process.send_signal(signal.SIGHUP)
+    caller.join(timeout=15)
+    assert answers == [(200, "slept")]
+    assert "WORKER TIMEOUT" not in server.log_path.read_text()
+    assert _get(server, "/pid")[1] != old_pid
+
+
 def test_the_worker_keeps_telling_the_master_it_is_alive(serve):
     # A 2 s timeout: a worker silent for 2 s is killed and replaced (another pid).
     server = serve("--timeout=2", threads=2)
