@@ -63,11 +63,52 @@ def test_a_queue_far_longer_than_the_threads_is_answered_in_full(serve):
     assert _get_all(server, paths, parallel=80) == [(200, path) for path in paths]
 
 
+def _accept_queue(port):
+    """Connections the kernel holds for a listener on 127.0.0.1:``port`` until one accepts them
+    (the receive queue /proc/net/tcp shows for a listening socket)."""
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":
+                return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def test_a_worker_takes_at_most_two_connections_per_thread(serve):
+    # The others stay in the listen backlog, for whichever process has a thread free first.
+    server = serve(threads=2)
+    with ThreadPoolExecutor(10) as pool:
+        answers = pool.map(lambda _: _get(server, "/slow?seconds=0.4"), range(10))
+        time.sleep(0.2)
+        waiting = _accept_queue(server.port)
+        assert list(answers) == [(200, "slept")] * 10
+    assert waiting >= 5  # 10 asked, 2 served, 2 waiting for a thread
+
+
+def test_kept_alive_connections_leave_room_for_new_ones(serve):
+    # Six idle kept-alive connections on a worker of two threads (room for four active ones):
+    # a new connection is still served at once, not when keep-alive closes the idle ones.
+    server = serve(threads=2, keep_alive=10)
+    idle = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=10) for _ in range(6)]
+    try:
+        for connection in idle:
+            connection.request("GET", "/first")
+            assert connection.getresponse().read() == b"/first"
+        started = time.monotonic()
+        assert _get(server, "/new") == (200, "/new")
+        assert time.monotonic() - started < 2
+    finally:
+        for connection in idle:
+            connection.close()
+
+
 def test_a_full_worker_accepts_again_as_requests_finish(serve):
     # Two connections at most: the other 18 wait in the listen backlog until there is room.
     server = serve("--worker-connections=2", threads=2)
+    started = time.monotonic()
     answers = _get_all(server, ["/slow?seconds=0.05"] * 20, parallel=20)
     assert answers == [(200, "slept")] * 20
+    assert time.monotonic() - started < 5  # woken by each finished request, not a timer
 
 
 def test_a_full_worker_still_serves_the_connections_it_holds(serve):
