@@ -3,13 +3,16 @@
 It is gunicorn's gthread worker (a thread pool fed by one main thread that accepts connections)
 with four changes for a process that, on a release morning, has a hundred requests queued:
 
-- **A process takes only the connections it can serve soon**: at most two per thread being
-  served or waiting for one (parked keep-alive connections do not count). gunicorn's worker
-  accepts everything it can, so on a release morning one process could hold a hundred requests
-  while its sibling had threads free; here the rest wait in the listen backlog, which every
-  process takes from in arrival order. With 2 × 16 threads, 200 in flight, six pairs against
-  the unbounded worker: the burst's p99 lower in every pair (mean 197 → 167 ms), the 201s' by
-  37 ms, the answers 4 % faster.
+- **A process takes new connections only while it can serve them soon**: while fewer than two
+  requests per thread are being served or waiting for a thread. gunicorn's worker accepts
+  everything it can, so on a release morning one process could hold a hundred requests while
+  its sibling had threads free; here the rest wait in the listen backlog, which every process
+  takes from in arrival order. With 2 × 16 threads, 200 in flight, six pairs against the
+  unbounded worker: the burst's p99 lower in every pair (mean 197 → 167 ms), the 201s' by
+  37 ms, the answers 4 % faster. Connections that have not sent a request yet, or sit parked
+  between two (keep-alive), are not counted, so idle sockets cannot close the door; and a
+  parked connection that speaks is served by its process whatever the count, so the balance
+  is for a proxy that opens a connection per request (or ``--keep-alive 0``), as measured.
 
 - **The main loop's cost does not grow with the queue.** gunicorn's loop calls
   ``concurrent.futures.wait`` over every request in flight after each batch of socket events
@@ -21,7 +24,8 @@ with four changes for a process that, on a release morning, has a hundred reques
   loop stops selecting and waits for a request to finish; when the connections it holds are all
   still waiting for their request to arrive, none ever does, and the worker stalls (1 s at a time,
   for good). Here a full worker (by either limit) stops listening for new connections only, and
-  the first request that finishes wakes it through a pipe.
+  the first request that finishes wakes it through gunicorn's own pipe (the one signals wake it
+  through too).
 - **What the app built at start is frozen out of the garbage collector** (``gc.freeze()`` once
   the app is loaded). A full collection otherwise walks those ~150,000 objects: 65 ms idle,
   80–115 ms measured in a busy worker, a pause of every thread of the process. Objects made later
@@ -30,8 +34,9 @@ with four changes for a process that, on a release morning, has a hundred reques
 The heartbeat that tells the master the worker is alive is also written at most once a second
 (gunicorn writes it at every turn of the loop, a system call each), well within its timeout, and
 goes on while a stopping worker finishes its last requests (after a reload the master would
-otherwise kill it mid-request once the timeout passes), and a signal to stop ends the loop at
-once instead of at its next second. Everything else (parsing, keep-alive, signals) is gunicorn's.
+otherwise kill it mid-request once the timeout passes); a signal to stop ends the loop at once
+instead of at its next second, and the parked keep-alive connections are closed rather than left
+unanswered until the end. Everything else (parsing, keep-alive, signals) is gunicorn's.
 """
 
 import contextlib
@@ -54,11 +59,11 @@ class ThreadWorker(gthread.ThreadWorker):
         self._in_flight = set()  # futures of the requests submitted and not finished
         self._in_flight_lock = threading.Lock()
         self._listeners = {}  # listening socket → its accept callback
-        # Connections being served or waiting for a thread, at most: one waiting per thread.
+        # Requests being served or waiting for a thread, at most: one waiting per thread.
         self._max_active = 2 * self.cfg.threads
         self._accepting = False
         self._full = False  # set by the main thread: finished requests then wake it
-        self._wake_read = self._wake_write = None
+        self._woken_already = False  # a wake byte is on its way: no need for another
         self._last_notify = float("-inf")
 
     def load_wsgi(self):
@@ -88,30 +93,34 @@ class ThreadWorker(gthread.ThreadWorker):
         finally:
             with self._in_flight_lock:
                 self._in_flight.discard(fs)
-            if self._full:
+            # Room again, or a stop asked from a request thread (--max-requests).
+            if (self._full or not self.alive) and not self._woken_already:
+                self._woken_already = True
                 self._wake()
 
-    def handle_exit(self, sig, frame):
-        super().handle_exit(sig, frame)  # the loop ends at its next turn…
-        if self._wake_write is not None:
-            self._wake()  # …which is now, not when select times out
-
     def _wake(self):
-        """Wake the main thread from its select (there is room again, or it is to stop)."""
+        """Wake the main thread from its select. gunicorn's own pipe: the signal handlers'
+        wakeup fd (signal.set_wakeup_fd), so a stop signal that another thread receives wakes
+        it too."""
         with contextlib.suppress(OSError):  # BlockingIOError: the pipe is full, it is woken
-            os.write(self._wake_write, b".")
+            os.write(self.PIPE[1], b".")
 
     def _woken(self, fileobj):
         with contextlib.suppress(BlockingIOError):  # read to the end
-            while os.read(self._wake_read, 4096):
+            while os.read(self.PIPE[0], 4096):
                 pass
+        # After the read: a request that finishes meanwhile either writes again or finds the
+        # flag still set, and then its room is seen when the loop looks, right after this.
+        self._woken_already = False
 
     def _has_room(self):
-        # Parked keep-alive connections cost nothing until they speak: they count only against
-        # gunicorn's --worker-connections.
+        # Only requests count: a connection that has sent nothing yet, or sits parked between
+        # two requests (keep-alive), costs nothing until it speaks, and counts only against
+        # gunicorn's --worker-connections (idle sockets must not close the door).
         return (
-            self.nr_conns < self.worker_connections
-            and self.nr_conns - len(self._keep) < self._max_active
+            self.alive
+            and self.nr_conns < self.worker_connections
+            and len(self._in_flight) < self._max_active
         )
 
     def _accept_while_room(self):
@@ -138,10 +147,7 @@ class ThreadWorker(gthread.ThreadWorker):
             sock.setblocking(False)
             # The listener's name, captured once: it may be gone during a graceful shutdown.
             self._listeners[sock] = partial(self.accept, sock.getsockname())
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_read, False)
-        os.set_blocking(self._wake_write, False)
-        self.poller.register(self._wake_read, selectors.EVENT_READ, self._woken)
+        self.poller.register(self.PIPE[0], selectors.EVENT_READ, self._woken)
         while self.alive:
             self.notify()
             self._accept_while_room()
@@ -151,11 +157,15 @@ class ThreadWorker(gthread.ThreadWorker):
                 break
             self.murder_keepalived()
 
-        self._full = False  # the pipe stays open until the process ends: no write lands elsewhere
         self.tpool.shutdown(False)
         self.poller.close()
         for sock in self.sockets:
             sock.close()
+        with self._lock:  # parked connections will not be served: closed, so clients retry
+            parked = list(self._keep)
+            self._keep.clear()
+        for conn in parked:
+            conn.close()
         with self._in_flight_lock:
             in_flight = set(self._in_flight)
         # The requests in flight finish within the graceful timeout, the heartbeat going on
