@@ -13,7 +13,6 @@ with four changes for a process that, on a release morning, has a hundred reques
   between two (keep-alive), are not counted, so idle sockets cannot close the door; and a
   parked connection that speaks is served by its process whatever the count, so the balance
   is for a proxy that opens a connection per request (or ``--keep-alive 0``), as measured.
-
 - **The main loop's cost does not grow with the queue.** gunicorn's loop calls
   ``concurrent.futures.wait`` over every request in flight after each batch of socket events
   (locking each one's condition and installing a waiter on each), and removes finished ones from
