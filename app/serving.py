@@ -139,7 +139,6 @@ class ThreadWorker(gthread.ThreadWorker):
                     else:
                         self.poller.unregister(sock)
             self._accepting = room
-        return room
 
     def run(self):
         for sock in self.sockets:

@@ -52,6 +52,12 @@ def _get(server, path, timeout=10):
         connection.close()
 
 
+def _served_at_once(server):
+    started = time.monotonic()
+    assert _get(server, "/new") == (200, "/new")
+    assert time.monotonic() - started < 2
+
+
 def _get_all(server, paths, parallel):
     with ThreadPoolExecutor(parallel) as pool:
         return list(pool.map(lambda path: _get(server, path), paths))
@@ -92,26 +98,22 @@ def test_connections_that_say_nothing_leave_room_for_new_ones(serve):
     idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(5)]
     try:
         time.sleep(0.3)  # accepted by the worker, which waits for them to speak
-        started = time.monotonic()
-        assert _get(server, "/new") == (200, "/new")
-        assert time.monotonic() - started < 2
+        _served_at_once(server)
     finally:
         for client in idle:
             client.close()
 
 
 def test_kept_alive_connections_leave_room_for_new_ones(serve):
-    # Six idle kept-alive connections on a worker of two threads (room for four active ones):
-    # a new connection is still served at once, not when keep-alive closes the idle ones.
+    # Six idle kept-alive connections on a worker of two threads (room for four requests): a
+    # new connection is still served at once, not when keep-alive closes the idle ones.
     server = serve(threads=2, keep_alive=10)
     idle = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=10) for _ in range(6)]
     try:
         for connection in idle:
             connection.request("GET", "/first")
             assert connection.getresponse().read() == b"/first"
-        started = time.monotonic()
-        assert _get(server, "/new") == (200, "/new")
-        assert time.monotonic() - started < 2
+        _served_at_once(server)
     finally:
         for connection in idle:
             connection.close()
