@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import cli, database, sandbox
+from app import cli, database, sandbox, sqlbatch
 from app.api import register_blueprints as register_api
 from app.api.hot import HotPaths
 from app.errors import register_error_handlers as register_errors
@@ -41,6 +41,7 @@ def register_extensions(app):
     db.init_app(app)
     with app.app_context():
         database.tune_pool(db.engine)
+        sqlbatch.allow_batches(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     redis_store.init_app(app)
     api.init_app(app)

@@ -12,7 +12,8 @@ Python type (dates, times and datetimes from their ISO text, booleans from 0/1) 
 the type's own ``process_result_value`` when it is a TypeDecorator (aware UTC datetimes, enums).
 tests/integration/test_packed_reads.py holds the two equal, value and type, on MariaDB and SQLite.
 A column whose values JSON would not carry back exactly (decimals, bytes, ``sa.Enum``, JSON) is
-refused when the statement is built, i.e. at import.
+refused when the statement is built, i.e. at import. ``read_together`` sends several reads in one
+round trip on MySQL (app/sqlbatch.py).
 """
 
 import json
@@ -21,6 +22,8 @@ from datetime import date, datetime, time
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
+
+from app.sqlbatch import run_together
 
 _FROM_TEXT = {datetime: datetime.fromisoformat, date: date.fromisoformat, time: time.fromisoformat}
 
@@ -75,14 +78,18 @@ class PackedSelect:
             _converter(column_type, None)
 
     def rows(self, connection, params) -> list:
-        converters = self._converters_for(connection.dialect)
+        return self.rows_from(connection.dialect, connection.execute(self.statement, params))
+
+    def rows_from(self, dialect, results) -> list:
+        """The rows from this statement's raw results (one packed value each)."""
+        converters = self._converters_for(dialect)
         make = self._row._make
         return [
             make(
                 value if convert is None else convert(value)
                 for convert, value in zip(converters, json.loads(text), strict=True)
             )
-            for (text,) in connection.execute(self.statement, params)
+            for (text,) in results
         ]
 
     def _converters_for(self, dialect):
@@ -91,3 +98,13 @@ class PackedSelect:
             converters = [_converter(column_type, dialect) for column_type in self._types]
             self._converters[dialect.name] = converters
         return converters
+
+
+def read_together(connection, reads) -> list[list]:
+    """The rows of each ``(packed_select, params)`` of ``reads``, in order, on ``connection`` in
+    its transaction: in one round trip on MySQL (app/sqlbatch.py)."""
+    found = run_together(connection, [(packed.statement, params) for packed, params in reads])
+    return [
+        packed.rows_from(connection.dialect, rows)
+        for (packed, _), rows in zip(reads, found, strict=True)
+    ]
