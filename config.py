@@ -182,6 +182,9 @@ class Config:
         # Holds that threads of one process ask for at once share one transaction (group
         # commit), at most this many; 1 turns grouping off.
         self.HOLD_GROUP_SIZE = _env_int("HOLD_GROUP_SIZE", 32, minimum=1)
+        # A group's leader waits at most this long (ms) for the holds its process's threads are
+        # still on their way with (app/groupcommit.py); 0 never waits.
+        self.HOLD_GROUP_LINGER_MS = _env_int("HOLD_GROUP_LINGER_MS", 10, minimum=0)
         # Where the payment channels send their notifications: our own public HTTPS address.
         self.PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", self.default_public_base_url).rstrip("/")
         # WeChat Pay APIv3 (JSAPI in the mini-program), "WeChat Pay public key" mode.

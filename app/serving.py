@@ -49,6 +49,8 @@ from functools import partial
 
 from gunicorn.workers import gthread
 
+from app.groupcommit import arrivals
+
 
 class ThreadWorker(gthread.ThreadWorker):
     """gunicorn's gthread worker, bounded and cheaper under a queue; see the module docstring."""
@@ -76,6 +78,15 @@ class ThreadWorker(gthread.ThreadWorker):
         if now - self._last_notify >= min(1.0, self.timeout / 2):
             self._last_notify = now
             super().notify()
+
+    def handle(self, conn):
+        # Counted while it serves the request: a hold group's leader may wait for it
+        # (app/groupcommit.py) until the app knows the request is not a hold.
+        arrivals.begin()
+        try:
+            return super().handle(conn)
+        finally:
+            arrivals.end()
 
     def _wrap_future(self, fs, conn):
         fs.conn = conn

@@ -30,6 +30,7 @@ from app import errors
 from app.api.orders import hold_headers
 from app.api.security import bearer_token
 from app.errors import AppError
+from app.groupcommit import arrivals
 from app.schemas import orders as order_schemas
 from app.services import auth, booking, catalogue
 
@@ -54,10 +55,13 @@ class HotPaths:
         answer = None
         if method == "POST" and path == _HOLD:
             answer = self._hold(environ)
-        elif method == "GET" and not environ.get("QUERY_STRING"):
-            match = _CALENDAR.fullmatch(path)
-            if match:
-                answer = self._calendar(int(match[1]))
+        else:
+            # Not a hold: a hold group's leader need not wait for this thread (app/groupcommit.py).
+            arrivals.end()
+            if method == "GET" and not environ.get("QUERY_STRING"):
+                match = _CALENDAR.fullmatch(path)
+                if match:
+                    answer = self._calendar(int(match[1]))
         if answer is None:
             return self.wsgi_app(environ, start_response)
         return answer(environ, start_response)

@@ -9,7 +9,8 @@ account row, which is what makes the per-account limits exact.
 
 Holds that threads of one process ask for at the same moment are decided and written together,
 in one transaction of a fixed handful of statements (group commit, app/groupcommit.py): on a
-release morning MySQL sees one commit per group instead of one per patient.
+release morning MySQL sees one commit per group instead of one per patient, and the group's
+statements go in three round trips (app/sqlbatch.py).
 
 Side effects (the expiry timer, gate tokens, cache invalidation) happen after the commit.
 """
@@ -35,13 +36,14 @@ from app.domain.enums import SlotState
 from app.domain.orders import ACTIVE_STATUSES, CancelledBy, OrderStatus
 from app.errors import AppError, Conflict, NotFound
 from app.extensions import db, per_app, redis_store
-from app.groupcommit import GroupCommit
+from app.groupcommit import GroupCommit, OneAtATime, arrivals
 from app.models import Account, Department, Doctor, Hospital, Order, Patient, Schedule, Slot
 from app.models.types import utcnow
-from app.packedsql import PackedSelect
+from app.packedsql import PackedSelect, read_together
 from app.services import auth
 from app.services.pagination import Page, paginate
 from app.services.transaction import lock_one, transaction
+from app.sqlbatch import InsertRows, run_together
 
 log = logging.getLogger(__name__)
 
@@ -130,19 +132,28 @@ def _admit(schedule_id, refuse_sold_out=True) -> bool:
     """
     admitted = gate.take(schedule_id)
     if admitted is None:
-        total, free = db.session.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.count(sa.case((Slot.state == SlotState.FREE, 1))),
-            ).where(Slot.schedule_id == schedule_id)
-        ).one()
-        db.session.rollback()
-        if total:
-            gate.rebuild(schedule_id, free)
-            admitted = gate.take(schedule_id)
+        # A cold counter meets dozens of holds at once at 07:00: one thread of the process
+        # counts, the others wait for its count instead of each making MySQL count too.
+        per_app("gate_rebuilds", lambda config: OneAtATime()).run(
+            schedule_id, lambda: _rebuild_gate(schedule_id)
+        )
+        admitted = gate.take(schedule_id)
     if admitted is False and refuse_sold_out:
         raise _refusal(rules.sold_out())
     return bool(admitted)
+
+
+def _rebuild_gate(schedule_id):
+    """Set a missing counter from MySQL's count of free numbers (none for an unknown schedule)."""
+    total, free = db.session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count(sa.case((Slot.state == SlotState.FREE, 1))),
+        ).where(Slot.schedule_id == schedule_id)
+    ).one()
+    db.session.rollback()
+    if total:
+        gate.rebuild(schedule_id, free)
 
 
 def _free_count(schedule_id) -> int:
@@ -178,6 +189,7 @@ def hold_slot(
     # else takes a token, given back if the hold fails.
     admission = gate.admit(account_id, idempotency_key, schedule_id)
     if admission is gate.Admission.SOLD_OUT:
+        arrivals.end()  # this thread will not join a group: nobody need wait for it
         raise _refusal(rules.sold_out())
     token = admission is gate.Admission.ADMITTED
     if admission is gate.Admission.UNKNOWN:
@@ -222,7 +234,12 @@ def _hold_groups() -> GroupCommit:
     # row locks keep concurrent groups apart as they keep concurrent processes apart.
     return per_app(
         "hold_groups",
-        lambda config: GroupCommit(_hold_group, config["HOLD_GROUP_SIZE"], _after_group),
+        lambda config: GroupCommit(
+            _hold_group,
+            config["HOLD_GROUP_SIZE"],
+            _after_group,
+            linger=config["HOLD_GROUP_LINGER_MS"] / 1000,
+        ),
     )
 
 
@@ -287,8 +304,11 @@ def _integrity_refusal(error: IntegrityError) -> AppError:
 # Holds run on release mornings, so they run prebuilt Core statements on the tables (no ORM
 # compilation, no objects loaded), each once per group whatever its size: the locked accounts
 # with their patients, the accounts' orders that the rules ask about, the schedules with all the
-# rules and the answer need, the free slots, then one update of the slots and one insert of the
-# orders.
+# rules and the answer need (these three sent together), the free slots, then one insert of the
+# orders and one update of the slots (sent together): three round trips and the commit on MySQL
+# (app/sqlbatch.py). MariaDB runs statements sent together in order, as if sent one by one, so
+# the orders are read once their accounts are locked, each read seeing what was committed when
+# it began (READ COMMITTED).
 _account, _order, _slot = Account.__table__.c, Order.__table__.c, Slot.__table__.c
 _schedule, _department = Schedule.__table__.c, Department.__table__.c
 _hospital, _doctor, _patient = Hospital.__table__.c, Doctor.__table__.c, Patient.__table__.c
@@ -391,8 +411,6 @@ _MARK_SLOTS = (
     .where(_slot.id.in_(sa.bindparam("slot_ids", expanding=True)))
     .values(state=sa.bindparam("state"), updated_at=sa.bindparam("updated_at"))
 )
-# One multi-row INSERT … RETURNING (MariaDB 10.5+, SQLite), ids in the order of the rows.
-_INSERT_ORDERS = sa.insert(Order.__table__).returning(_order.id, sort_by_parameter_order=True)
 
 
 def _run(statement, params):
@@ -413,23 +431,31 @@ def _decide(requests) -> list:
     """Every rule of every request in order, then numbers for those that passed."""
     account_ids = sorted({request.account_id for request in requests})
     patient_ids = sorted({request.patient_id for request in requests})
+    schedule_ids = sorted({request.schedule_id for request in requests})
+    locked, their_orders, their_schedules = read_together(
+        db.session.connection(),
+        [
+            (_LOCK_ACCOUNTS, {"account_ids": account_ids, "patient_ids": patient_ids}),
+            (
+                _ACCOUNT_ORDERS,
+                {
+                    "account_ids": account_ids,
+                    "idempotency_keys": sorted({request.idempotency_key for request in requests}),
+                    "day_start": min(_day_start(request.now) for request in requests),
+                },
+            ),
+            (_SCHEDULES, {"schedule_ids": schedule_ids}),
+        ],
+    )
     accounts, patients = {}, {}  # a patient's row is its account's row
-    for row in _read(_LOCK_ACCOUNTS, {"account_ids": account_ids, "patient_ids": patient_ids}):
+    for row in locked:
         accounts[row.id] = row
         if row.patient_id is not None:
             patients[row.patient_id] = row
     orders = defaultdict(list)
-    for row in _read(
-        _ACCOUNT_ORDERS,
-        {
-            "account_ids": account_ids,
-            "idempotency_keys": sorted({request.idempotency_key for request in requests}),
-            "day_start": min(_day_start(request.now) for request in requests),
-        },
-    ):
+    for row in their_orders:
         orders[row.account_id].append(row)
-    schedule_ids = sorted({request.schedule_id for request in requests})
-    schedules = {row.id: row for row in _read(_SCHEDULES, {"schedule_ids": schedule_ids})}
+    schedules = {row.id: row for row in their_schedules}
 
     outcomes, seen, passed = [], set(), defaultdict(list)
     for index, request in enumerate(requests):
@@ -611,19 +637,26 @@ def _new_order(request, schedule, patient, slot, shown) -> HeldOrder:
 
 
 def _save(created: list[HeldOrder]):
-    """Mark the orders' slots and insert the orders, one statement each (two for the slots when
-    a free clinic's booked numbers are among them)."""
+    """Insert the orders and mark their slots, in one round trip on MySQL (app/sqlbatch.py): one
+    statement for the orders, one for the slots (two when a free clinic's booked numbers are
+    among them)."""
     updated_at = utcnow()
+    statements = [_INSERT_ORDERS.of([_column_values(order) for order in created])]
     for state, status in (
         (SlotState.HELD, OrderStatus.PENDING_PAYMENT),
         (SlotState.BOOKED, OrderStatus.BOOKED),
     ):
         slot_ids = [order.slot_id for order in created if order.status == status]
         if slot_ids:
-            _run(_MARK_SLOTS, {"slot_ids": slot_ids, "state": state, "updated_at": updated_at})
-    ids = _run(_INSERT_ORDERS, [_column_values(order) for order in created]).scalars().all()
-    for order, order_id in zip(created, ids, strict=True):
-        order.id = order_id
+            statements.append(
+                (_MARK_SLOTS, {"slot_ids": slot_ids, "state": state, "updated_at": updated_at})
+            )
+    inserted, *marked = run_together(db.session.connection(), statements)
+    if sum(marked) != len(created):  # the slots are locked by this transaction: never
+        raise RuntimeError(f"{sum(marked)} slots marked for {len(created)} orders")
+    ids = {slot_id: order_id for order_id, slot_id in inserted}
+    for order in created:
+        order.id = ids[order.slot_id]
 
 
 def _take_number(schedule_id, state: SlotState):
@@ -638,6 +671,9 @@ def _take_number(schedule_id, state: SlotState):
 
 
 _INSERTED = tuple(column.key for column in Order.__table__.columns if column.key != "id")
+# One multi-row INSERT … RETURNING (MariaDB 10.5+, SQLite); each id found by its order's slot,
+# which no two orders of a group share.
+_INSERT_ORDERS = InsertRows(Order.__table__, _INSERTED, (_order.id, _order.slot_id))
 
 
 def _column_values(order: HeldOrder) -> dict:

@@ -5,6 +5,8 @@ import os
 import time
 from urllib.parse import parse_qs
 
+from app.groupcommit import arrivals
+
 
 def app(environ, start_response):
     path = environ["PATH_INFO"]
@@ -16,6 +18,8 @@ def app(environ, start_response):
         body = str(gc.get_freeze_count())
     elif path == "/pid":
         body = str(os.getpid())
+    elif path == "/arrivals":  # the threads counted for a hold group's leader to wait for
+        body = str(arrivals.count)
     else:
         body = path
     data = body.encode()

@@ -9,6 +9,7 @@ import pytest
 from app import gate
 from app.api.hot import HotPaths
 from app.extensions import db, redis_store
+from app.groupcommit import arrivals
 from app.models import Doctor
 from app.services import booking
 from tests.e2e.clients import expect, hold, patient_of
@@ -28,6 +29,26 @@ def flask_calls(served):
     hot.wsgi_app = counted
     yield calls
     hot.wsgi_app = behind
+
+
+@pytest.fixture
+def still_counted(served):
+    """Serve each request as the app's gunicorn worker does, its thread counted among the
+    arrivals a hold group's leader waits for (app/groupcommit.py); per request, whether the
+    thread was still counted when the app had answered."""
+    app, seen = served.app.wsgi_app, []
+
+    def counted(environ, start_response):
+        arrivals.begin()
+        try:
+            return app(environ, start_response)
+        finally:
+            seen.append(arrivals._counted.on)
+            arrivals.end()
+
+    served.app.wsgi_app = counted
+    yield seen
+    served.app.wsgi_app = app
 
 
 @pytest.fixture
@@ -58,6 +79,20 @@ def sold_out(user, world):
     schedule_id = world.schedule(capacity=1)
     user.first_hold = expect(hold(user, schedule_id, patient_of(user), key="hot-first-hold"), 201)
     return schedule_id
+
+
+def test_only_a_hold_on_its_way_to_a_group_stays_counted(
+    other, sold_out, world, http, still_counted
+):
+    """A thread is counted until the app knows it will not join a hold group: another request,
+    or a hold that the gate refuses. A hold that went through a group stays counted until its
+    request ends: its thread may well bring the next hold."""
+    patient_id = patient_of(other)
+    expect(http.get("/livez"), 200)
+    expect(hold(other, sold_out, patient_id), 409, "slot_sold_out")
+    assert still_counted[-2:] == [False, False]
+    expect(hold(other, world.schedule(capacity=2), patient_id), 201)
+    assert still_counted[-1] is True
 
 
 class TestHold:

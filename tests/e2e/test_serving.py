@@ -206,3 +206,16 @@ def test_what_the_app_made_at_start_is_frozen_out_of_the_collector(serve):
     status, frozen = _get(server, "/frozen")
     assert status == 200
     assert int(frozen) > 0
+
+
+def test_each_thread_serving_a_request_is_counted_until_it_ends(serve):
+    """A hold group's leader waits for the threads of its process still on their way
+    (app/groupcommit.py): the worker counts every thread serving a request, and only then."""
+    server = serve(threads=4)
+    assert _get(server, "/arrivals") == (200, "1")  # this request's thread
+    slow = threading.Thread(target=_get, args=(server, "/slow?seconds=1.5"))
+    slow.start()
+    time.sleep(0.5)
+    assert _get(server, "/arrivals") == (200, "2")
+    slow.join()
+    assert _get(server, "/arrivals") == (200, "1")

@@ -2,6 +2,7 @@
 
 import contextlib
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -146,6 +147,30 @@ def test_gate_is_rebuilt_from_mysql_after_a_flush(committed):
         sa.select(sa.func.count()).where(Slot.schedule_id == schedule_id, Slot.state == "free")
     )
     assert gate.peek(schedule_id) == free == 2
+
+
+def test_a_cold_gate_met_by_many_holds_at_once_is_counted_by_mysql_once(committed):
+    """At 07:00 a counter nobody has made yet meets dozens of holds of one process at once: one
+    of them counts the free numbers in MySQL, the others wait for its count."""
+    schedule_id = five_number_schedule()
+    assert gate.peek(schedule_id) is None
+    counts = []
+
+    def slow_count(connection, cursor, statement, *args):
+        if statement.lower().startswith("select count(*) as count_1, count(case"):
+            counts.append(statement)
+            time.sleep(0.3)  # every other hold arrives meanwhile
+
+    sa.event.listen(db.engine, "before_cursor_execute", slow_count)
+    try:
+        codes = hold_all(committed, schedule_id, make_patients(8), workers=8)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", slow_count)
+    assert sorted(codes) == ["ok"] * 5 + ["slot_sold_out"] * 3
+    assert len(counts) == 1
+    see_committed()
+    assert active_seqs(schedule_id) == [1, 2, 3, 4, 5]
+    assert gate.peek(schedule_id) == 0
 
 
 def test_expiry_racing_cancel_ends_one_way(committed):

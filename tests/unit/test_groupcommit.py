@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from app.groupcommit import GroupCommit
+from app.groupcommit import Arrivals, GroupCommit, OneAtATime
 
 WAIT = 10  # seconds; generous, only reached when something hangs
 
@@ -197,6 +197,145 @@ def test_run_alone_runs_in_the_caller_beside_a_running_group():
     assert ([2], [20]) in seen and len(seen) == 3
 
 
-def test_the_size_must_be_at_least_one():
+def test_the_size_must_be_at_least_one_and_the_linger_not_negative():
     with pytest.raises(ValueError):
         GroupCommit(lambda items: items, max_size=0)
+    with pytest.raises(ValueError):
+        GroupCommit(lambda items: items, max_size=4, linger=-0.001)
+
+
+def test_arrivals_count_each_thread_once():
+    arrivals = Arrivals()
+    arrivals.begin()
+    arrivals.begin()
+    assert arrivals.count == 1
+    other = threading.Thread(target=arrivals.begin)
+    other.start()
+    other.join()
+    assert arrivals.count == 2  # that thread stays counted until it ends
+    arrivals.end()
+    arrivals.end()
+    assert arrivals.count == 1
+
+
+class _Counted:
+    """A thread counted among ``arrivals`` that submits ``item`` (or just ends) when told."""
+
+    def __init__(self, arrivals, group_commit, item=None):
+        self.go, self.counted = threading.Event(), threading.Event()
+        self.results = {}
+
+        def run():
+            arrivals.begin()
+            self.counted.set()
+            assert self.go.wait(WAIT)
+            if item is not None:
+                self.results[item] = group_commit.submit(item)
+            arrivals.end()
+
+        self.thread = threading.Thread(target=run)
+        self.thread.start()
+        assert self.counted.wait(WAIT)
+
+
+def test_a_leader_lingers_for_a_counted_thread_on_its_way_and_no_longer():
+    arrivals = Arrivals()
+    recorder = Recorder()
+    group_commit = GroupCommit(recorder, max_size=8, linger=WAIT, arrivals=arrivals)
+    late = _Counted(arrivals, group_commit, item=2)
+    arrivals.begin()  # this thread, serving its request
+    threading.Timer(0.2, late.go.set).start()
+    started = time.monotonic()
+    assert group_commit.submit(1) == 10
+    waited = time.monotonic() - started
+    arrivals.end()
+    join([late.thread])
+    assert recorder.groups == [[1, 2]]  # one group: the leader waited for the late one
+    assert late.results == {2: 20}
+    assert 0.15 < waited < WAIT / 2  # until it came, not the whole linger
+
+
+def test_a_leader_stops_lingering_when_the_counted_thread_turns_elsewhere():
+    arrivals = Arrivals()
+    recorder = Recorder()
+    group_commit = GroupCommit(recorder, max_size=8, linger=WAIT, arrivals=arrivals)
+    elsewhere = _Counted(arrivals, group_commit)  # ends without submitting
+    arrivals.begin()
+    threading.Timer(0.1, elsewhere.go.set).start()
+    started = time.monotonic()
+    assert group_commit.submit(1) == 10
+    assert time.monotonic() - started < WAIT / 2
+    arrivals.end()
+    join([elsewhere.thread])
+    assert recorder.groups == [[1]]
+
+
+def test_a_leader_lingers_at_most_its_linger():
+    arrivals = Arrivals()
+    recorder = Recorder()
+    group_commit = GroupCommit(recorder, max_size=8, linger=0.2, arrivals=arrivals)
+    never = _Counted(arrivals, group_commit)  # counted, but stays away
+    arrivals.begin()
+    started = time.monotonic()
+    assert group_commit.submit(1) == 10
+    waited = time.monotonic() - started
+    arrivals.end()
+    never.go.set()
+    join([never.thread])
+    assert 0.15 < waited < WAIT / 2
+    assert recorder.groups == [[1]]
+
+
+def test_without_another_counted_thread_or_a_linger_nobody_waits():
+    arrivals = Arrivals()
+    lingering = GroupCommit(Recorder(), max_size=8, linger=WAIT, arrivals=arrivals)
+    started = time.monotonic()
+    assert lingering.submit(1) == 10  # nobody counted (a sync worker, a test)
+    arrivals.begin()
+    assert lingering.submit(2) == 20  # only this thread is counted: nobody is on the way
+    other = _Counted(arrivals, None)
+    assert GroupCommit(Recorder(), max_size=8, arrivals=arrivals).submit(3) == 30  # no linger
+    assert time.monotonic() - started < WAIT / 2
+    arrivals.end()
+    other.go.set()
+    join([other.thread])
+    assert arrivals.count == 0
+
+
+def test_one_at_a_time_runs_the_work_once_while_the_others_wait_for_it():
+    once = OneAtATime()
+    entered, release = threading.Event(), threading.Event()
+    runs, outcomes = [], []
+
+    def work():
+        runs.append(threading.get_ident())
+        entered.set()
+        assert release.wait(WAIT)
+
+    first = threading.Thread(target=lambda: outcomes.append(once.run("gate:7", work)))
+    first.start()
+    assert entered.wait(WAIT)
+    others = [
+        threading.Thread(target=lambda: outcomes.append(once.run("gate:7", work))) for _ in range(5)
+    ]
+    for thread in others:
+        thread.start()
+    assert once.run("gate:8", lambda: runs.append("8")) is True  # another key: not held up
+    waiting_until(lambda: len(once._running["gate:7"]._cond._waiters) == 5)  # for the first
+    assert outcomes == []
+    release.set()
+    join([first, *others])
+    assert sorted(outcomes) == [False] * 5 + [True]
+    assert len(runs) == 2  # gate:7 once, gate:8 once
+    assert once.run("gate:7", lambda: runs.append("again")) is True  # done: runs again
+
+
+def test_one_at_a_time_raises_the_error_in_the_thread_that_ran_it_only():
+    once = OneAtATime()
+
+    def fail():
+        raise OSError("MySQL went away")
+
+    with pytest.raises(OSError):
+        once.run("k", fail)
+    assert once.run("k", lambda: None) is True  # the key is free again
