@@ -17,9 +17,13 @@ when a group of 15 holds ends, its threads answer and each takes the next hold; 
 the first of them led a group of one or two while the other 13 queued behind it, and that small
 group's transaction ran at a fraction of its speed, sharing the GIL with every thread of the wave
 (traced: 20–35 ms of wall time for ~4 ms of its own CPU). Waiting for the wave makes one group of
-the two, which runs with the others parked. A thread serving anything else is not counted once
-the app knows it (app/api/hot.py), and a leader with nobody on the way does not wait, so a hold
-alone or among other traffic is not held up.
+the two, which runs with the others parked. So a thread counts from the start of its request to
+its end, answering included: the threads of the group that just ended, and its leader doing the
+after-group work, are the ones about to come back. A thread serving anything else stops counting
+once the app knows it (app/api/hot.py), as does a hold refused before it joins a group, and a
+leader with nobody on the way does not wait. When the counted threads do not come back (the
+last groups of a release morning, a slow client whose request is still being read), a leader
+waits its whole ``linger``: that bound is the price, paid once per group.
 """
 
 import logging
@@ -115,8 +119,9 @@ class GroupCommit:
 
     ``after_group(items, results)``, if given, is work that need not hold the others up (side
     effects after a commit): the leader runs it once the next leader and the group's waiters are
-    on their way; an error it raises reaches the leader's caller if the leader's own item was in
-    the group, and is logged otherwise.
+    on their way (a lingering next leader may wait for it, see the module docstring); an error
+    it raises reaches the leader's caller if the leader's own item was in the group, and is
+    logged otherwise.
 
     With ``linger`` (seconds), a leader first waits while more threads of ``arrivals`` are
     counted than items wait (the module docstring says why), at most that long.

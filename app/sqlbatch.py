@@ -12,11 +12,19 @@ On MySQL the statements go as one query of several (``CLIENT.MULTI_STATEMENTS``,
 them in order, exactly as if they came one by one: each sees what is committed when it starts
 (READ COMMITTED), a lock taken by one is held for the next, and the first that fails ends the
 query; its error is raised here, wrapped as SQLAlchemy wraps any other, so callers catch
-``sqlalchemy.exc.IntegrityError`` as usual. Each statement's SQL is what an execution of it would
-send: its values through their types' bind processing, then written into the text by pymysql's
-own ``mogrify`` (pymysql always writes the values into the query text; it has no server-side
-parameters), so nothing is escaped differently. Elsewhere (SQLite, which ``make run`` uses by
-default) the statements run one after another.
+``sqlalchemy.exc.IntegrityError`` as usual. Each statement's SQL is what an execution of it with
+the values given would send: the values through their types' bind processing, then written into
+the text by pymysql's own ``mogrify`` (pymysql always writes the values into the query text; it
+has no server-side parameters), so nothing is escaped differently. A statement that an
+execution would complete itself (a column's Python-side default or ``onupdate``) or whose
+parameter names SQLAlchemy would have to escape is refused, as is a batch whose first statement
+returns no rows. Elsewhere (SQLite, which ``make run`` uses by default) the statements run one
+after another.
+
+Since the flag is on every connection of the engine, ``allow_batches`` also refuses, before it
+is sent, any other SQL text with a ``;`` in it (SQLAlchemy's statements never have one; their
+values are not in the text yet): MySQL would run each statement of such a text and report only
+the first one's outcome.
 """
 
 import re
@@ -25,11 +33,13 @@ import sqlalchemy as sa
 from pymysql.constants import CLIENT
 from sqlalchemy import event, exc
 
+_BATCH = "sqlbatch"  # the execution option that marks a batch of run_together
+
 
 def allow_batches(engine):
-    """Let the engine's MySQL connections take a query of several statements (nothing else
-    changes for a query of one). Flags ORed into SQLAlchemy's own (FOUND_ROWS, which the ORM
-    needs to see an UPDATE that changed nothing as a match)."""
+    """Let the engine's MySQL connections take a query of several statements, from
+    ``run_together`` only. Flags ORed into SQLAlchemy's own (FOUND_ROWS, which the ORM needs to
+    see an UPDATE that changed nothing as a match)."""
     if engine.dialect.name != "mysql":
         return
 
@@ -37,33 +47,36 @@ def allow_batches(engine):
     def multi_statements(dialect, record, cargs, cparams):
         cparams["client_flag"] = cparams.get("client_flag", 0) | CLIENT.MULTI_STATEMENTS
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def one_statement_unless_batched(connection, cursor, statement, parameters, context, many):
+        if ";" in statement and not (context and context.execution_options.get(_BATCH)):
+            raise exc.ArgumentError(
+                "one statement per execution: several go together through app.sqlbatch"
+            )
 
-# Per dialect name and statement: the statement, compiled, and its bind processors. Meant for
-# prebuilt statements (module constants); a few hundred at most are kept.
-_compiled: dict[tuple[str, int], tuple] = {}
+
+# Per statement: the statement, the dialect, the statement compiled for it and its bind
+# processors. Meant for prebuilt statements (module constants); a few hundred at most are kept.
+_compiled: dict[int, tuple] = {}
 _COMPILED_KEPT = 256
 
 
-def _sql(statement, params, dialect, mogrify) -> str:
-    """The SQL an execution of ``statement`` with ``params`` would send: each value through its
-    type's bind processing, then written into the text by the driver's ``mogrify``."""
-    key = (dialect.name, id(statement))
-    found = _compiled.get(key)
-    if found is None or found[0] is not statement:
+def _compile(statement, dialect):
+    """The statement compiled for ``dialect`` and its bind processors, for writing its SQL
+    ourselves; TypeError for a statement an execution would have to complete."""
+    found = _compiled.get(id(statement))
+    if found is None or found[0] is not statement or found[1] is not dialect:
         compiled = statement.compile(dialect=dialect)
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            # Values (a Python-side default, an onupdate) that only an execution makes.
+            raise TypeError("a statement sent together must be given every value it writes")
+        if compiled.escaped_bind_names:
+            raise TypeError("a statement sent together needs plain parameter names")
         if len(_compiled) >= _COMPILED_KEPT:
             _compiled.clear()
-        found = _compiled[key] = (statement, compiled, _bind_processors(compiled, dialect))
-    _, compiled, processors = found
-    expanded = compiled.construct_expanded_state(params, escape_names=False)
-    processors = {**processors, **expanded.processors}  # with those of IN lists' items
-    values = {
-        name: processors[name](value) if name in processors else value
-        for name, value in expanded.parameters.items()
-    }
-    if expanded.positiontup is not None:  # a driver of positional parameters
-        values = tuple(values[name] for name in expanded.positiontup)
-    return mogrify(expanded.statement, values)
+        found = (statement, dialect, compiled, _bind_processors(compiled, dialect))
+        _compiled[id(statement)] = found
+    return found[2], found[3]
 
 
 def _bind_processors(compiled, dialect) -> dict:
@@ -75,6 +88,13 @@ def _bind_processors(compiled, dialect) -> dict:
     return processors
 
 
+def _written(text, values: dict, positions, mogrify) -> str:
+    """``text`` with ``values`` written in by ``mogrify``, by name or in ``positions``' order."""
+    if positions is not None:  # a driver of positional parameters
+        return mogrify(text, tuple(values[name] for name in positions))
+    return mogrify(text, values)
+
+
 class _Statement:
     """A Core statement and its parameters, to run together with others."""
 
@@ -83,8 +103,19 @@ class _Statement:
     def __init__(self, statement, params):
         self.statement, self.params = statement, params
 
+    def returns_rows(self, dialect) -> bool:
+        compiled = _compile(self.statement, dialect)[0]
+        return self.statement.is_select or bool(compiled.returning or compiled.implicit_returning)
+
     def sql(self, dialect, mogrify) -> str:
-        return _sql(self.statement, self.params, dialect, mogrify)
+        compiled, processors = _compile(self.statement, dialect)
+        expanded = compiled.construct_expanded_state(self.params, escape_names=False)
+        processors = {**processors, **expanded.processors}  # with those of IN lists' items
+        values = {
+            name: processors[name](value) if name in processors else value
+            for name, value in expanded.parameters.items()
+        }
+        return _written(expanded.statement, values, expanded.positiontup, mogrify)
 
     def execute(self, connection):
         return connection.execute(self.statement, self.params)
@@ -108,25 +139,19 @@ class InsertRows:
             .returning(*returning)
         )
         self.many = sa.insert(table).returning(*returning, sort_by_parameter_order=True)
-        self._parts = {}  # per dialect name: (head, one row's VALUES, tail, bind processors)
 
     def of(self, rows: list[dict]) -> "_InsertedRows":
         """What inserts ``rows`` (dicts of ``keys``), for ``run_together``."""
         return _InsertedRows(self, rows)
 
     def parts(self, dialect):
-        parts = self._parts.get(dialect.name)
-        if parts is None:
-            compiled = self.one_row.compile(dialect=dialect)
-            head, values, tail = re.fullmatch(
-                r"(INSERT INTO .+?) VALUES (\(.+\)) (RETURNING .+)", compiled.string, re.DOTALL
-            ).groups()
-            unknown = set(compiled.binds) - {f"v_{key}" for key in self.keys}
-            if unknown:  # a column default's value, which only an execution would make
-                raise TypeError(f"InsertRows needs every column with a default: {unknown}")
-            processors = _bind_processors(compiled, dialect)
-            parts = self._parts[dialect.name] = (head, values, tail, processors)
-        return parts
+        """The SQL before the VALUES, one row's VALUES, the SQL after them; bind processors;
+        the order of positional parameters (None when named)."""
+        compiled, processors = _compile(self.one_row, dialect)
+        head, values, tail = re.fullmatch(
+            r"(INSERT INTO .+?) VALUES (\(.+\)) (RETURNING .+)", compiled.string, re.DOTALL
+        ).groups()
+        return head, values, tail, processors, compiled.positiontup
 
 
 class _InsertedRows:
@@ -135,15 +160,18 @@ class _InsertedRows:
     def __init__(self, insert: InsertRows, rows):
         self.insert, self.rows = insert, rows
 
+    def returns_rows(self, dialect) -> bool:
+        return True
+
     def sql(self, dialect, mogrify) -> str:
-        head, values, tail, processors = self.insert.parts(dialect)
+        head, values, tail, processors, positions = self.insert.parts(dialect)
         rendered = []
         for row in self.rows:
             processed = {}
             for key in self.insert.keys:
                 name, value = f"v_{key}", row[key]
                 processed[name] = processors[name](value) if name in processors else value
-            rendered.append(mogrify(values, processed))
+            rendered.append(_written(values, processed, positions, mogrify))
         return f"{head} VALUES {', '.join(rendered)} {tail}"
 
     def execute(self, connection):
@@ -168,16 +196,17 @@ def run_together(connection, statements) -> list:
             result = item.execute(connection)
             found.append([tuple(row) for row in result] if result.returns_rows else result.rowcount)
         return found
+    if not items[0].returns_rows(dialect):
+        raise ValueError("the first statement sent together must return rows")
     driver_connection = connection.connection.dbapi_connection
     with driver_connection.cursor() as writer:
         sql = ";\n".join(item.sql(dialect, writer.mogrify) for item in items)
     # no_parameters: the values are in the text, which the driver must not format again.
-    result = connection.exec_driver_sql(sql, execution_options={"no_parameters": True})
+    options = {"no_parameters": True, _BATCH: True}
+    result = connection.exec_driver_sql(sql, execution_options=options)
     cursor = result.cursor
-    if cursor is None:
-        raise ValueError("the first statement sent together must return rows")
     try:
-        found = [cursor.fetchall()]
+        found = [list(cursor.fetchall())]
         for _ in items[1:]:
             # The driver raises a later statement's error here, past SQLAlchemy: wrapped as it
             # would be, and a lost connection must not go back to the pool.
@@ -192,13 +221,13 @@ def run_together(connection, statements) -> list:
                     None,
                     error,
                     dialect.loaded_dbapi.Error,
-                    hide_parameters=True,
+                    hide_parameters=connection.engine.hide_parameters,
                     connection_invalidated=lost,
                     dialect=dialect,
                 ) from error
             if not more:
                 raise RuntimeError("MySQL answered fewer results than statements sent")
             found.append(list(cursor.fetchall()) if cursor.description else cursor.rowcount)
-        return [list(found[0]), *found[1:]]
+        return found
     finally:
         result.close()  # and with it the cursor, which reads any result left

@@ -187,19 +187,23 @@ def hold_slot(
     # through to find its order, a schedule the gate knows is sold out is refused at once (a
     # revoked token may be told "sold out" too; nothing is ever booked for one), and everyone
     # else takes a token, given back if the hold fails.
-    admission = gate.admit(account_id, idempotency_key, schedule_id)
-    if admission is gate.Admission.SOLD_OUT:
-        arrivals.end()  # this thread will not join a group: nobody need wait for it
-        raise _refusal(rules.sold_out())
-    token = admission is gate.Admission.ADMITTED
-    if admission is gate.Admission.UNKNOWN:
-        # Redis lost the counter, and with it perhaps this retry's replay key: MySQL answers
-        # (the order of a retry, else the slot rows say sold out).
-        token = _admit(schedule_id, refuse_sold_out=False)
+    try:
+        admission = gate.admit(account_id, idempotency_key, schedule_id)
+        if admission is gate.Admission.SOLD_OUT:
+            raise _refusal(rules.sold_out())
+        token = admission is gate.Admission.ADMITTED
+        if admission is gate.Admission.UNKNOWN:
+            # Redis lost the counter, and with it perhaps this retry's replay key: MySQL answers
+            # (the order of a retry, else the slot rows say sold out).
+            token = _admit(schedule_id, refuse_sold_out=False)
+    except BaseException:
+        arrivals.end()  # this thread joins no group: a group's leader need not wait for it
+        raise
     request = _HoldRequest(caller, account_id, schedule_id, patient_id, idempotency_key, now, token)
     groups = _hold_groups()
     outcome = groups.submit(request)
     if outcome is _ALONE:
+        arrivals.end()  # nor does a hold that runs again by itself
         outcome = groups.run_alone(request)
     if isinstance(outcome, _Replay):
         return get_order(account_id, outcome.order_id), False

@@ -86,7 +86,7 @@ def test_only_a_hold_on_its_way_to_a_group_stays_counted(
 ):
     """A thread is counted until the app knows it will not join a hold group: another request,
     or a hold that the gate refuses. A hold that went through a group stays counted until its
-    request ends: its thread may well bring the next hold."""
+    request ends (a group's threads come back as a wave: app/groupcommit.py)."""
     patient_id = patient_of(other)
     expect(http.get("/livez"), 200)
     expect(hold(other, sold_out, patient_id), 409, "slot_sold_out")

@@ -110,11 +110,32 @@ def test_a_later_statements_error_is_raised_as_sqlalchemy_raises_it(committed, p
     assert db.session.scalar(sa.select(sa.func.count()).select_from(_probe)) == 1
 
 
-def test_the_first_statement_must_return_rows_on_mariadb(committed, probe_table):
-    with pytest.raises(ValueError, match="must return rows"):
-        run_together(
-            db.session.connection(), [(_score, {"names": ["x"], "score": 1}), (_by_name, {})]
+def test_what_cannot_go_together_is_refused_before_anything_is_sent(committed, probe_table):
+    connection = db.session.connection()
+    with _Queries() as queries:
+        # The first statement must return rows (SQLAlchemy closes a cursor that has none).
+        with pytest.raises(ValueError, match="must return rows"):
+            run_together(connection, [(_score, {"names": ["x"], "score": 1}), (_by_name, {})])
+        # A value that only an execution would make (a Python-side onupdate) is not left out.
+        touched = sa.Table(
+            "batch_probe",
+            sa.MetaData(),
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("score", sa.Integer),
+            sa.Column("touched", sa.Integer, onupdate=42),
         )
+        with pytest.raises(TypeError, match="every value"):
+            run_together(connection, [(_by_name, {}), (sa.update(touched).values(score=1), {})])
+    assert queries.sent == []
+
+
+def test_any_other_text_of_several_statements_is_refused(committed, probe_table):
+    """MULTI_STATEMENTS is on every connection: a text of several statements from anywhere but
+    run_together would run them all and report the first one's outcome only."""
+    with pytest.raises(sa.exc.ArgumentError, match="one statement per execution"):
+        db.session.execute(sa.text("UPDATE batch_probe SET score = 1; SELECT 1"))
+    db.session.rollback()
+    assert db.session.execute(sa.text("SELECT 1")).scalar() == 1
 
 
 def test_connections_take_batches_and_keep_sqlalchemys_flags(committed, probe_table):
