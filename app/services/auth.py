@@ -7,7 +7,13 @@ from datetime import datetime, timedelta
 import redis
 import sqlalchemy as sa
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import (
+    BadPayload,
+    BadSignature,
+    SignatureExpired,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+)
 from sqlalchemy.exc import IntegrityError
 
 from app.domain import clock
@@ -65,15 +71,39 @@ class Login:
     created: bool
 
 
-def _serializer():
+class _TokenSigner(TimestampSigner):
+    """itsdangerous's timestamp signer, deriving its key from the secret once, not at every
+    check (tokens are the same: the same derivation, the same signature)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._derived = {}
+
+    def derive_key(self, secret_key=None):
+        derived = self._derived.get(secret_key)
+        if derived is None:
+            derived = self._derived[secret_key] = super().derive_key(secret_key)
+        return derived
+
+
+def _tokens() -> tuple[URLSafeTimedSerializer, TimestampSigner]:
+    """The app's token serializer, and the one signer that checks every token: every hold of a
+    release morning checks one, and the serializer's ``loads`` builds a signer for each (with
+    the key derivation, ~40 % of a check)."""
     key = current_app.config["SECRET_KEY"]
     cached = current_app.extensions.get("token_serializer")
     if cached is None or cached[0] != key:
+        serializer = URLSafeTimedSerializer(key, salt=TOKEN_SALT, signer=_TokenSigner)
         cached = current_app.extensions["token_serializer"] = (
             key,
-            URLSafeTimedSerializer(key, salt=TOKEN_SALT),
+            serializer,
+            serializer.make_signer(),
         )
-    return cached[1]
+    return cached[1], cached[2]
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return _tokens()[0]
 
 
 def issue_token(account: Account) -> tuple[str, datetime]:
@@ -103,13 +133,14 @@ def verify_signature(token: str | None) -> Principal:
     revoked or the account frozen: call ensure_current before acting for it."""
     if not token:
         raise Unauthorized()
+    serializer, signer = _tokens()
     try:
-        account_id, version = _serializer().loads(
-            token, max_age=current_app.config["TOKEN_TTL_SECONDS"]
-        )
+        # What the serializer's loads does, with the signer built once (it has no fallbacks).
+        signed = signer.unsign(token, max_age=current_app.config["TOKEN_TTL_SECONDS"])
+        account_id, version = serializer.load_payload(signed)
     except SignatureExpired:
         raise Unauthorized("登录已过期，请重新登录") from None
-    except (BadSignature, ValueError, TypeError):
+    except (BadSignature, BadPayload, ValueError, TypeError):
         raise Unauthorized("登录凭证无效，请重新登录") from None
     if not isinstance(account_id, int) or not isinstance(version, int):
         raise Unauthorized("登录凭证无效，请重新登录")

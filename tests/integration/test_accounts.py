@@ -5,6 +5,7 @@ import os
 
 import pytest
 import sqlalchemy as sa
+from itsdangerous import URLSafeTimedSerializer
 
 from app.domain.accounts import AccountStatus
 from app.extensions import redis_store
@@ -44,6 +45,25 @@ class TestTokens:
         monkeypatch.setitem(app.config, "SECRET_KEY", "another-" + "k" * 40)
         with pytest.raises(auth.Unauthorized):
             auth.authenticate(token)
+
+    def test_tokens_are_itsdangerous_tokens_checked_by_one_signer(self, app, account):
+        """The signer built once and its key derived once check exactly what the library's own
+        serializer checks: its tokens pass, its forgeries and other payloads do not."""
+        plain = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=auth.TOKEN_SALT)
+        token, _ = auth.issue_token(account)
+        assert plain.loads(token) == [account.id, account.token_version]
+        assert auth.verify_signature(plain.dumps([account.id, 7])) == auth.Principal(account.id, 7)
+        payload, _, signature = plain.dumps([account.id, 7]).rpartition(".")
+        for forged in (
+            payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:],
+            URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="another").dumps([1, 0]),
+            plain.dumps({"id": account.id}),
+            plain.dumps([str(account.id), 0]),
+            "not.a.token",
+        ):
+            with pytest.raises(auth.Unauthorized) as error:
+                auth.verify_signature(forged)
+            assert error.value.message == "登录凭证无效，请重新登录"
 
     def test_a_frozen_account_is_told_so(self, account):
         token, _ = auth.issue_token(account)
