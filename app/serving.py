@@ -35,7 +35,9 @@ The heartbeat that tells the master the worker is alive is also written at most 
 goes on while a stopping worker finishes its last requests (after a reload the master would
 otherwise kill it mid-request once the timeout passes); a signal to stop ends the loop at once
 instead of at its next second, and the parked keep-alive connections are closed rather than left
-unanswered until the end. Everything else (parsing, keep-alive, signals) is gunicorn's.
+unanswered until the end. Each thread is also counted while it serves a request, for the hold
+groups' leaders to wait for (``app.groupcommit.arrivals``). Everything else (parsing,
+keep-alive, signals) is gunicorn's.
 """
 
 import contextlib
