@@ -132,26 +132,36 @@ class InsertRows:
     """
 
     def __init__(self, table: sa.Table, keys, returning):
-        self.keys = tuple(keys)
+        self._names = {key: f"v_{key}" for key in keys}  # each value's parameter
         self.one_row = (
             sa.insert(table)
-            .values({key: sa.bindparam(f"v_{key}", type_=table.c[key].type) for key in self.keys})
+            .values(
+                {
+                    key: sa.bindparam(name, type_=table.c[key].type)
+                    for key, name in self._names.items()
+                }
+            )
             .returning(*returning)
         )
         self.many = sa.insert(table).returning(*returning, sort_by_parameter_order=True)
+        self._parts = None  # (the dialect, its parts): worked out once, not at every batch
 
     def of(self, rows: list[dict]) -> "_InsertedRows":
         """What inserts ``rows`` (dicts of ``keys``), for ``run_together``."""
         return _InsertedRows(self, rows)
 
     def parts(self, dialect):
-        """The SQL before the VALUES, one row's VALUES, the SQL after them; bind processors;
-        the order of positional parameters (None when named)."""
-        compiled, processors = _compile(self.one_row, dialect)
-        head, values, tail = re.fullmatch(
-            r"(INSERT INTO .+?) VALUES (\(.+\)) (RETURNING .+)", compiled.string, re.DOTALL
-        ).groups()
-        return head, values, tail, processors, compiled.positiontup
+        """The SQL before the VALUES, one row's VALUES, the SQL after them; each value's key,
+        parameter and bind processor (or None); the order of positional parameters (None when
+        named)."""
+        if self._parts is None or self._parts[0] is not dialect:
+            compiled, processors = _compile(self.one_row, dialect)
+            head, values, tail = re.fullmatch(
+                r"(INSERT INTO .+?) VALUES (\(.+\)) (RETURNING .+)", compiled.string, re.DOTALL
+            ).groups()
+            fields = tuple((key, name, processors.get(name)) for key, name in self._names.items())
+            self._parts = (dialect, (head, values, tail, fields, compiled.positiontup))
+        return self._parts[1]
 
 
 class _InsertedRows:
@@ -164,13 +174,13 @@ class _InsertedRows:
         return True
 
     def sql(self, dialect, mogrify) -> str:
-        head, values, tail, processors, positions = self.insert.parts(dialect)
+        head, values, tail, fields, positions = self.insert.parts(dialect)
         rendered = []
         for row in self.rows:
-            processed = {}
-            for key in self.insert.keys:
-                name, value = f"v_{key}", row[key]
-                processed[name] = processors[name](value) if name in processors else value
+            processed = {
+                name: row[key] if process is None else process(row[key])
+                for key, name, process in fields
+            }
             rendered.append(_written(values, processed, positions, mogrify))
         return f"{head} VALUES {', '.join(rendered)} {tail}"
 
