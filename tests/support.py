@@ -2,6 +2,7 @@
 
 import threading
 
+import sqlalchemy as sa
 from flask_migrate import upgrade
 from rq import SimpleWorker
 from sqlalchemy.engine import make_url
@@ -78,3 +79,22 @@ class ServedApp:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(timeout=5)
+
+
+class SentQueries:
+    """The queries SQLAlchemy sends on ``engine`` while inside (pings, COMMITs and ROLLBACKs are
+    not among them; statements sent together through app.sqlbatch are one)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def __enter__(self):
+        self.sent = []
+        sa.event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def _seen(self, connection, cursor, statement, *args):
+        self.sent.append(statement)
+
+    def __exit__(self, *exc):
+        sa.event.remove(self.engine, "before_cursor_execute", self._seen)

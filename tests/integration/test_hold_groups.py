@@ -20,7 +20,7 @@ from app.schemas.orders import OrderSchema
 from app.services import booking
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
-from tests.support import run_queued_jobs
+from tests.support import SentQueries, run_queued_jobs
 
 TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
 
@@ -53,33 +53,18 @@ def _codes(outcomes):
     ]
 
 
-class _Statements:
-    """Counts the statements sent to MySQL (pings, COMMITs and ROLLBACKs are not statements)."""
-
-    def __enter__(self):
-        self.count = 0
-        sa.event.listen(db.engine, "before_cursor_execute", self._seen)
-        return self
-
-    def _seen(self, *args):
-        self.count += 1
-
-    def __exit__(self, *exc):
-        sa.event.remove(db.engine, "before_cursor_execute", self._seen)
-
-
 def test_a_group_is_one_transaction_and_numbers_go_in_request_order(committed):
     schedule_id = _schedule(capacity=10)
     pairs = make_patients(5)
     gate.reset(schedule_id, 5)
     requests = [_request(a, p, schedule_id, f"group-{a}") for a, p in pairs]
-    with _Statements() as statements:
+    with SentQueries(db.engine) as queries:
         outcomes = _run(requests)
     assert [order.seq for order in outcomes] == [1, 2, 3, 4, 5]
     # Lock the accounts with their patients, read their orders, the schedule (one query); the
     # free slots; insert the orders and mark their slots (one query): the same 3 queries for 5
     # holds as for one.
-    assert statements.count == 3
+    assert len(queries.sent) == 3
     see_committed()
     assert db.session.scalar(sa.select(sa.func.count()).where(Order.active.is_(True))) == 5
     # After the commit, one job arms the group's timers, and every order has its replay key.

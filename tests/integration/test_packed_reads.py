@@ -18,6 +18,7 @@ from app.packedsql import PackedSelect, read_together
 from app.services import booking
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients
+from tests.support import SentQueries
 
 TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
 
@@ -70,21 +71,13 @@ def _same_rows_read_together(reads):
     alone = [[tuple(row) for row in packed.rows(connection, params)] for packed, params in together]
     assert all(alone[:2]) and alone[2] == [] and all(alone[3:])
     assert len(alone[-1]) == 2  # the active order and the cancelled one
-    sent = []
-
-    def count(*args):
-        sent.append(args[2])
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with SentQueries(db.engine) as queries:
         rows = read_together(connection, together)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
     assert [[tuple(row) for row in found] for found in rows] == alone
     for (packed, _), found in zip(together, rows, strict=True):
         assert all(row._fields == tuple(packed.plain.selected_columns.keys()) for row in found)
     db.session.rollback()
-    return len(sent)
+    return len(queries.sent)
 
 
 def _same_rows_as_plain(reads):

@@ -13,6 +13,7 @@ from app.domain import clock
 from app.extensions import db
 from app.models.types import UTCDateTime
 from app.sqlbatch import InsertRows, run_together
+from tests.support import SentQueries
 
 _metadata = sa.MetaData()
 _probe = sa.Table(
@@ -45,28 +46,13 @@ def probe_table():
         _metadata.drop_all(db.engine)
 
 
-class _Queries:
-    """The queries SQLAlchemy sends (a batch is one)."""
-
-    def __enter__(self):
-        self.sent = []
-        sa.event.listen(db.engine, "before_cursor_execute", self._seen)
-        return self
-
-    def _seen(self, connection, cursor, statement, *args):
-        self.sent.append(statement)
-
-    def __exit__(self, *exc):
-        sa.event.remove(db.engine, "before_cursor_execute", self._seen)
-
-
 def _together_as_one_by_one():
     """Insert, update and read in one batch; what it gave, and the queries it took."""
     # China time in, naive UTC stored (UTCDateTime's bind processing), aware UTC back.
     seen_at = (clock.now() - timedelta(hours=1)).replace(microsecond=0)
     rows = [{"name": name, "seen_at": seen_at.astimezone(clock.CHINA_TZ)} for name in _NAMES]
     connection = db.session.connection()
-    with _Queries() as queries:
+    with SentQueries(db.engine) as queries:
         inserted, scored, read, missing = run_together(
             connection,
             [
@@ -112,7 +98,7 @@ def test_a_later_statements_error_is_raised_as_sqlalchemy_raises_it(committed, p
 
 def test_what_cannot_go_together_is_refused_before_anything_is_sent(committed, probe_table):
     connection = db.session.connection()
-    with _Queries() as queries:
+    with SentQueries(db.engine) as queries:
         # The first statement must return rows (SQLAlchemy closes a cursor that has none).
         with pytest.raises(ValueError, match="must return rows"):
             run_together(connection, [(_score, {"names": ["x"], "score": 1}), (_by_name, {})])
