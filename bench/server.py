@@ -25,8 +25,8 @@ class Gunicorn:
     """``gunicorn wsgi:app`` (or another ``app``) on 127.0.0.1:``port``, its output in
     ``log_path``; ``options`` are more of gunicorn's command-line options.
 
-    Threads > 1 serve with the app's worker class (app/serving.py, gunicorn's gthread worker
-    made cheaper under load), as `make run` does; 1 keeps gunicorn's sync worker.
+    The settings are the repository's ``gunicorn.conf.py`` (gthread), as `make run` and the
+    deployment use; ``threads`` 1 switches to gunicorn's sync worker.
     """
 
     def __init__(
@@ -50,11 +50,11 @@ class Gunicorn:
             "-m",
             "gunicorn",
             self.app,
+            f"--config={ROOT / 'gunicorn.conf.py'}",
             f"--bind=127.0.0.1:{self.port}",
             f"--workers={self.workers}",
             f"--threads={self.threads}",
-            *(["--worker-class=app.serving.ThreadWorker"] if self.threads > 1 else []),
-            "--backlog=2048",
+            *(["--worker-class=sync"] if self.threads == 1 else []),
             "--graceful-timeout=5",
             "--log-level=warning",
             *([] if self.keep_alive is None else [f"--keep-alive={self.keep_alive}"]),

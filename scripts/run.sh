@@ -31,6 +31,5 @@ cat <<MSG
   Worker logs  logs/worker.log, logs/cron.log
 
 MSG
-$VENV/bin/gunicorn --bind "$HOST:$PORT" --workers "${WEB_CONCURRENCY:-2}" --threads 4 \
-  --worker-class app.serving.ThreadWorker \
-  --access-logfile - wsgi:app
+$VENV/bin/gunicorn --config gunicorn.conf.py --bind "$HOST:$PORT" \
+  --workers "${WEB_CONCURRENCY:-2}" --threads 4 --access-logfile - wsgi:app
