@@ -131,7 +131,7 @@ class Config:
     TESTING = False
     DEBUG = False
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    # No ping at every checkout and no ROLLBACK at every return: app.database.tune_pool pings
+    # No ping at every checkout and no ROLLBACK at every return: app.infra.database.tune_pool pings
     # connections that were idle and rolls back only those SQLAlchemy did not just end.
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {
         "pool_pre_ping": False,
@@ -183,7 +183,7 @@ class Config:
         # commit), at most this many; 1 turns grouping off.
         self.HOLD_GROUP_SIZE = _env_int("HOLD_GROUP_SIZE", 32, minimum=1)
         # A group's leader waits at most this long (ms) for the holds its process's threads are
-        # still on their way with (app/groupcommit.py); 0 never waits.
+        # still on their way with (app/infra/groupcommit.py); 0 never waits.
         self.HOLD_GROUP_LINGER_MS = _env_int("HOLD_GROUP_LINGER_MS", 10, minimum=0)
         # Where the payment channels send their notifications: our own public HTTPS address.
         self.PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", self.default_public_base_url).rstrip("/")

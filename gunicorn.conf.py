@@ -2,13 +2,13 @@
 
 Stock gunicorn with its gthread worker: one process per core (``--workers`` or gunicorn's own
 ``WEB_CONCURRENCY``), threads in each, so that holds arriving together meet in one group commit
-(app/groupcommit.py). Command-line options override what is set here; docs/deployment.md
+(app/infra/groupcommit.py). Command-line options override what is set here; docs/deployment.md
 gives the production command and docs/performance.md the measurements behind these values.
 """
 
 import gc
 
-from app.groupcommit import arrivals
+from app.infra.groupcommit import arrivals
 
 wsgi_app = "wsgi:app"
 worker_class = "gthread"

@@ -6,11 +6,12 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import cli, database, sandbox, sqlbatch
+from app import cli, sandbox
 from app.api import register_blueprints as register_api
 from app.api.hot import HotPaths
 from app.errors import register_error_handlers as register_errors
 from app.extensions import api, db, migrate, redis_store
+from app.infra import database, sqlbatch
 from config import load_config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"

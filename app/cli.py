@@ -5,8 +5,8 @@ from datetime import date
 import click
 from flask import current_app
 
-from app.database import create_database
 from app.domain.payments import PaymentChannel
+from app.infra.database import create_database
 from app.services import demo, money_ops
 
 

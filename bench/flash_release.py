@@ -38,9 +38,9 @@ import redis
 import sqlalchemy as sa
 
 from app import create_app
-from app.crypto import generate_key_spec
 from app.domain.enums import SlotState
 from app.extensions import db
+from app.infra.crypto import generate_key_spec
 from app.models import Order, Slot
 from bench import machine
 from bench.load import Request, run_phase

@@ -11,13 +11,13 @@ from datetime import date, time, timedelta
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from app.database import create_database
 from app.domain import clock
 from app.domain.accounts import AccountStatus, Relationship, Sex
 from app.domain.enums import DoctorTitle, HospitalLevel, Period, ScheduleStatus, SexRule, SlotState
 from app.domain.identity import IdType, mask_id_number, resident_check_char
 from app.domain.schedule import slot_times
 from app.extensions import db
+from app.infra.database import create_database
 from app.models import Account, Department, Doctor, Hospital, Patient, Schedule, Slot
 from app.models.types import utcnow
 from app.services import protection

@@ -8,8 +8,9 @@ from rq import SimpleWorker
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
-from app import create_app, queue
-from app.database import create_database
+from app import create_app
+from app.infra import queue
+from app.infra.database import create_database
 from config import TestingConfig
 
 
@@ -83,7 +84,7 @@ class ServedApp:
 
 class SentQueries:
     """The queries SQLAlchemy sends on ``engine`` while inside (pings, COMMITs and ROLLBACKs are
-    not among them; statements sent together through app.sqlbatch are one)."""
+    not among them; statements sent together through app.infra.sqlbatch are one)."""
 
     def __init__(self, engine):
         self.engine = engine

@@ -3,7 +3,7 @@
 from rq.cron import CronScheduler
 
 from app import create_app
-from app.queue import get_queue
+from app.infra.queue import get_queue
 from workers import orders, payments, reconciliation
 
 SWEEP_SECONDS = 60

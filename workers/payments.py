@@ -1,23 +1,23 @@
 """Jobs about money: sending refunds, asking the channel about silent payments, sweeps."""
 
-from app.services import payments
+from app.services.payments import paying, refunds
 
 
 def process_refund(refund_id):
     """Send a refund to its channel (RQ retries it on a passing failure)."""
-    return payments.process_refund(refund_id)
+    return refunds.process_refund(refund_id)
 
 
 def check_payment(payment_id):
     """Ask the channel whether a payment we heard nothing about was made."""
-    return payments.check_payment(payment_id)
+    return paying.check_payment(payment_id)
 
 
 def close_unpaid(order_id):
     """Close the unpaid payments of an order that expired or was cancelled."""
-    return payments.close_unpaid(order_id)
+    return paying.close_unpaid(order_id)
 
 
 def refund_sweep():
     """Re-send refunds stuck without an answer; runs every minute."""
-    return payments.refund_sweep()
+    return refunds.refund_sweep()

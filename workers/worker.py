@@ -3,7 +3,7 @@
 from rq import Worker
 
 from app import create_app
-from app.queue import get_queue
+from app.infra.queue import get_queue
 
 
 def main():

@@ -7,7 +7,7 @@ this WSGI layer answers exactly those two cases itself, with the services' own f
 the same schemas, and hands every other request, unchanged, to the app:
 
 - ``POST /api/v1/orders`` whose header and body pass the endpoint's schemas and whose bearer
-  token has a valid signature: decided by ``booking.hold_slot`` as the endpoint decides it, and
+  token has a valid signature: decided by ``holds.hold_slot`` as the endpoint decides it, and
   answered as the endpoint answers (the order and 201, the refusal's envelope, a replay's
   header, the 500 envelope for anything unexpected).
 - ``GET /api/v1/departments/<id>/calendar`` with no query, while the cache holds it: the cached
@@ -30,9 +30,10 @@ from app import errors
 from app.api.orders import hold_headers
 from app.api.security import bearer_token
 from app.errors import AppError
-from app.groupcommit import arrivals
+from app.infra.groupcommit import arrivals
 from app.schemas import orders as order_schemas
-from app.services import auth, booking, catalogue
+from app.services import auth, catalogue
+from app.services.booking import holds
 
 _HOLD = "/api/v1/orders"
 _CALENDAR = re.compile(r"/api/v1/departments/([1-9][0-9]{0,17})/calendar")
@@ -56,7 +57,8 @@ class HotPaths:
         if method == "POST" and path == _HOLD:
             answer = self._hold(environ)
         else:
-            # Not a hold: a hold group's leader need not wait for this thread (app/groupcommit.py).
+            # Not a hold: a hold group's leader need not wait for this thread
+            # (app/infra/groupcommit.py).
             arrivals.end()
             if method == "GET" and not environ.get("QUERY_STRING"):
                 match = _CALENDAR.fullmatch(path)
@@ -91,7 +93,7 @@ class HotPaths:
                 return None
             # From here on the hold is decided, so the answer is this path's whatever happens.
             try:
-                order, created = booking.hold_slot(
+                order, created = holds.hold_slot(
                     caller, hold["schedule_id"], hold["patient_id"], key
                 )
                 document, status = self.order_schema.dump(order), 201

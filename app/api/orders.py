@@ -5,7 +5,9 @@ from flask_smorest import Blueprint
 
 from app.api.security import BEARER, current_account, signed_caller
 from app.schemas import orders as schemas
-from app.services import booking, payments
+from app.services import cancellation
+from app.services.booking import holds, queries, reschedule, tickets
+from app.services.payments import paying
 
 blp = Blueprint("orders", __name__, description="挂号")
 
@@ -31,7 +33,7 @@ class Orders(MethodView):
     @blp.alt_response(403, description="account_blocked (+until)")
     def post(self, body, idempotency_key):
         """Hold a number for 15 minutes (the hospital's hold time) pending payment."""
-        order, created = booking.hold_slot(
+        order, created = holds.hold_slot(
             signed_caller(), body["schedule_id"], body["patient_id"], idempotency_key
         )
         return order, 201, hold_headers(created)
@@ -41,7 +43,7 @@ class Orders(MethodView):
     @blp.response(200, schemas.OrderPageSchema)
     def get(self, **query):
         """My orders, newest first."""
-        return booking.list_orders(current_account().id, **query)
+        return queries.list_orders(current_account().id, **query)
 
 
 @blp.route("/orders/<int:order_id>")
@@ -51,7 +53,7 @@ class OrderDetail(MethodView):
     @blp.alt_response(404, description="not_found (also for another account's order)")
     def get(self, order_id):
         """One of my orders."""
-        return booking.get_order(current_account().id, order_id)
+        return queries.get_order(current_account().id, order_id)
 
 
 @blp.route("/orders/<int:order_id>/cancel")
@@ -61,7 +63,7 @@ class OrderCancel(MethodView):
     @blp.alt_response(409, description="order_not_cancellable / cancel_window_closed")
     def post(self, order_id):
         """Cancel: an unpaid hold at once; a paid order with a refund by the hospital's tiers."""
-        return payments.cancel(current_account().id, order_id)
+        return cancellation.cancel_order(current_account().id, order_id)
 
 
 @blp.route("/orders/<int:order_id>/payments")
@@ -73,7 +75,7 @@ class OrderPayments(MethodView):
     @blp.alt_response(503, description="payment_unavailable")
     def post(self, body, order_id):
         """Pay an unpaid hold: wechat → wx.requestPayment params; alipay → a cashier URL."""
-        return payments.start_payment(current_account().id, order_id, body["channel"])
+        return paying.start_payment(current_account().id, order_id, body["channel"])
 
 
 @blp.route("/orders/<int:order_id>/refund-quote")
@@ -82,7 +84,7 @@ class OrderRefundQuote(MethodView):
     @blp.response(200, schemas.RefundQuoteSchema)
     def get(self, order_id):
         """What cancelling now would refund, by the hospital's tiers."""
-        return payments.refund_quote(current_account().id, order_id)
+        return cancellation.refund_quote(current_account().id, order_id)
 
 
 @blp.route("/orders/<int:order_id>/reschedule")
@@ -93,8 +95,8 @@ class OrderReschedule(MethodView):
     @blp.alt_response(409, description="reschedule_limit / slot_sold_out / duplicate_booking")
     def post(self, body, order_id):
         """Move to another schedule of the same doctor and fee (at most twice)."""
-        order = booking.reschedule_order(current_account().id, order_id, body["schedule_id"])
-        return booking.get_order(current_account().id, order.id)
+        order = reschedule.reschedule_order(current_account().id, order_id, body["schedule_id"])
+        return queries.get_order(current_account().id, order.id)
 
 
 @blp.route("/orders/<int:order_id>/ticket")
@@ -104,7 +106,7 @@ class OrderTicket(MethodView):
     @blp.alt_response(409, description="ticket_unavailable")
     def get(self, order_id):
         """The e-ticket with its signed QR payload."""
-        return booking.ticket(current_account().id, order_id)
+        return tickets.ticket(current_account().id, order_id)
 
 
 @blp.route("/tickets/public-key")
@@ -112,4 +114,4 @@ class TicketKey(MethodView):
     @blp.response(200, schemas.TicketKeySchema)
     def get(self):
         """The Ed25519 public key with which scanners verify e-tickets offline."""
-        return booking.ticket_public_key()
+        return tickets.ticket_public_key()

@@ -26,5 +26,5 @@ def current_account():
 
 def signed_caller():
     """Who the token was signed for, not yet checked against revocation: for a service that
-    checks it itself once it is past its fast refusals (see booking.hold_slot)."""
+    checks it itself once it is past its fast refusals (see holds.hold_slot)."""
     return auth.verify_signature(_bearer())

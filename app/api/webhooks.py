@@ -2,7 +2,7 @@
 
 from flask import Blueprint, request
 
-from app.services import payments
+from app.services.payments import notifications, outcomes
 
 bp = Blueprint("webhooks", __name__)
 
@@ -11,8 +11,8 @@ bp = Blueprint("webhooks", __name__)
 def wechatpay_notify():
     """WeChat Pay APIv3 notifications: 204 when applied; 4xx/5xx with FAIL makes WeChat retry."""
     try:
-        payments.handle_wechatpay_notification(request.headers, request.get_data())
-    except payments.NotifyRejected as error:
+        notifications.handle_wechatpay_notification(request.headers, request.get_data())
+    except outcomes.NotifyRejected as error:
         return {"code": "FAIL", "message": error.message}, error.status
     return "", 204
 
@@ -22,7 +22,7 @@ def alipay_notify():
     """Alipay async notify: plain ``success`` when applied; anything else makes Alipay retry."""
     try:
         # The form as posted: a field sent twice makes the notify invalid.
-        payments.handle_alipay_notification(request.form)
-    except payments.NotifyRejected as error:
+        notifications.handle_alipay_notification(request.form)
+    except outcomes.NotifyRejected as error:
         return f"fail: {error.message}", error.status, {"Content-Type": "text/plain"}
     return "success", 200, {"Content-Type": "text/plain"}

@@ -3,7 +3,7 @@
 Built from config: SMS_API_BASE (https://sms.tencentcloudapi.com/ in production, the
 /sandbox/sms/ stand-in elsewhere, so tests run this very code), SMS_SECRET_ID, SMS_SECRET_KEY,
 SMS_SDK_APP_ID, SMS_SIGN_NAME, SMS_TEMPLATE_ID and SMS_REGION. The request is signed with
-``app.domain.tc3`` rather than Tencent's SDK: the whole protocol is one signed JSON POST.
+``app.protocols.tc3`` rather than Tencent's SDK: the whole protocol is one signed JSON POST.
 
 Tencent answers HTTP 200 either way: ``Response.Error`` when it refuses the request, else one
 ``SendStatusSet`` entry per number whose ``Code`` is "Ok" only when that number was sent to.
@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app
 
-from app.domain import tc3
 from app.domain.identity import mask_phone
+from app.protocols import tc3
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ What wechatpayv3 does and does not do, and what this module adds:
   ``.code`` as WeChat answered) or WeChatPayUnavailable (network, timeout, 5xx, SYSTEM_ERROR,
   an unverifiable or malformed answer, a corrupted bill): retry those later.
 - Its ``callback`` does not check the notification timestamp; ``parse_notification`` is our own
-  (``app.wechatpay_protocol``) and refuses a timestamp more than 5 minutes from our clock.
+  (``app.protocols.wechatpay``) and refuses a timestamp more than 5 minutes from our clock.
 
 Amounts are integer fen everywhere. Usage: ``wechatpay.prepay(...)``, ``wechatpay.query(...)``, …
 inside an app context, or ``WeChatPay.from_config(config)`` for an adapter on other settings.
@@ -43,8 +43,8 @@ from flask import current_app
 from wechatpayv3 import WeChatPay as _Sdk
 from wechatpayv3 import WeChatPayType
 
-from app import wechatpay_protocol as protocol
 from app.domain.clock import CHINA_TZ
+from app.protocols import wechatpay as protocol
 
 log = logging.getLogger(__name__)
 

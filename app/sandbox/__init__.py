@@ -3,7 +3,7 @@
 Each stand-in speaks its provider's real wire protocol, so the production adapters in
 ``app/integrations`` are tested by pointing their base URL here. The stand-ins use only flask,
 Redis, the standard library, ``cryptography`` and pure protocol rules shared with the adapters
-(``app.domain``, ``app.wechatpay_protocol``): they play the providers' servers, not our code.
+(``app.domain``, ``app.protocols.wechatpay``): they play the providers' servers, not our code.
 """
 
 from app.sandbox import alipay, sms, wechat, wechatpay

@@ -17,9 +17,9 @@ import uuid
 
 from flask import Blueprint, current_app, request
 
-from app.domain import tc3
 from app.errors import ValidationFailed
 from app.extensions import redis_store
+from app.protocols import tc3
 
 bp = Blueprint("sandbox_sms", __name__)
 

@@ -35,11 +35,11 @@ import requests
 from flask import Blueprint, current_app, request, url_for
 from redis.exceptions import LockError
 
-from app import wechatpay_protocol as protocol
 from app.domain.clock import CHINA_TZ
 from app.domain.clock import now as china_now
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import redis_store
+from app.protocols import wechatpay as protocol
 
 bp = Blueprint("sandbox_wechatpay", __name__)
 

@@ -5,13 +5,13 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from app import cache
 from app.domain import clock
 from app.domain.enums import Availability, DoctorTitle, Period, ScheduleStatus, SlotState
 from app.domain.schedule import ScheduleLoad, day_summary, next_change, schedule_availability
 from app.domain.search import matching_symptoms, normalize_query, split_keywords
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
+from app.infra import cache
 from app.models import Department, Doctor, Hospital, Schedule, Slot
 from app.services.pagination import Page, paginate
 

@@ -5,11 +5,11 @@ from datetime import time, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from app import cache
 from app.domain import clock
 from app.domain.enums import Period, ScheduleStatus, SlotState
 from app.domain.schedule import release_at, slot_times
 from app.extensions import db
+from app.infra import cache
 from app.models import Department, Doctor, Hospital, Schedule, Slot
 from app.services import demo_data as data
 from app.services.transaction import transaction

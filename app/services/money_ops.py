@@ -9,7 +9,8 @@ from app.domain.payments import PaymentChannel, RefundStatus
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Reconciliation, ReconciliationItem, Refund
-from app.services import payments, reconciliation
+from app.services import reconciliation
+from app.services.payments import refunds
 from app.services.transaction import lock_one, transaction
 
 
@@ -30,7 +31,7 @@ def retry_refund(refund_id) -> Refund:
             raise Conflict("只能重试失败的退款", code="refund_not_failed")
         refund.status = RefundStatus.PENDING
         refund.attempts = 0
-    payments.schedule_refund(refund)
+    refunds.schedule_refund(refund)
     return refund
 
 

@@ -1,7 +1,7 @@
 """Identity data at rest: encrypt, decrypt and find values through keyed hashes."""
 
-from app.crypto import FieldCipher, LookupHasher
 from app.extensions import per_app
+from app.infra.crypto import FieldCipher, LookupHasher
 
 
 def _cipher() -> FieldCipher:

@@ -13,15 +13,15 @@ from datetime import date, time, timedelta
 
 import sqlalchemy as sa
 
-from app import queue
 from app.domain import clock
 from app.domain import reconciliation as rules
 from app.domain.payments import PaymentChannel, PaymentStatus, RefundStatus, is_ours
 from app.domain.reconciliation import Entry, Finding, FindingKind, ReconciliationStatus
 from app.extensions import db
+from app.infra import queue
 from app.integrations import alipay, wechatpay
 from app.models import Payment, Reconciliation, ReconciliationItem, Refund
-from app.services import payments
+from app.services.payments import refunds
 from app.services.transaction import lock_one, transaction
 
 log = logging.getLogger(__name__)
@@ -268,7 +268,7 @@ def _about_payment(channel, finding: Finding, payment) -> str:
             )
         if not _refundable_number(channel, there.out_trade_no):
             return "；其商户订单号不是本院格式，无法自动退款，请人工处理"
-        refund = payments.refund_unknown_payment(
+        refund = refunds.refund_unknown_payment(
             channel, there.out_trade_no, there.provider_no, there.amount_fen, paid_at=there.at
         )
         return f"；已自动全额退款（退款单号 {refund.out_refund_no}）"

@@ -9,10 +9,10 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 
-from app import ratelimit
 from app.domain.identity import InvalidPhone, mask_phone, validate_mobile
 from app.errors import AppError
 from app.extensions import db, redis_store
+from app.infra import ratelimit
 from app.integrations import sms
 from app.models import Account
 from app.services import auth, protection

@@ -5,7 +5,7 @@ import os
 import time
 from urllib.parse import parse_qs
 
-from app.groupcommit import arrivals
+from app.infra.groupcommit import arrivals
 
 
 def app(environ, start_response):

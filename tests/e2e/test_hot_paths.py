@@ -6,12 +6,12 @@ what the hot path answered with what the endpoint itself answers to the same req
 
 import pytest
 
-from app import gate
 from app.api.hot import HotPaths
 from app.extensions import db, redis_store
-from app.groupcommit import arrivals
+from app.infra import gate
+from app.infra.groupcommit import arrivals
 from app.models import Doctor
-from app.services import booking
+from app.services.booking import holds
 from tests.e2e.clients import expect, hold, patient_of
 
 
@@ -34,7 +34,7 @@ def flask_calls(served):
 @pytest.fixture
 def still_counted(served):
     """Serve each request as the app's gunicorn worker does, its thread counted among the
-    arrivals a hold group's leader waits for (app/groupcommit.py); per request, whether the
+    arrivals a hold group's leader waits for (app/infra/groupcommit.py); per request, whether the
     thread was still counted when the app had answered."""
     app, seen = served.app.wsgi_app, []
 
@@ -86,7 +86,7 @@ def test_only_a_hold_on_its_way_to_a_group_stays_counted(
 ):
     """A thread is counted until the app knows it will not join a hold group: another request,
     or a hold that the gate refuses. A hold that went through a group stays counted until its
-    request ends (a group's threads come back as a wave: app/groupcommit.py)."""
+    request ends (a group's threads come back as a wave: app/infra/groupcommit.py)."""
     patient_id = patient_of(other)
     expect(http.get("/livez"), 200)
     expect(hold(other, sold_out, patient_id), 409, "slot_sold_out")
@@ -157,7 +157,7 @@ class TestHold:
         def broken(*args):
             raise RuntimeError("the service broke")
 
-        monkeypatch.setattr(booking, "hold_slot", broken)
+        monkeypatch.setattr(holds, "hold_slot", broken)
         schedule_id, patient_id = world.schedule(capacity=1), patient_of(user)
         flask_calls.clear()
         answer = hold(user, schedule_id, patient_id)

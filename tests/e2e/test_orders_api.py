@@ -5,10 +5,10 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from app.crypto import verify_ticket
 from app.domain import clock
 from app.domain.enums import ScheduleStatus, SexRule
 from app.extensions import db
+from app.infra.crypto import verify_ticket
 from tests.e2e.clients import expect, hold, patient_of
 from tests.factories import make_department, make_doctor, make_hospital, make_schedule, resident_id
 

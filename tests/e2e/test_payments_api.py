@@ -7,12 +7,13 @@ import pytest
 import sqlalchemy as sa
 from rq.registry import ScheduledJobRegistry
 
-from app import queue
 from app.domain import clock
 from app.domain.payments import RefundReason, RefundStatus
 from app.extensions import db
+from app.infra import queue
 from app.models import Payment, Refund
-from app.services import booking, payments
+from app.services.booking import lifecycle
+from app.services.payments import paying
 from tests.e2e.alipay_helpers import AlipayPayer
 from tests.e2e.clients import expect, hold, patient_of
 from tests.e2e.wechatpay_helpers import WeChatPayer
@@ -111,7 +112,7 @@ class TestWeChatPay:
         order = booked_hold(user, world)
         started = pay_with(user, order["id"], "wechat")
         with served.app.app_context():
-            assert booking.expire_hold(order["id"], now=clock.now() + timedelta(minutes=16))
+            assert lifecycle.expire_hold(order["id"], now=clock.now() + timedelta(minutes=16))
         wechat_payer.pay(started["out_trade_no"])  # the payer was already on the cashier page
         expired = order_of(user, order["id"])
         assert expired["status"] == "expired"
@@ -237,8 +238,8 @@ class TestWhenSomethingGetsLost:
             payment_id = db.session.scalar(
                 sa.select(Payment.id).where(Payment.out_trade_no == started["out_trade_no"])
             )
-            assert payments.check_payment(payment_id) == "booked"
-            assert payments.check_payment(payment_id) is None  # nothing left to do
+            assert paying.check_payment(payment_id) == "booked"
+            assert paying.check_payment(payment_id) is None  # nothing left to do
         assert order_of(user, order["id"])["status"] == "booked"
 
     def test_the_check_is_scheduled_with_the_prepay(self, served, user, world):
@@ -276,5 +277,5 @@ def test_a_failed_payment_leaves_the_hold_waiting(served, user, world, wechat_pa
         payment_id = db.session.scalar(
             sa.select(Payment.id).where(Payment.out_trade_no == started["out_trade_no"])
         )
-        assert payments.check_payment(payment_id) is None
+        assert paying.check_payment(payment_id) is None
     assert order_of(user, order["id"])["status"] == "pending_payment"

@@ -98,19 +98,25 @@ def test_what_the_app_made_at_start_is_frozen_out_of_the_collector(serve):
     assert int(frozen) > 0
 
 
+def _arrivals_become(server, count):
+    """Whether the server counts ``count`` threads (this request's included) within 2 s: a
+    thread stops counting right after its answer is written, which its client may see first."""
+    deadline = time.monotonic() + 2
+    while _get(server, "/arrivals") != (200, str(count)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_each_thread_serving_a_request_is_counted_until_it_ends(serve):
     """A hold group's leader waits for the threads of its process still on their way
-    (app/groupcommit.py): the config's hooks count every thread serving a request, and only then."""
+    (app/infra/groupcommit.py): the config's hooks count every thread serving a request, and
+    only then."""
     server = serve(threads=4)
-    assert _get(server, "/arrivals") == (200, "1")  # this request's thread
-    slow = threading.Thread(target=_get, args=(server, "/slow?seconds=1.5"))
+    assert _arrivals_become(server, 1)  # this request's thread alone
+    slow = threading.Thread(target=_get, args=(server, "/slow?seconds=3"))
     slow.start()
-    time.sleep(0.5)
-    assert _get(server, "/arrivals") == (200, "2")
+    assert _arrivals_become(server, 2)
     slow.join()
-    # The slow thread stops counting right after its answer is written, which its client may
-    # see first.
-    deadline = time.monotonic() + 2
-    while _get(server, "/arrivals") != (200, "1") and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert _get(server, "/arrivals") == (200, "1")
+    assert _arrivals_become(server, 1)

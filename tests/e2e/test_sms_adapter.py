@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from app.domain import tc3
 from app.domain.identity import mask_phone
 from app.integrations import sms
 from app.integrations.sms import SmsAuthError, SmsError, SmsRejected, SmsUnavailable
+from app.protocols import tc3
 from tests.e2e.sms_helpers import SmsPhone, new_phone
 
 

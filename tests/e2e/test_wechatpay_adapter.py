@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 import requests
 
-from app import wechatpay_protocol as protocol
 from app.domain.clock import now as china_now
 from app.integrations import wechatpay
 from app.integrations.wechatpay import (
@@ -16,6 +15,7 @@ from app.integrations.wechatpay import (
     WeChatPayRejected,
     WeChatPayUnavailable,
 )
+from app.protocols import wechatpay as protocol
 from config import public_pem, rsa_private_pem
 from tests.e2e.wechat_helpers import new_openid
 from tests.e2e.wechatpay_helpers import (

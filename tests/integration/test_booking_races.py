@@ -9,14 +9,15 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import gate
 from app.domain import clock
 from app.domain.enums import SlotState
 from app.domain.orders import OrderStatus
 from app.errors import AppError
 from app.extensions import db, redis_store
+from app.infra import gate
 from app.models import Order, Slot
-from app.services import booking
+from app.services import cancellation
+from app.services.booking import holds, lifecycle, reschedule
 from tests.factories import make_doctor, make_schedule
 from tests.integration.committed import make_patients, see_committed
 
@@ -33,7 +34,7 @@ def hold_all(app, schedule_id, pairs, workers=50):
             with contextlib.suppress(threading.BrokenBarrierError):
                 start.wait(timeout=10)
             try:
-                booking.hold_slot(
+                holds.hold_slot(
                     account_id, schedule_id, patient_id, f"key-{account_id}-{patient_id}"
                 )
                 return "ok"
@@ -99,7 +100,7 @@ def test_two_holds_by_one_patient_at_once_give_one(committed):
         with committed.app_context():
             barrier.wait(timeout=10)
             try:
-                booking.hold_slot(account_id, schedule_id, patient_id, key)
+                holds.hold_slot(account_id, schedule_id, patient_id, key)
                 return "ok"
             except AppError as error:
                 return error.code
@@ -115,34 +116,34 @@ def test_a_retried_hold_returns_the_same_order_even_when_sold_out(committed):
     schedule = make_schedule(on=TOMORROW, capacity=1)
     db.session.commit()
     (account_id, patient_id), (other_account, other_patient) = make_patients(2)
-    first, created = booking.hold_slot(account_id, schedule.id, patient_id, "retry-key-1")
+    first, created = holds.hold_slot(account_id, schedule.id, patient_id, "retry-key-1")
     assert created
     with pytest.raises(AppError) as sold_out:
-        booking.hold_slot(other_account, schedule.id, other_patient, "retry-key-2")
+        holds.hold_slot(other_account, schedule.id, other_patient, "retry-key-2")
     assert sold_out.value.code == "slot_sold_out"
-    again, created = booking.hold_slot(account_id, schedule.id, patient_id, "retry-key-1")
+    again, created = holds.hold_slot(account_id, schedule.id, patient_id, "retry-key-1")
     assert (again.id, created) == (first.id, False)
 
 
 def test_released_numbers_are_reused_lowest_first(committed):
     schedule_id = five_number_schedule()
     pairs = make_patients(4)
-    orders = [booking.hold_slot(a, schedule_id, p, f"k-{a}")[0] for a, p in pairs[:3]]
+    orders = [holds.hold_slot(a, schedule_id, p, f"k-{a}")[0] for a, p in pairs[:3]]
     assert [o.seq for o in orders] == [1, 2, 3]
-    booking.cancel_order(pairs[1][0], orders[1].id)
-    fourth, _ = booking.hold_slot(pairs[3][0], schedule_id, pairs[3][1], "k-fourth")
+    cancellation.cancel_order(pairs[1][0], orders[1].id)
+    fourth, _ = holds.hold_slot(pairs[3][0], schedule_id, pairs[3][1], "k-fourth")
     assert fourth.seq == 2
 
 
 def test_gate_is_rebuilt_from_mysql_after_a_flush(committed):
     schedule_id = five_number_schedule()
     pairs = make_patients(3)
-    booking.hold_slot(pairs[0][0], schedule_id, pairs[0][1], "flush-1")
-    booking.hold_slot(pairs[1][0], schedule_id, pairs[1][1], "flush-2")
+    holds.hold_slot(pairs[0][0], schedule_id, pairs[0][1], "flush-1")
+    holds.hold_slot(pairs[1][0], schedule_id, pairs[1][1], "flush-2")
     assert gate.peek(schedule_id) == 3
     redis_store.client.flushdb()
     assert gate.peek(schedule_id) is None
-    booking.hold_slot(pairs[2][0], schedule_id, pairs[2][1], "flush-3")
+    holds.hold_slot(pairs[2][0], schedule_id, pairs[2][1], "flush-3")
     free = db.session.scalar(
         sa.select(sa.func.count()).where(Slot.schedule_id == schedule_id, Slot.state == "free")
     )
@@ -176,20 +177,20 @@ def test_a_cold_gate_met_by_many_holds_at_once_is_counted_by_mysql_once(committe
 def test_expiry_racing_cancel_ends_one_way(committed):
     schedule_id = five_number_schedule()
     ((account_id, patient_id),) = make_patients(1)
-    order, _ = booking.hold_slot(account_id, schedule_id, patient_id, "race-expiry")
+    order, _ = holds.hold_slot(account_id, schedule_id, patient_id, "race-expiry")
     later = clock.now() + timedelta(minutes=16)
     barrier = threading.Barrier(2)
 
     def expire():
         with committed.app_context():
             barrier.wait(timeout=10)
-            return "expired" if booking.expire_hold(order.id, now=later) else "noop"
+            return "expired" if lifecycle.expire_hold(order.id, now=later) else "noop"
 
     def cancel():
         with committed.app_context():
             barrier.wait(timeout=10)
             try:
-                booking.cancel_order(account_id, order.id)
+                cancellation.cancel_order(account_id, order.id)
                 return "cancelled"
             except AppError as error:
                 return error.code
@@ -214,14 +215,14 @@ def test_reschedule_racing_a_hold_on_the_target(committed):
     db.session.commit()
     source_id, target_id = source.id, target.id
     (mover, mover_patient), (rival, rival_patient) = make_patients(2)
-    order, _ = booking.hold_slot(mover, source_id, mover_patient, "mover-key")
+    order, _ = holds.hold_slot(mover, source_id, mover_patient, "mover-key")
     barrier = threading.Barrier(2)
 
     def move():
         with committed.app_context():
             barrier.wait(timeout=10)
             try:
-                booking.reschedule_order(mover, order.id, target_id)
+                reschedule.reschedule_order(mover, order.id, target_id)
                 return "moved"
             except AppError as error:
                 return error.code
@@ -230,7 +231,7 @@ def test_reschedule_racing_a_hold_on_the_target(committed):
         with committed.app_context():
             barrier.wait(timeout=10)
             try:
-                booking.hold_slot(rival, target_id, rival_patient, "rival-key")
+                holds.hold_slot(rival, target_id, rival_patient, "rival-key")
                 return "held"
             except AppError as error:
                 return error.code

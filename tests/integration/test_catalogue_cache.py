@@ -6,11 +6,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import cache
 from app.domain import clock
 from app.domain.enums import SlotState
 from app.errors import ValidationFailed
 from app.extensions import redis_store
+from app.infra import cache
 from app.models import Slot
 from app.schemas.catalogue import CalendarDaySchema
 from app.services import catalogue

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 import config
 from app import create_app
-from app.database import create_database
+from app.infra.database import create_database
 from tests.support import database_name, fresh_database
 
 

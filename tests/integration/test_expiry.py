@@ -5,13 +5,14 @@ from datetime import timedelta
 import sqlalchemy as sa
 from rq.registry import ScheduledJobRegistry
 
-from app import gate, queue
 from app.domain import clock
 from app.domain.enums import SlotState
 from app.domain.orders import OrderStatus
 from app.extensions import db
+from app.infra import gate, queue
 from app.models import Order, Slot
-from app.services import booking
+from app.services import cancellation
+from app.services.booking import holds, lifecycle
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
 from tests.support import run_queued_jobs
@@ -24,7 +25,7 @@ def _hold(minutes_ago=0, key="expiry-key"):
     db.session.commit()
     ((account_id, patient_id),) = make_patients(1)
     then = clock.now() - timedelta(minutes=minutes_ago)
-    order, _ = booking.hold_slot(account_id, schedule.id, patient_id, key, now=then)
+    order, _ = holds.hold_slot(account_id, schedule.id, patient_id, key, now=then)
     run_queued_jobs()  # the worker arms the group's timers
     return order, account_id
 
@@ -59,7 +60,7 @@ def test_a_hold_has_no_timer_until_the_worker_arms_it(committed):
     schedule = make_schedule(on=TOMORROW, capacity=2)
     db.session.commit()
     ((account_id, patient_id),) = make_patients(1)
-    order, _ = booking.hold_slot(account_id, schedule.id, patient_id, "unarmed-key")
+    order, _ = holds.hold_slot(account_id, schedule.id, patient_id, "unarmed-key")
     registry = ScheduledJobRegistry(queue=queue.get_queue())
     assert f"expire-order-{order.id}" not in registry.get_job_ids()
     (job,) = queue.get_queue().get_jobs()
@@ -73,11 +74,11 @@ def test_an_order_closed_before_its_timer_is_armed_gets_none(committed):
     db.session.commit()
     pairs = make_patients(2)
     orders = [
-        booking.hold_slot(account_id, schedule.id, patient_id, f"arm-{account_id}")[0]
+        holds.hold_slot(account_id, schedule.id, patient_id, f"arm-{account_id}")[0]
         for account_id, patient_id in pairs
     ]
-    booking.cancel_order(pairs[0][0], orders[0].id)
-    assert booking.arm_expiry_timers([order.id for order in orders]) == 1
+    cancellation.cancel_order(pairs[0][0], orders[0].id)
+    assert lifecycle.arm_expiry_timers([order.id for order in orders]) == 1
     registry = ScheduledJobRegistry(queue=queue.get_queue())
     assert f"expire-order-{orders[0].id}" not in registry.get_job_ids()
     assert f"expire-order-{orders[1].id}" in registry.get_job_ids()
@@ -85,20 +86,20 @@ def test_an_order_closed_before_its_timer_is_armed_gets_none(committed):
 
 def test_the_timer_does_nothing_before_the_deadline(committed):
     order, _ = _hold()
-    assert booking.expire_hold(order.id) is False
+    assert lifecycle.expire_hold(order.id) is False
     assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
 
 
 def test_running_the_expiry_twice_has_one_effect(committed):
     order, _ = _hold(minutes_ago=20)
-    assert booking.expire_hold(order.id) is True
-    assert booking.expire_hold(order.id) is False
+    assert lifecycle.expire_hold(order.id) is True
+    assert lifecycle.expire_hold(order.id) is False
     assert gate.peek(order.schedule_id) == 2  # one token back, not two
 
 
 def test_cancel_removes_the_timer(committed):
     order, account_id = _hold()
-    booking.cancel_order(account_id, order.id)
+    cancellation.cancel_order(account_id, order.id)
     registry = ScheduledJobRegistry(queue=queue.get_queue())
     assert f"expire-order-{order.id}" not in registry.get_job_ids()
     assert _slot_state(order) == SlotState.FREE
@@ -108,18 +109,18 @@ def test_the_sweep_catches_a_lost_timer(committed):
     order, _ = _hold(minutes_ago=20)
     job = queue.get_queue().fetch_job(f"expire-order-{order.id}")
     job.delete()  # the timer is lost
-    assert booking.sweep_expired_holds() == 1
+    assert lifecycle.sweep_expired_holds() == 1
     see_committed()
     assert db.session.get(Order, order.id).status == OrderStatus.EXPIRED
     assert _slot_state(order) == SlotState.FREE
-    assert booking.sweep_expired_holds() == 0
+    assert lifecycle.sweep_expired_holds() == 0
 
 
 def test_the_resync_heals_a_counter_that_missed_a_give_back(committed):
     order, account_id = _hold()
     gate.reset(order.schedule_id, 0)  # as if a release happened while Redis was away
-    assert booking.resync_gates() >= 1
+    assert lifecycle.resync_gates() >= 1
     assert gate.peek(order.schedule_id) == 1  # capacity 2, one held
-    booking.cancel_order(account_id, order.id)
-    booking.resync_gates()
+    cancellation.cancel_order(account_id, order.id)
+    lifecycle.resync_gates()
     assert gate.peek(order.schedule_id) == 2

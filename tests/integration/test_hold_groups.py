@@ -1,4 +1,4 @@
-"""Holds decided in groups (group commit, app/groupcommit.py): one transaction for many holds,
+"""Holds decided in groups (group commit, app/infra/groupcommit.py): one transaction for many holds,
 each decided exactly as if it were alone."""
 
 import logging
@@ -10,14 +10,14 @@ import sqlalchemy as sa
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy.exc import OperationalError
 
-from app import gate, queue
 from app.domain import clock
 from app.domain.orders import OrderStatus
 from app.errors import AppError
 from app.extensions import db
+from app.infra import gate, queue
 from app.models import Order
 from app.schemas.orders import OrderSchema
-from app.services import booking
+from app.services.booking import holds, lifecycle, queries
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
 from tests.support import SentQueries, run_queued_jobs
@@ -32,22 +32,22 @@ def _schedule(capacity):
 
 
 def _request(account_id, patient_id, schedule_id, key, token=True):
-    return booking._HoldRequest(
+    return holds._HoldRequest(
         account_id, account_id, schedule_id, patient_id, key, clock.now(), token
     )
 
 
 def _run(requests):
     """A group as the group commit runs it: the transaction, then the after-commit half."""
-    outcomes = booking._hold_group(requests)
-    booking._after_group(requests, outcomes)
+    outcomes = holds._hold_group(requests)
+    holds._after_group(requests, outcomes)
     return outcomes
 
 
 def _codes(outcomes):
     return [
         "order"
-        if isinstance(outcome, booking.HeldOrder)
+        if isinstance(outcome, holds.HeldOrder)
         else getattr(outcome, "code", None) or type(outcome).__name__
         for outcome in outcomes
     ]
@@ -72,7 +72,7 @@ def test_a_group_is_one_transaction_and_numbers_go_in_request_order(committed):
     assert arm.args == ([order.id for order in outcomes],)
     run_queued_jobs()
     scheduled = set(ScheduledJobRegistry(queue=queue.get_queue()).get_job_ids())
-    assert {booking.expire_job_id(order.id) for order in outcomes} <= scheduled
+    assert {lifecycle.expire_job_id(order.id) for order in outcomes} <= scheduled
     for account_id, _ in pairs:
         admission = gate.admit(account_id, f"group-{account_id}", schedule_id)
         assert admission is gate.Admission.REPLAYED
@@ -86,7 +86,7 @@ def test_each_order_of_a_group_shows_its_own_schedule_as_reading_it_back_does(co
     outcomes = _run(requests)
     see_committed()
     for (account_id, _), order in zip(pairs, outcomes, strict=True):
-        read_back = booking.get_order(account_id, order.id)
+        read_back = queries.get_order(account_id, order.id)
         assert OrderSchema().dump(order) == OrderSchema().dump(read_back)
     assert {o.doctor.id for o in outcomes[::2]} != {o.doctor.id for o in outcomes[1::2]}
 
@@ -115,7 +115,7 @@ def test_a_second_hold_of_one_account_in_a_group_waits_for_the_first_to_commit(c
     first = _request(account_id, patient_id, schedule_id, "same-account-1")
     second = _request(account_id, patient_id, schedule_id, "same-account-2")
     outcomes = _run([first, second])
-    assert outcomes[0].status == OrderStatus.PENDING_PAYMENT and outcomes[1] is booking._ALONE
+    assert outcomes[0].status == OrderStatus.PENDING_PAYMENT and outcomes[1] is holds._ALONE
     assert gate.peek(schedule_id) == 8  # the deferred hold keeps its token for its own run
     # Run by itself, it sees the first order: the same patient, doctor and day.
     assert _codes(_run([second])) == ["duplicate_booking"]
@@ -135,7 +135,7 @@ def test_a_group_larger_than_what_is_left_fills_it_and_the_rest_are_sold_out(com
 def test_a_retry_in_a_group_is_answered_with_its_order(committed):
     schedule_id = _schedule(capacity=10)
     (a, a_patient), (b, b_patient) = make_patients(2)
-    order, _ = booking.hold_slot(a, schedule_id, a_patient, "retried-key")
+    order, _ = holds.hold_slot(a, schedule_id, a_patient, "retried-key")
     gate.reset(schedule_id, 5)
     outcomes = _run(
         [
@@ -143,7 +143,7 @@ def test_a_retry_in_a_group_is_answered_with_its_order(committed):
             _request(b, b_patient, schedule_id, "fresh-key"),
         ]
     )
-    assert outcomes[0] == booking._Replay(order.id)
+    assert outcomes[0] == holds._Replay(order.id)
     assert outcomes[1].seq == 2
     assert gate.peek(schedule_id) == 6  # the retry's token came back
 
@@ -158,11 +158,11 @@ def test_a_group_that_fails_as_a_whole_writes_nothing_and_each_runs_alone(
     def lost_connection(created):
         raise OperationalError("INSERT", {}, Exception("Lost connection to MySQL server"))
 
-    monkeypatch.setattr(booking, "_save", lost_connection)
+    monkeypatch.setattr(holds, "_save", lost_connection)
     requests = [_request(a, p, schedule_id, f"whole-{a}") for a, p in pairs]
-    with caplog.at_level(logging.WARNING, logger="app.services.booking"):
+    with caplog.at_level(logging.WARNING, logger="app.services.booking.holds"):
         outcomes = _run(requests)
-    assert outcomes == [booking._ALONE] * 3
+    assert outcomes == [holds._ALONE] * 3
     assert "a group of 3 holds failed" in caplog.text
     see_committed()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Order)) == 0
@@ -177,7 +177,7 @@ def test_holds_that_arrive_together_share_a_transaction(committed, monkeypatch):
     schedule_id = _schedule(capacity=8)
     pairs = make_patients(8)
     groups, release = [], threading.Event()
-    decide = booking._decide
+    decide = holds._decide
 
     def recording_decide(requests):
         groups.append(len(requests))
@@ -185,14 +185,14 @@ def test_holds_that_arrive_together_share_a_transaction(committed, monkeypatch):
             assert release.wait(10)
         return decide(requests)
 
-    monkeypatch.setattr(booking, "_decide", recording_decide)
+    monkeypatch.setattr(holds, "_decide", recording_decide)
     app, results = committed, {}
 
     def hold(pair):
         account_id, patient_id = pair
         with app.app_context():
             try:
-                order, _ = booking.hold_slot(account_id, schedule_id, patient_id, f"t-{account_id}")
+                order, _ = holds.hold_slot(account_id, schedule_id, patient_id, f"t-{account_id}")
                 results[account_id] = order.seq
             except AppError as error:
                 results[account_id] = error.code
@@ -206,7 +206,7 @@ def test_holds_that_arrive_together_share_a_transaction(committed, monkeypatch):
     others = [threading.Thread(target=hold, args=(pair,)) for pair in pairs[1:]]
     for thread in others:
         thread.start()
-    waiting = booking._hold_groups()._waiting
+    waiting = holds._hold_groups()._waiting
     while len(waiting) < 7:
         assert time.monotonic() < deadline
         time.sleep(0.005)
@@ -222,6 +222,6 @@ def test_the_group_size_comes_from_the_settings(committed, monkeypatch):
     monkeypatch.setitem(committed.config, "HOLD_GROUP_SIZE", 1)
     monkeypatch.delitem(committed.extensions, "hold_groups", raising=False)
     try:
-        assert booking._hold_groups()._max_size == 1
+        assert holds._hold_groups()._max_size == 1
     finally:
         committed.extensions.pop("hold_groups", None)

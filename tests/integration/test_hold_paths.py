@@ -9,13 +9,13 @@ import redis
 import sqlalchemy as sa
 from rq.registry import ScheduledJobRegistry
 
-from app import gate, queue
 from app.domain import clock
 from app.domain.orders import OrderStatus
 from app.errors import AppError
 from app.extensions import db, redis_store
+from app.infra import gate, queue
 from app.models import Order, Slot
-from app.services import booking
+from app.services.booking import holds, lifecycle
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
 from tests.support import run_queued_jobs
@@ -66,9 +66,9 @@ def test_admit_on_a_dropped_connection_takes_nothing_and_does_not_know(committed
 def test_a_retry_after_a_redis_flush_finds_its_order_in_mysql(committed):
     schedule_id = _schedule(capacity=1)
     ((account_id, patient_id),) = make_patients(1)
-    first, _ = booking.hold_slot(account_id, schedule_id, patient_id, "flushed-key")
+    first, _ = holds.hold_slot(account_id, schedule_id, patient_id, "flushed-key")
     redis_store.client.flushdb()
-    again, created = booking.hold_slot(account_id, schedule_id, patient_id, "flushed-key")
+    again, created = holds.hold_slot(account_id, schedule_id, patient_id, "flushed-key")
     assert (again.id, created) == (first.id, False)
     assert again.status == OrderStatus.PENDING_PAYMENT and again.seq == first.seq
     # The counter was rebuilt from MySQL for the retry and its token given back.
@@ -78,10 +78,10 @@ def test_a_retry_after_a_redis_flush_finds_its_order_in_mysql(committed):
 def test_a_retry_gives_its_token_back(committed):
     schedule_id = _schedule(capacity=3)
     ((account_id, patient_id),) = make_patients(1)
-    booking.hold_slot(account_id, schedule_id, patient_id, "once-key-1")
+    holds.hold_slot(account_id, schedule_id, patient_id, "once-key-1")
     assert gate.peek(schedule_id) == 2
     redis_store.client.delete(gate._REPLAY.format(account_id, "once-key-1"))
-    booking.hold_slot(account_id, schedule_id, patient_id, "once-key-1")  # found in MySQL
+    holds.hold_slot(account_id, schedule_id, patient_id, "once-key-1")  # found in MySQL
     assert gate.peek(schedule_id) == 2
 
 
@@ -90,7 +90,7 @@ def test_a_hold_for_an_account_that_is_gone_books_nothing(committed):
     ((_, patient_id),) = make_patients(1)
     gate.reset(schedule_id, 2)
     with pytest.raises(AppError) as refused:
-        booking.hold_slot(10**12, schedule_id, patient_id, "no-account-key")
+        holds.hold_slot(10**12, schedule_id, patient_id, "no-account-key")
     assert refused.value.status == 401
     assert gate.peek(schedule_id) == 2
     see_committed()
@@ -108,16 +108,16 @@ def test_redis_failing_after_the_commit_leaves_the_hold_standing(committed, monk
 
     monkeypatch.setattr(redis.client.Pipeline, "execute", fail)
     with caplog.at_level(logging.WARNING, logger="app.extensions"):
-        order, created = booking.hold_slot(account_id, schedule_id, patient_id, "late-fail-key")
+        order, created = holds.hold_slot(account_id, schedule_id, patient_id, "late-fail-key")
     monkeypatch.undo()
     assert created and order.status == OrderStatus.PENDING_PAYMENT
     assert f"after holding orders {order.id}" in caplog.text
     registry = ScheduledJobRegistry(queue=queue.get_queue())
-    assert booking.expire_job_id(order.id) not in registry.get_job_ids()
+    assert lifecycle.expire_job_id(order.id) not in registry.get_job_ids()
     see_committed()
     assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
     later = order.expires_at + timedelta(seconds=1)
-    assert booking.sweep_expired_holds(now=later) == 1
+    assert lifecycle.sweep_expired_holds(now=later) == 1
 
 
 def test_the_timer_replay_key_and_cache_invalidation_are_written_together(committed):
@@ -127,10 +127,10 @@ def test_the_timer_replay_key_and_cache_invalidation_are_written_together(commit
     ((account_id, patient_id),) = make_patients(1)
     version_key = f"catalogue:dept:{schedule.department_id}:version"
     before = int(redis_store.client.get(version_key) or 0)
-    order, _ = booking.hold_slot(account_id, schedule_id, patient_id, "together-key")
+    order, _ = holds.hold_slot(account_id, schedule_id, patient_id, "together-key")
     run_queued_jobs()  # the job that arms the timer came in the same batch
     registry = ScheduledJobRegistry(queue=queue.get_queue())
-    assert booking.expire_job_id(order.id) in registry.get_job_ids()
+    assert lifecycle.expire_job_id(order.id) in registry.get_job_ids()
     assert int(redis_store.client.get(gate._REPLAY.format(account_id, "together-key"))) == order.id
     assert int(redis_store.client.get(version_key)) == before + 1
 
@@ -139,8 +139,8 @@ def test_idempotency_keys_compare_as_the_unique_key_does(committed):
     """MySQL's collation makes "Key" and "key" one key: the retry finds the order, no 409."""
     schedule_id = _schedule()
     ((account_id, patient_id),) = make_patients(1)
-    first, _ = booking.hold_slot(account_id, schedule_id, patient_id, "Mixed-Case-Key")
-    again, created = booking.hold_slot(account_id, schedule_id, patient_id, "mixed-case-key")
+    first, _ = holds.hold_slot(account_id, schedule_id, patient_id, "Mixed-Case-Key")
+    again, created = holds.hold_slot(account_id, schedule_id, patient_id, "mixed-case-key")
     assert (again.id, created) == (first.id, False)
 
 
@@ -153,6 +153,6 @@ def test_a_token_holder_that_finds_no_number_leaves_the_gate_at_zero(committed):
     db.session.commit()
     gate.reset(schedule_id, 1)  # stale: the number went without a token
     with pytest.raises(AppError) as refused:
-        booking.hold_slot(account_id, schedule_id, patient_id, "no-number-key")
+        holds.hold_slot(account_id, schedule_id, patient_id, "no-number-key")
     assert refused.value.code == "slot_sold_out" and refused.value.status == 409
     assert gate.peek(schedule_id) == 0

@@ -14,7 +14,9 @@ from app.domain.payments import PaymentChannel, PaymentStatus
 from app.errors import AppError
 from app.extensions import db
 from app.models import Order, Payment, Refund
-from app.services import booking, payments
+from app.services import cancellation
+from app.services.booking import holds, lifecycle
+from app.services.payments import outcomes, paying
 from tests.factories import make_doctor, make_schedule
 from tests.integration.committed import make_patients, see_committed
 
@@ -28,8 +30,8 @@ def _open_payment(order, channel):
 
 def _notify(payment):
     """The channel says it was paid (a verified notification, or our query)."""
-    with contextlib.suppress(payments.NotifyRejected):
-        payments.confirm_payment(
+    with contextlib.suppress(outcomes.NotifyRejected):
+        paying.confirm_payment(
             payment.channel,
             payment.out_trade_no,
             "T" + payment.out_trade_no,
@@ -58,7 +60,7 @@ def test_payments_minus_refunds_equal_the_booked_orders(committed, seed):
 
     for n, (account_id, patient_id) in enumerate(people):
         try:
-            order, _ = booking.hold_slot(
+            order, _ = holds.hold_slot(
                 account_id, rng.choice(schedule_ids), patient_id, f"r{seed}-{n}"
             )
         except AppError:
@@ -68,11 +70,11 @@ def test_payments_minus_refunds_equal_the_booked_orders(committed, seed):
             opened.append(_open_payment(order, PaymentChannel.ALIPAY))  # pays by both
         story = rng.choice(["pay", "pay", "pay_late", "expire", "cancel_unpaid", "pay_then_cancel"])
         if story == "expire":
-            booking.expire_hold(order.id, now=later)
+            lifecycle.expire_hold(order.id, now=later)
         elif story == "cancel_unpaid":
-            payments.cancel(account_id, order.id)
+            cancellation.cancel_order(account_id, order.id)
         elif story == "pay_late":
-            booking.expire_hold(order.id, now=later)
+            lifecycle.expire_hold(order.id, now=later)
             for payment in opened:
                 _notify(payment)
         else:
@@ -81,7 +83,7 @@ def test_payments_minus_refunds_equal_the_booked_orders(committed, seed):
                     _notify(payment)
             if story == "pay_then_cancel":
                 with contextlib.suppress(AppError):  # too close to the visit
-                    payments.cancel(account_id, order.id)
+                    cancellation.cancel_order(account_id, order.id)
 
     see_committed()
     paid = db.session.scalar(

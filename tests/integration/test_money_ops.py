@@ -2,12 +2,12 @@
 
 from datetime import timedelta
 
-from app import queue
 from app.domain import clock
 from app.domain.payments import PaymentChannel, PaymentStatus, RefundReason, RefundStatus
 from app.extensions import db
+from app.infra import queue
 from app.models import Payment, Refund
-from app.services import booking
+from app.services.booking import holds
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
 
@@ -16,7 +16,7 @@ def _failed_refund():
     schedule = make_schedule(on=clock.business_date(clock.now()) + timedelta(days=1), capacity=2)
     db.session.commit()
     ((account_id, patient_id),) = make_patients(1)
-    order, _ = booking.hold_slot(account_id, schedule.id, patient_id, "ops-key-1")
+    order, _ = holds.hold_slot(account_id, schedule.id, patient_id, "ops-key-1")
     payment = Payment(
         order_id=order.id,
         channel=PaymentChannel.WECHAT,

@@ -1,7 +1,7 @@
-"""app/packedsql.py: the hold group's packed reads give the rows of their plain statements, value
-for value and type for type (aware datetimes, enums, dates, times, booleans, NULLs), on MariaDB
-and on SQLite, which `make run` serves on by default; read together (one round trip on MariaDB),
-they give what they give one by one."""
+"""app/infra/packedsql.py: the hold group's packed reads give the rows of their plain statements,
+value for value and type for type (aware datetimes, enums, dates, times, booleans, NULLs), on
+MariaDB and on SQLite, which `make run` serves on by default; read together (one round trip on
+MariaDB), they give what they give one by one."""
 
 from datetime import date, datetime, time, timedelta
 
@@ -13,9 +13,10 @@ from app.domain import clock
 from app.domain.accounts import AccountStatus, Sex
 from app.domain.enums import ScheduleStatus
 from app.extensions import db
+from app.infra.packedsql import PackedSelect, read_together
 from app.models import Account, Patient
-from app.packedsql import PackedSelect, read_together
-from app.services import booking
+from app.services import cancellation
+from app.services.booking import holds, slots
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients
 from tests.support import SentQueries
@@ -32,28 +33,28 @@ def _rows_of_every_kind():
     pairs = make_patients(3)
     keys = []
     for n, (account_id, patient_id) in enumerate(pairs[:2]):
-        order, _ = booking.hold_slot(account_id, schedule_id, patient_id, f"packed-read-{n}")
+        order, _ = holds.hold_slot(account_id, schedule_id, patient_id, f"packed-read-{n}")
         keys.append(order.idempotency_key)
         if n == 1:
-            booking.cancel_order(account_id, order.id)
+            cancellation.cancel_order(account_id, order.id)
     db.session.get(Account, pairs[0][0]).blocked_until = clock.now() + timedelta(days=3)
     # Text that JSON must escape, or that looks like JSON itself.
     db.session.get(Patient, pairs[2][1]).name = 'O\'Brien "小\\明" {"a": [1]} \t😀'
     db.session.commit()
     account_ids = [account_id for account_id, _ in pairs]
     return {
-        booking._LOCK_ACCOUNTS: {
+        holds._LOCK_ACCOUNTS: {
             "account_ids": account_ids,
             "patient_ids": [patient_id for _, patient_id in pairs],
         },
-        booking._ACCOUNT_ORDERS: {
+        holds._ACCOUNT_ORDERS: {
             "account_ids": account_ids,
             # Text the driver must escape when it writes the values into a query of several.
             "idempotency_keys": [*keys, "no-such-key", "x'; DROP TABLE orders; -- %s %(a)s \\"],
             "day_start": clock.now() - timedelta(days=1),
         },
-        booking._SCHEDULES: {"schedule_ids": [schedule_id, 10**9]},
-        booking._FREE_SLOTS: {"schedule_id": schedule_id, "count": 4},
+        holds._SCHEDULES: {"schedule_ids": [schedule_id, 10**9]},
+        slots.FREE_SLOTS: {"schedule_id": schedule_id, "count": 4},
     }
 
 
@@ -62,12 +63,12 @@ def _same_rows_read_together(reads):
     empty result among them included. How many queries reached the database."""
     connection = db.session.connection()
     together = [*reads.items()]
-    together.insert(2, (booking._SCHEDULES, {"schedule_ids": [10**9]}))  # no row
+    together.insert(2, (holds._SCHEDULES, {"schedule_ids": [10**9]}))  # no row
     # The cancelled order is found by its creation time only, in China time: right only if the
     # value is made naive UTC (its type's bind processing) before it is written into the query.
     since = (clock.now() - timedelta(minutes=5)).astimezone(clock.CHINA_TZ)
-    by_time = {**reads[booking._ACCOUNT_ORDERS], "idempotency_keys": ["none"], "day_start": since}
-    together.append((booking._ACCOUNT_ORDERS, by_time))
+    by_time = {**reads[holds._ACCOUNT_ORDERS], "idempotency_keys": ["none"], "day_start": since}
+    together.append((holds._ACCOUNT_ORDERS, by_time))
     alone = [[tuple(row) for row in packed.rows(connection, params)] for packed, params in together]
     assert all(alone[:2]) and alone[2] == [] and all(alone[3:])
     assert len(alone[-1]) == 2  # the active order and the cancelled one
@@ -108,7 +109,7 @@ KINDS = {int, str, bool, type(None), date, time, datetime, AccountStatus, Sex, S
 @pytest.mark.parametrize("dialect", [mysql.dialect(), sqlite.dialect()], ids=["mysql", "sqlite"])
 @pytest.mark.parametrize(
     "packed",
-    [booking._LOCK_ACCOUNTS, booking._ACCOUNT_ORDERS, booking._SCHEDULES, booking._FREE_SLOTS],
+    [holds._LOCK_ACCOUNTS, holds._ACCOUNT_ORDERS, holds._SCHEDULES, slots.FREE_SLOTS],
     ids=["lock", "orders", "schedules", "free"],
 )
 def test_only_the_columns_change(packed, dialect):
@@ -144,8 +145,8 @@ def test_an_error_of_a_later_read_is_raised_and_the_connection_stays_usable(comm
     (here a lock it waited for too long) is raised, not taken for an empty result."""
     (account_id, patient_id), *_ = make_patients(1)
     reads = [
-        (booking._SCHEDULES, {"schedule_ids": [10**9]}),
-        (booking._LOCK_ACCOUNTS, {"account_ids": [account_id], "patient_ids": [patient_id]}),
+        (holds._SCHEDULES, {"schedule_ids": [10**9]}),
+        (holds._LOCK_ACCOUNTS, {"account_ids": [account_id], "patient_ids": [patient_id]}),
     ]
     with db.engine.connect() as ours, db.engine.connect() as other:
         ours.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = 1")

@@ -6,14 +6,16 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from app import queue
 from app.domain import clock
 from app.domain.orders import OrderStatus
 from app.domain.payments import PaymentChannel, PaymentStatus, RefundReason
 from app.errors import AppError
 from app.extensions import db
+from app.infra import queue
 from app.models import Account, Order, Payment, Refund, Schedule
-from app.services import auth, booking, payments
+from app.services import auth, cancellation
+from app.services.booking import holds, lifecycle, reschedule
+from app.services.payments import outcomes, paying
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
 
@@ -24,7 +26,7 @@ def _pending_payment():
     schedule = make_schedule(on=TOMORROW, capacity=3)
     db.session.commit()
     ((account_id, patient_id),) = make_patients(1)
-    order, _ = booking.hold_slot(account_id, schedule.id, patient_id, "pay-race-key")
+    order, _ = holds.hold_slot(account_id, schedule.id, patient_id, "pay-race-key")
     payment = Payment.pending_for(order, PaymentChannel.WECHAT, prepay_id="wx-test-prepay")
     db.session.add(payment)
     db.session.commit()
@@ -47,7 +49,7 @@ def _in_threads(committed, calls):
 
 
 def _confirm(payment, amount=None):
-    return lambda: payments.confirm_payment(
+    return lambda: paying.confirm_payment(
         PaymentChannel.WECHAT,
         payment.out_trade_no,
         "4200000000000001",
@@ -69,7 +71,8 @@ def test_ten_concurrent_copies_of_one_notify_apply_once(committed):
 def test_a_cancel_racing_a_payment_ends_one_way(committed):
     account_id, order, payment = _pending_payment()
     outcomes = _in_threads(
-        committed, [_confirm(payment), lambda: payments.cancel(account_id, order.id).status]
+        committed,
+        [_confirm(payment), lambda: cancellation.cancel_order(account_id, order.id).status],
     )
     see_committed()
     final = db.session.get(Order, order.id).status
@@ -101,7 +104,7 @@ def test_a_payment_racing_the_expiry_ends_one_way(committed):
     _, order, payment = _pending_payment()
     later = clock.now() + timedelta(minutes=16)
     outcomes = _in_threads(
-        committed, [_confirm(payment), lambda: booking.expire_hold(order.id, now=later)]
+        committed, [_confirm(payment), lambda: lifecycle.expire_hold(order.id, now=later)]
     )
     see_committed()
     final = db.session.get(Order, order.id)
@@ -117,7 +120,7 @@ def test_a_notify_with_another_amount_changes_nothing(committed):
     _, order, payment = _pending_payment()
     try:
         _confirm(payment, amount=payment.amount_fen + 1)()
-    except payments.NotifyRejected as error:
+    except outcomes.NotifyRejected as error:
         assert error.status == 400
     else:
         raise AssertionError("a tampered amount was applied")
@@ -128,8 +131,8 @@ def test_a_notify_with_another_amount_changes_nothing(committed):
 
 def test_an_unknown_payment_is_refused(committed):
     try:
-        payments.confirm_payment(PaymentChannel.WECHAT, "BKunknown0000", "42", 100, clock.now())
-    except payments.NotifyRejected as error:
+        paying.confirm_payment(PaymentChannel.WECHAT, "BKunknown0000", "42", 100, clock.now())
+    except outcomes.NotifyRejected as error:
         assert error.status == 404
     else:
         raise AssertionError("an unknown payment was applied")
@@ -146,9 +149,7 @@ def test_a_notification_for_money_reconciliation_is_refunding_is_acknowledged(co
     )
     db.session.add(payment)
     db.session.commit()
-    outcome = payments.confirm_payment(
-        PaymentChannel.WECHAT, "BKfound0000x", "42", 100, clock.now()
-    )
+    outcome = paying.confirm_payment(PaymentChannel.WECHAT, "BKfound0000x", "42", 100, clock.now())
     assert outcome == "already"
 
 
@@ -166,12 +167,12 @@ def test_a_paid_order_cannot_be_moved_once_cancelling_would_cost_a_fee(committed
     db.session.commit()
     start = _visit_start(order)
     try:
-        booking.reschedule_order(account_id, order.id, target.id, now=start - timedelta(hours=3))
+        reschedule.reschedule_order(account_id, order.id, target.id, now=start - timedelta(hours=3))
     except AppError as error:
         assert error.code == "reschedule_window_closed"
     else:
         raise AssertionError("a paid order was moved inside the fee window")
-    moved = booking.reschedule_order(
+    moved = reschedule.reschedule_order(
         account_id, order.id, target.id, now=start - timedelta(hours=30)
     )
     assert moved.schedule_id == target.id
@@ -183,13 +184,13 @@ def test_cancelling_a_double_paid_order_refunds_the_payment_that_booked_it(commi
     db.session.add(by_alipay)
     db.session.commit()
     assert (
-        payments.confirm_payment(
+        paying.confirm_payment(
             PaymentChannel.ALIPAY, by_alipay.out_trade_no, "2026A", order.amount_fen, clock.now()
         )
         == "booked"
     )
     assert _confirm(by_wechat)() == "refunding"  # the duplicate goes back
-    payments.cancel(account_id, order.id, now=_visit_start(order) - timedelta(hours=48))
+    cancellation.cancel_order(account_id, order.id, now=_visit_start(order) - timedelta(hours=48))
     see_committed()
     refunds = db.session.scalars(sa.select(Refund).where(Refund.order_id == order.id)).all()
     by_payment = {
@@ -209,7 +210,7 @@ def test_a_token_revoked_behind_the_cache_books_nothing(committed):
     account.token_version += 1  # revoked, and the cache not yet told (the race)
     db.session.commit()
     try:
-        booking.hold_slot(caller, schedule.id, patient_id, "revoked-key-1")
+        holds.hold_slot(caller, schedule.id, patient_id, "revoked-key-1")
     except auth.Unauthorized:
         pass
     else:
@@ -222,7 +223,7 @@ def test_a_free_clinic_books_at_once(committed):
     schedule = make_schedule(on=TOMORROW, capacity=2, fee_fen=0)
     db.session.commit()
     ((account_id, patient_id),) = make_patients(1)
-    order, _ = booking.hold_slot(account_id, schedule.id, patient_id, "free-key-1")
+    order, _ = holds.hold_slot(account_id, schedule.id, patient_id, "free-key-1")
     assert order.status == OrderStatus.BOOKED and order.amount_fen == 0
     assert queue.get_queue().get_jobs() == []  # no timer to arm: nothing expires
     assert queue.get_queue().fetch_job(f"expire-order-{order.id}") is None

@@ -1,4 +1,4 @@
-"""The connection pool's habits (app.database.tune_pool) on real MariaDB: no ROLLBACK after a
+"""The connection pool's habits (app.infra.database.tune_pool) on real MariaDB: no ROLLBACK after a
 COMMIT, a ROLLBACK for anything left open, a ping only after idling, a dead connection replaced."""
 
 import pymysql
@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from app import database
+from app.infra import database
 from tests.support import database_name, fresh_database
 
 

@@ -13,7 +13,9 @@ from app.domain.reconciliation import FindingKind, ReconciliationStatus
 from app.extensions import db
 from app.integrations import alipay, wechatpay
 from app.models import Payment, Reconciliation, Refund
-from app.services import booking, payments, reconciliation
+from app.services import reconciliation
+from app.services.booking import holds
+from app.services.payments import refunds
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
 
@@ -27,7 +29,7 @@ def paid_payment(channel, paid_at=NOON, amount_fen=5000):
     schedule = make_schedule(on=clock.business_date(clock.now()) + timedelta(days=2))
     db.session.commit()
     ((account_id, patient_id),) = make_patients(1)
-    order, _ = booking.hold_slot(account_id, schedule.id, patient_id, f"rec-{next(_numbers)}")
+    order, _ = holds.hold_slot(account_id, schedule.id, patient_id, f"rec-{next(_numbers)}")
     out_trade_no = f"BK{order.id}X{next(_numbers):04d}"
     db.session.add(
         Payment(
@@ -189,10 +191,10 @@ def test_money_under_another_cashiers_number_is_never_refunded_automatically(
 
 
 def test_unknown_money_is_recorded_and_refunded_once(committed):
-    first = payments.refund_unknown_payment(
+    first = refunds.refund_unknown_payment(
         PaymentChannel.WECHAT, "TUNKNOWN0001", "4200999", 1234, paid_at=NOON
     )
-    again = payments.refund_unknown_payment(PaymentChannel.WECHAT, "TUNKNOWN0001", "4200999", 1234)
+    again = refunds.refund_unknown_payment(PaymentChannel.WECHAT, "TUNKNOWN0001", "4200999", 1234)
 
     assert again.id == first.id
     see_committed()
@@ -211,6 +213,6 @@ def test_unknown_money_is_recorded_and_refunded_once(committed):
 def test_an_orders_payment_is_never_refunded_as_unknown_money(committed):
     out_trade_no = paid_payment("wechat")
 
-    assert payments.refund_unknown_payment("wechat", out_trade_no, "4200", 5000) is None
+    assert refunds.refund_unknown_payment("wechat", out_trade_no, "4200", 5000) is None
     see_committed()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Refund)) == 0

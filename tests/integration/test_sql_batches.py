@@ -1,4 +1,4 @@
-"""app/sqlbatch.py: statements sent together give what they give one by one, in one query on
+"""app/infra/sqlbatch.py: statements sent together give what they give one by one, in one query on
 MariaDB (one after another on SQLite); values are bind-processed and escaped as an execution
 would send them; a later statement's error is raised as SQLAlchemy raises any other; the
 engine's connections keep SQLAlchemy's own client flags beside the one that allows batches."""
@@ -11,8 +11,8 @@ from pymysql.constants import CLIENT
 
 from app.domain import clock
 from app.extensions import db
+from app.infra.sqlbatch import InsertRows, run_together
 from app.models.types import UTCDateTime
-from app.sqlbatch import InsertRows, run_together
 from tests.support import SentQueries
 
 _metadata = sa.MetaData()

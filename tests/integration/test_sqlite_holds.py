@@ -6,7 +6,7 @@ from datetime import timedelta
 from app.domain import clock
 from app.errors import AppError
 from app.extensions import db
-from app.services import booking
+from app.services.booking import holds, queries
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients
 
@@ -25,7 +25,7 @@ def test_holds_from_threads_on_sqlite(sqlite_app):
     def hold(pair):
         with app.app_context():
             try:
-                order, _ = booking.hold_slot(pair[0], schedule_id, pair[1], f"lite-{pair[0]}")
+                order, _ = holds.hold_slot(pair[0], schedule_id, pair[1], f"lite-{pair[0]}")
                 answers.append(order.seq)
             except AppError as error:
                 answers.append(error.code)
@@ -37,6 +37,6 @@ def test_holds_from_threads_on_sqlite(sqlite_app):
         thread.join(30)
     assert sorted(answers, key=str) == [1, 2, *["slot_sold_out"] * 3]
     with app.app_context():
-        winner = next(pair for pair in pairs if booking.list_orders(pair[0]).total)
-        again, created = booking.hold_slot(winner[0], schedule_id, winner[1], f"lite-{winner[0]}")
+        winner = next(pair for pair in pairs if queries.list_orders(pair[0]).total)
+        again, created = holds.hold_slot(winner[0], schedule_id, winner[1], f"lite-{winner[0]}")
         assert not created and again.seq in (1, 2)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from app.crypto import (
+from app.infra.crypto import (
     CryptoConfigError,
     DecryptionError,
     FieldCipher,

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from app.groupcommit import Arrivals, GroupCommit, OneAtATime
+from app.infra.groupcommit import Arrivals, GroupCommit, OneAtATime
 
 WAIT = 10  # seconds; generous, only reached when something hangs
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.domain import tc3
+from app.protocols import tc3
 
 # The documentation's example: CVM DescribeInstances in ap-guangzhou, at 2019-02-25 16:44:25 UTC.
 DOC_SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"

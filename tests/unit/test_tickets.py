@@ -1,4 +1,4 @@
-"""E-ticket QR signing of app.crypto: TicketSigner, verify_ticket and their refusals."""
+"""E-ticket QR signing of app.infra.crypto: TicketSigner, verify_ticket and their refusals."""
 
 import base64
 import json
@@ -6,7 +6,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from app.crypto import (
+from app.infra.crypto import (
     CryptoConfigError,
     CryptoError,
     TicketInvalid,

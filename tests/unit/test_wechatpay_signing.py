@@ -12,7 +12,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from wechatpayv3 import utils as sdk_utils
 
-from app import wechatpay_protocol as protocol
 from app.domain.clock import CHINA_TZ
 from app.integrations.wechatpay import (
     NotificationInvalid,
@@ -21,6 +20,7 @@ from app.integrations.wechatpay import (
     WeChatPayUnavailable,
     parse_trade_bill,
 )
+from app.protocols import wechatpay as protocol
 
 APIV3_KEY = "0123456789abcdefghijklmnopqrstuv"
 # AEAD_AES_256_GCM of PLAINTEXT under APIV3_KEY, nonce "fdasflkja484", associated data

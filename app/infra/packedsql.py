@@ -13,7 +13,7 @@ the type's own ``process_result_value`` when it is a TypeDecorator (aware UTC da
 tests/integration/test_packed_reads.py holds the two equal, value and type, on MariaDB and SQLite.
 A column whose values JSON would not carry back exactly (decimals, bytes, ``sa.Enum``, JSON) is
 refused when the statement is built, i.e. at import. ``read_together`` sends several reads in one
-round trip on MySQL (app/sqlbatch.py).
+round trip on MySQL (app/infra/sqlbatch.py).
 """
 
 import json
@@ -23,7 +23,7 @@ from datetime import date, datetime, time
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-from app.sqlbatch import run_together
+from app.infra.sqlbatch import run_together
 
 _FROM_TEXT = {datetime: datetime.fromisoformat, date: date.fromisoformat, time: time.fromisoformat}
 
@@ -102,7 +102,7 @@ class PackedSelect:
 
 def read_together(connection, reads) -> list[list]:
     """The rows of each ``(packed_select, params)`` of ``reads``, in order, on ``connection`` in
-    its transaction: in one round trip on MySQL (app/sqlbatch.py)."""
+    its transaction: in one round trip on MySQL (app/infra/sqlbatch.py)."""
     found = run_together(connection, [(packed.statement, params) for packed, params in reads])
     return [
         packed.rows_from(connection.dialect, rows)

@@ -51,7 +51,7 @@ def allow_batches(engine):
     def one_statement_unless_batched(connection, cursor, statement, parameters, context, many):
         if ";" in statement and not (context and context.execution_options.get(_BATCH)):
             raise exc.ArgumentError(
-                "one statement per execution: several go together through app.sqlbatch"
+                "one statement per execution: several go together through app.infra.sqlbatch"
             )
 
 

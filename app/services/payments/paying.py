@@ -1,0 +1,201 @@
+"""Paying for an order: the channel's means to pay, and a payment applied once the channel
+(or our own query of it) confirms it."""
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.domain import clock
+from app.domain.orders import OrderStatus
+from app.domain.payments import (
+    PaymentChannel,
+    PaymentStatus,
+    RefundReason,
+)
+from app.errors import AppError, Conflict
+from app.extensions import db
+from app.infra import cache, queue
+from app.integrations import alipay, wechatpay
+from app.models import Account, Payment
+from app.services.booking import lifecycle, slots
+from app.services.payments import outcomes, refunds
+from app.services.transaction import lock_one, transaction
+
+log = logging.getLogger(__name__)
+
+SUBJECT = "挂号费"
+
+
+# When to ask the channel ourselves if no notification came (it can be lost).
+CHECK_AFTER = timedelta(minutes=5)
+
+
+class PaymentUnavailable(AppError):
+    status = 503
+    code = "payment_unavailable"
+    message = "支付服务暂时不可用，请稍后再试"
+
+
+def start_payment(account_id, order_id, channel: PaymentChannel, now=None) -> dict:
+    """Start paying an unpaid hold: WeChat requestPayment params, or an Alipay cashier URL.
+
+    Asking again while the hold lasts returns the same prepay; the payment expires with the hold.
+    """
+    now = now or clock.now()
+    with transaction():
+        order = lifecycle.lock_order(order_id, account_id)
+        if order.status != OrderStatus.PENDING_PAYMENT or order.expires_at <= now:
+            raise Conflict("该挂号单当前不可支付", code="order_not_payable")
+        openid = db.session.scalar(sa.select(Account.openid).where(Account.id == account_id))
+        if channel == PaymentChannel.WECHAT and not openid:
+            raise Conflict("请在微信小程序内使用微信支付", code="wechat_login_required")
+        payment = db.session.scalar(
+            sa.select(Payment).where(
+                Payment.order_id == order.id,
+                Payment.channel == channel,
+                Payment.status == PaymentStatus.PENDING,
+            )
+        )
+        if payment is None:
+            payment = Payment.pending_for(order, channel)
+            db.session.add(payment)
+    if payment.prepay_id is None and payment.pay_url is None:
+        _prepay(payment, openid)
+    if channel == PaymentChannel.WECHAT:
+        params = wechatpay.request_payment_params(payment.prepay_id)
+        return {"channel": channel, "out_trade_no": payment.out_trade_no, "params": params}
+    return {"channel": channel, "out_trade_no": payment.out_trade_no, "pay_url": payment.pay_url}
+
+
+def _prepay(payment: Payment, openid):
+    """Ask the channel for the means to pay (outside any transaction: it is a network call)."""
+    try:
+        if payment.channel == PaymentChannel.WECHAT:
+            prepay_id = wechatpay.prepay(
+                payment.out_trade_no, SUBJECT, payment.amount_fen, openid, payment.expires_at
+            )
+            pay_url = None
+        else:
+            prepay_id = None
+            pay_url = alipay.wap_pay_url(
+                payment.out_trade_no, SUBJECT, payment.amount_fen, payment.expires_at
+            )
+    except (wechatpay.WeChatPayError, alipay.AlipayError) as error:
+        log.warning("prepay of %s failed: %s", payment.out_trade_no, error)
+        raise PaymentUnavailable() from None
+    with transaction():
+        payment.prepay_id, payment.pay_url = prepay_id, pay_url
+        db.session.add(payment)
+    for at in (clock.now() + CHECK_AFTER, payment.expires_at + timedelta(minutes=1)):
+        queue.enqueue_quietly("workers.payments.check_payment", payment.id, at=at)
+
+
+def confirm_payment(
+    channel, out_trade_no, provider_trade_no, amount_fen, paid_at
+) -> outcomes.Applied:
+    """Apply a payment the channel confirmed: BOOKED, REFUNDING or ALREADY.
+
+    The order is booked if it still waits for payment; otherwise (expired, cancelled, or paid
+    through another payment) the money goes back in full, automatically.
+    """
+    found = db.session.execute(
+        sa.select(Payment.id, Payment.order_id).where(Payment.out_trade_no == out_trade_no)
+    ).first()
+    db.session.rollback()
+    if found is None:
+        raise outcomes.NotifyRejected(404, "unknown out_trade_no")
+    if found.order_id is None:
+        return (
+            outcomes.Applied.ALREADY
+        )  # money reconciliation found without an order: it is being refunded
+    refund = None
+    with transaction():
+        order = lifecycle.lock_order(found.order_id)
+        payment = lock_one(sa.select(Payment).where(Payment.id == found.id))
+        if payment.channel != channel:
+            raise outcomes.NotifyRejected(400, "channel mismatch")
+        if amount_fen != payment.amount_fen:
+            log.error(
+                "payment %s: paid %s fen, expected %s", out_trade_no, amount_fen, payment.amount_fen
+            )
+            raise outcomes.NotifyRejected(400, "amount mismatch")
+        if payment.status == PaymentStatus.PAID:
+            return outcomes.Applied.ALREADY
+        payment.status = PaymentStatus.PAID
+        payment.provider_trade_no = provider_trade_no
+        payment.paid_at = paid_at or clock.now()
+        if order.status == OrderStatus.PENDING_PAYMENT:
+            order.set_status(OrderStatus.BOOKED)
+            slots.book_slot(order)
+            outcome = outcomes.Applied.BOOKED
+        else:
+            reason = (
+                RefundReason.LATE_PAYMENT
+                if order.status in (OrderStatus.EXPIRED, OrderStatus.CANCELLED)
+                else RefundReason.DUPLICATE_PAYMENT
+            )
+            refund = refunds.new_refund(payment, payment.amount_fen, 0, reason)
+            outcome = outcomes.Applied.REFUNDING
+    if outcome is outcomes.Applied.BOOKED:
+        queue.cancel_job(lifecycle.expire_job_id(order.id))
+        cache.invalidate_department(order.department_id)
+    if refund is not None:
+        refunds.schedule_refund(refund)
+    return outcome
+
+
+def check_payment(payment_id) -> outcomes.Applied | None:
+    """Ask the channel whether a payment we heard nothing about was made; apply it if so."""
+    payment = db.session.get(Payment, payment_id)
+    db.session.rollback()
+    if payment is None or payment.status != PaymentStatus.PENDING:
+        return None
+    if payment.channel == PaymentChannel.WECHAT:
+        transaction_ = wechatpay.query(payment.out_trade_no)
+        # SUCCESS only: a trade in REFUND was refunded by hand at the merchant platform, which is
+        # staff's to reconcile, not ours to book.
+        if transaction_ is None or transaction_.trade_state != "SUCCESS":
+            return None
+        return confirm_payment(
+            payment.channel,
+            payment.out_trade_no,
+            transaction_.transaction_id,
+            transaction_.amount_fen,
+            transaction_.success_time,
+        )
+    trade = alipay.query(payment.out_trade_no)
+    if trade is None or trade.trade_status not in (
+        alipay.TradeStatus.TRADE_SUCCESS,
+        alipay.TradeStatus.TRADE_FINISHED,
+    ):
+        return None
+    return confirm_payment(
+        payment.channel, payment.out_trade_no, trade.trade_no, trade.amount_fen, trade.paid_at
+    )
+
+
+def close_unpaid(order_id):
+    """After a hold expired or was cancelled: close its unpaid payments at the channels, so that
+    no late payment can start (one that still arrives is refunded)."""
+    payments = db.session.scalars(
+        sa.select(Payment).where(
+            Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING
+        )
+    ).all()
+    db.session.rollback()
+    for payment in payments:
+        try:
+            if payment.channel == PaymentChannel.WECHAT:
+                wechatpay.close(payment.out_trade_no)
+            elif not alipay.close(payment.out_trade_no):
+                # No trade yet: the signed cashier link stays payable until it expires, so the
+                # payment stays pending for check_payment (a late payment is then refunded).
+                continue
+        except (wechatpay.WeChatPayError, alipay.AlipayError) as error:
+            log.warning("closing %s failed: %s", payment.out_trade_no, error)
+            continue
+        with transaction():
+            locked = lock_one(sa.select(Payment).where(Payment.id == payment.id))
+            if locked.status == PaymentStatus.PENDING:
+                locked.status = PaymentStatus.CLOSED
