@@ -254,9 +254,8 @@ class Config:
         self.RELEASE_TIME = env("RELEASE_TIME", "07:00")
         # How long a catalogue read (calendar, schedules) may be served from Redis, in seconds.
         self.CATALOGUE_CACHE_SECONDS = _env_int("CATALOGUE_CACHE_SECONDS", 60)
-        self.OPENAPI_SWAGGER_UI_URL = env(
-            "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
-        )
+        # Swagger UI's assets, served by the app itself (app/api/docs.py): no CDN needed.
+        self.OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/assets/"
 
     def validate(self):
         """Raise ConfigError when the settings are unfit for this environment."""

@@ -1,6 +1,6 @@
 """The patient-facing JSON API, /api/v1."""
 
-from app.api import auth, catalogue, health, me, orders, patients, webhooks
+from app.api import auth, catalogue, docs, health, me, orders, patients, webhooks
 from app.extensions import api
 
 
@@ -10,3 +10,4 @@ def register_blueprints(app):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(docs.bp)

@@ -69,6 +69,22 @@ TRANSITIONS = {
 }
 
 
+class TransitionRefused(Exception):
+    """A status change the state machine does not allow."""
+
+    def __init__(self, current: OrderStatus, target: OrderStatus):
+        super().__init__(f"an order in {current} cannot become {target}")
+        self.current = current
+        self.target = target
+
+
 def can_move(current: OrderStatus, target: OrderStatus) -> bool:
     """Whether an order in ``current`` may become ``target``."""
     return target in TRANSITIONS.get(current, set())
+
+
+def move(current: OrderStatus, target: OrderStatus) -> OrderStatus:
+    """``target``, if an order in ``current`` may become it; TransitionRefused otherwise."""
+    if not can_move(current, target):
+        raise TransitionRefused(current, target)
+    return target

@@ -5,6 +5,7 @@ from datetime import date, datetime, time
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.domain import orders
 from app.domain.orders import CancelledBy, OrderStatus
 from app.extensions import db
 from app.models.accounts import Patient
@@ -83,6 +84,7 @@ class Order(TimestampMixin, db.Model):
         self.closed_at = at
 
     def set_status(self, status: OrderStatus):
-        """Move to ``status``, keeping the active marker in step."""
-        self.status = status
+        """Move to ``status`` as the state machine allows (TransitionRefused otherwise), keeping
+        the active marker in step."""
+        self.status = orders.move(self.status, status)
         self.active = True if status.is_active else None

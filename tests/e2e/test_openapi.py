@@ -1,25 +1,59 @@
 """The OpenAPI document is valid and describes the contract; the docs page is served."""
 
+import re
+
 from openapi_spec_validator import validate
 
 
-def test_openapi_document_validates(http):
+# Every operation of the patient API in the HTTP contract (docs/api.md) that the app serves.
+CONTRACT = {
+    "/api/v1/hospitals": {"get"},
+    "/api/v1/hospitals/{hospital_id}": {"get"},
+    "/api/v1/hospitals/{hospital_id}/departments": {"get"},
+    "/api/v1/departments/{department_id}/calendar": {"get"},
+    "/api/v1/departments/{department_id}/schedules": {"get"},
+    "/api/v1/doctors/{doctor_id}": {"get"},
+    "/api/v1/doctors/{doctor_id}/schedules": {"get"},
+    "/api/v1/search": {"get"},
+    "/api/v1/auth/wechat": {"post"},
+    "/api/v1/auth/phone": {"post"},
+    "/api/v1/auth/logout": {"post"},
+    "/api/v1/auth/sms/send": {"post"},
+    "/api/v1/auth/sms/login": {"post"},
+    "/api/v1/me": {"get", "patch", "delete"},
+    "/api/v1/me/export": {"get"},
+    "/api/v1/patients": {"get", "post"},
+    "/api/v1/patients/{patient_id}": {"get", "patch", "delete"},
+    "/api/v1/orders": {"get", "post"},
+    "/api/v1/orders/{order_id}": {"get"},
+    "/api/v1/orders/{order_id}/payments": {"post"},
+    "/api/v1/orders/{order_id}/refund-quote": {"get"},
+    "/api/v1/orders/{order_id}/cancel": {"post"},
+    "/api/v1/orders/{order_id}/reschedule": {"post"},
+    "/api/v1/orders/{order_id}/ticket": {"get"},
+    "/api/v1/tickets/public-key": {"get"},
+}
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def test_openapi_document_validates_and_describes_every_operation_of_the_contract(http):
     response = http.get("/api/v1/openapi.json")
     assert response.status_code == 200
     spec = response.json()
     validate(spec)
-    paths = spec["paths"]
-    for path in (
-        "/api/v1/hospitals",
-        "/api/v1/hospitals/{hospital_id}",
-        "/api/v1/hospitals/{hospital_id}/departments",
-        "/api/v1/departments/{department_id}/calendar",
-        "/api/v1/departments/{department_id}/schedules",
-        "/api/v1/doctors/{doctor_id}",
-        "/api/v1/doctors/{doctor_id}/schedules",
-        "/api/v1/search",
-    ):
-        assert "get" in paths[path], path
+    served = {path: set(item) & METHODS for path, item in spec["paths"].items()}
+    assert served == CONTRACT
+    for path, methods in CONTRACT.items():
+        for method in methods:
+            operation = spec["paths"][path][method]
+            assert operation.get("summary") or operation.get("description"), (method, path)
+            assert any(code.startswith("2") for code in operation["responses"]), (method, path)
+
+
+def test_patient_operations_declare_the_bearer_token(http):
+    spec = http.get("/api/v1/openapi.json").json()
+    for path in ("/api/v1/me", "/api/v1/patients", "/api/v1/orders"):
+        assert spec["paths"][path]["get"]["security"] == [{"bearerAuth": []}], path
 
 
 def test_error_envelope_is_documented(http):
@@ -30,7 +64,16 @@ def test_error_envelope_is_documented(http):
     assert "404" in responses
 
 
-def test_docs_page(http):
+def test_docs_page_loads_its_assets_from_the_app_itself(http):
     response = http.get("/api/v1/docs")
     assert response.status_code == 200
-    assert "swagger" in response.text.lower()
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', response.text)
+    assert sorted(assets) == [
+        "/api/v1/docs/assets/swagger-ui-bundle.js",
+        "/api/v1/docs/assets/swagger-ui-standalone-preset.js",
+        "/api/v1/docs/assets/swagger-ui.css",
+    ]
+    for asset in assets:
+        served = http.get(asset)
+        assert served.status_code == 200, asset
+        assert len(served.content) > 1000, asset

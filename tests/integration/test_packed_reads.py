@@ -16,7 +16,7 @@ from app.extensions import db
 from app.infra.packedsql import PackedSelect, read_together
 from app.models import Account, Patient
 from app.services import cancellation
-from app.services.booking import holds, slots
+from app.services.booking import checks, holds, slots
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients
 from tests.support import SentQueries
@@ -47,13 +47,13 @@ def _rows_of_every_kind():
             "account_ids": account_ids,
             "patient_ids": [patient_id for _, patient_id in pairs],
         },
-        holds._ACCOUNT_ORDERS: {
+        checks.ACCOUNT_ORDERS: {
             "account_ids": account_ids,
             # Text the driver must escape when it writes the values into a query of several.
             "idempotency_keys": [*keys, "no-such-key", "x'; DROP TABLE orders; -- %s %(a)s \\"],
             "day_start": clock.now() - timedelta(days=1),
         },
-        holds._SCHEDULES: {"schedule_ids": [schedule_id, 10**9]},
+        checks.SCHEDULES: {"schedule_ids": [schedule_id, 10**9]},
         slots.FREE_SLOTS: {"schedule_id": schedule_id, "count": 4},
     }
 
@@ -63,12 +63,12 @@ def _same_rows_read_together(reads):
     empty result among them included. How many queries reached the database."""
     connection = db.session.connection()
     together = [*reads.items()]
-    together.insert(2, (holds._SCHEDULES, {"schedule_ids": [10**9]}))  # no row
+    together.insert(2, (checks.SCHEDULES, {"schedule_ids": [10**9]}))  # no row
     # The cancelled order is found by its creation time only, in China time: right only if the
     # value is made naive UTC (its type's bind processing) before it is written into the query.
     since = (clock.now() - timedelta(minutes=5)).astimezone(clock.CHINA_TZ)
-    by_time = {**reads[holds._ACCOUNT_ORDERS], "idempotency_keys": ["none"], "day_start": since}
-    together.append((holds._ACCOUNT_ORDERS, by_time))
+    by_time = {**reads[checks.ACCOUNT_ORDERS], "idempotency_keys": ["none"], "day_start": since}
+    together.append((checks.ACCOUNT_ORDERS, by_time))
     alone = [[tuple(row) for row in packed.rows(connection, params)] for packed, params in together]
     assert all(alone[:2]) and alone[2] == [] and all(alone[3:])
     assert len(alone[-1]) == 2  # the active order and the cancelled one
@@ -109,7 +109,7 @@ KINDS = {int, str, bool, type(None), date, time, datetime, AccountStatus, Sex, S
 @pytest.mark.parametrize("dialect", [mysql.dialect(), sqlite.dialect()], ids=["mysql", "sqlite"])
 @pytest.mark.parametrize(
     "packed",
-    [holds._LOCK_ACCOUNTS, holds._ACCOUNT_ORDERS, holds._SCHEDULES, slots.FREE_SLOTS],
+    [holds._LOCK_ACCOUNTS, checks.ACCOUNT_ORDERS, checks.SCHEDULES, slots.FREE_SLOTS],
     ids=["lock", "orders", "schedules", "free"],
 )
 def test_only_the_columns_change(packed, dialect):
@@ -145,7 +145,7 @@ def test_an_error_of_a_later_read_is_raised_and_the_connection_stays_usable(comm
     (here a lock it waited for too long) is raised, not taken for an empty result."""
     (account_id, patient_id), *_ = make_patients(1)
     reads = [
-        (holds._SCHEDULES, {"schedule_ids": [10**9]}),
+        (checks.SCHEDULES, {"schedule_ids": [10**9]}),
         (holds._LOCK_ACCOUNTS, {"account_ids": [account_id], "patient_ids": [patient_id]}),
     ]
     with db.engine.connect() as ours, db.engine.connect() as other:

@@ -1,4 +1,5 @@
-"""The order (挂号单) state machine of app.domain.orders: labels, active states, transitions."""
+"""The order (挂号单) state machine of app.domain.orders: labels, active states, transitions,
+and the Order model that moves through it."""
 
 import re
 from itertools import product
@@ -10,8 +11,11 @@ from app.domain.orders import (
     TRANSITIONS,
     CancelledBy,
     OrderStatus,
+    TransitionRefused,
     can_move,
+    move,
 )
+from app.models import Order
 
 S = OrderStatus
 
@@ -161,3 +165,22 @@ def test_can_move_takes_plain_values():
 
 def test_who_cancels():
     assert {who.value for who in CancelledBy} == {"patient", "hospital", "system"}
+
+
+def test_move_gives_the_allowed_target_and_refuses_the_rest():
+    assert move(S.PENDING_PAYMENT, S.BOOKED) is S.BOOKED
+    with pytest.raises(TransitionRefused) as refused:
+        move(S.EXPIRED, S.BOOKED)
+    assert (refused.value.current, refused.value.target) == (S.EXPIRED, S.BOOKED)
+
+
+def test_an_order_refuses_a_move_the_state_machine_does_not_allow():
+    """The Order model moves through the state machine: a late payment never books an expired
+    order, whatever the caller checked before."""
+    order = Order(status=S.EXPIRED, active=None)
+    with pytest.raises(TransitionRefused):
+        order.set_status(S.BOOKED)
+    assert (order.status, order.active) == (S.EXPIRED, None)
+    order = Order(status=S.PENDING_PAYMENT, active=True)
+    order.close(S.CANCELLED, CancelledBy.PATIENT, "患者取消", None)
+    assert (order.status, order.active, order.cancelled_by) == (S.CANCELLED, None, "patient")

@@ -32,7 +32,7 @@ from app.infra import cache, gate, queue
 from app.infra.groupcommit import GroupCommit, arrivals
 from app.infra.packedsql import PackedSelect, read_together
 from app.infra.sqlbatch import InsertRows, run_together
-from app.models import Account, Department, Doctor, Hospital, Order, Patient, Schedule, Slot
+from app.models import Account, Order, Patient, Slot
 from app.models.types import utcnow
 from app.services import auth
 from app.services.booking import checks, queries, slots
@@ -167,10 +167,7 @@ def _after_group(requests, outcomes):
 _account, _order, _slot = Account.__table__.c, Order.__table__.c, Slot.__table__.c
 
 
-_schedule, _department = Schedule.__table__.c, Department.__table__.c
-
-
-_hospital, _doctor, _patient = Hospital.__table__.c, Doctor.__table__.c, Patient.__table__.c
+_patient = Patient.__table__.c
 
 
 # The accounts, in id order so that groups locking some of the same accounts never deadlock on
@@ -203,64 +200,6 @@ _LOCK_ACCOUNTS = PackedSelect(
 )
 
 
-# The accounts' orders with one of these idempotency keys, their orders created since the day
-# began (the daily limit) and their active ones (duplicates, departments per day).
-_ACCOUNT_ORDERS = PackedSelect(
-    sa.select(
-        _order.id,
-        _order.account_id,
-        _order.idempotency_key,
-        _order.request_fingerprint,
-        _order.patient_id,
-        _order.doctor_id,
-        _order.department_id,
-        _order.visit_date,
-        _order.active,
-        _order.created_at,
-    ).where(
-        _order.account_id.in_(sa.bindparam("account_ids", expanding=True)),
-        sa.or_(
-            _order.idempotency_key.in_(sa.bindparam("idempotency_keys", expanding=True)),
-            _order.created_at >= sa.bindparam("day_start", type_=_order.created_at.type),
-            _order.active.is_(True),
-        ),
-    )
-)
-
-
-# Columns named as the rules ask for a schedule and a department.
-_SCHEDULES = PackedSelect(
-    sa.select(
-        _schedule.id,
-        _schedule.doctor_id,
-        _schedule.department_id,
-        _schedule.date,
-        _schedule.period,
-        _schedule.end_time,
-        _schedule.status,
-        _schedule.release_at,
-        _schedule.fee_fen,
-        _department.hospital_id,
-        _department.name.label("department_name"),
-        _department.location,
-        _department.sex_rule,
-        _department.min_age,
-        _department.max_age,
-        _hospital.name.label("hospital_name"),
-        _hospital.booking_window_days,
-        _hospital.hold_minutes,
-        _hospital.max_holds_per_day,
-        _hospital.max_departments_per_patient_per_day,
-        _doctor.name.label("doctor_name"),
-        _doctor.title.label("doctor_title"),
-    )
-    .join(Department.__table__, _department.id == _schedule.department_id)
-    .join(Hospital.__table__, _hospital.id == _department.hospital_id)
-    .join(Doctor.__table__, _doctor.id == _schedule.doctor_id)
-    .where(_schedule.id.in_(sa.bindparam("schedule_ids", expanding=True)))
-)
-
-
 def _decide(requests) -> list:
     """Every rule of every request in order, then numbers for those that passed."""
     account_ids = sorted({request.account_id for request in requests})
@@ -271,14 +210,14 @@ def _decide(requests) -> list:
         [
             (_LOCK_ACCOUNTS, {"account_ids": account_ids, "patient_ids": patient_ids}),
             (
-                _ACCOUNT_ORDERS,
+                checks.ACCOUNT_ORDERS,
                 {
                     "account_ids": account_ids,
                     "idempotency_keys": sorted({request.idempotency_key for request in requests}),
                     "day_start": min(checks.day_start(request.now) for request in requests),
                 },
             ),
-            (_SCHEDULES, {"schedule_ids": schedule_ids}),
+            (checks.SCHEDULES, {"schedule_ids": schedule_ids}),
         ],
     )
     accounts, patients = {}, {}  # a patient's row is its account's row
@@ -347,33 +286,17 @@ def _check(request, account, orders, schedule, patient) -> _Replay | None:
         return _Replay(existing.id)
     if schedule is None:
         raise NotFound("未找到该出诊安排")
-    now, patient_id = request.now, request.patient_id
-    day_start = checks.day_start(now)
-    try:
-        # The schedule row's columns are named as the rules' schedule and department ask.
-        checks.check_schedule(schedule, schedule, now)
-        # A patient's row is its account's row: someone else's patient is not found.
-        if patient is None or patient.id != request.account_id:
-            raise NotFound("未找到该就诊人")
-        checks.check_eligibility(schedule, patient, schedule.date)
-        that_day = [
-            o
-            for o in orders
-            if o.active and o.patient_id == patient_id and o.visit_date == schedule.date
-        ]
-        rules.check_account(
-            now=now,
-            blocked_until=account.blocked_until,
-            duplicate=any(o.doctor_id == schedule.doctor_id for o in that_day),
-            holds_today=sum(1 for o in orders if o.created_at >= day_start),
-            departments_that_day=frozenset(o.department_id for o in that_day),
-            department_id=schedule.department_id,
-            limits=rules.Limits(
-                schedule.max_holds_per_day, schedule.max_departments_per_patient_per_day
-            ),
-        )
-    except rules.BookingRefused as refused:
-        raise checks.refusal(refused) from None
+    # A patient's row is its account's row: someone else's patient is not found.
+    if patient is not None and patient.id != request.account_id:
+        patient = None
+    checks.check_booking(
+        now=request.now,
+        schedule=schedule,
+        patient_id=request.patient_id,
+        patient=patient,
+        blocked_until=account.blocked_until,
+        orders=orders,
+    )
     return None
 
 

@@ -2,11 +2,10 @@
 
 from flask import current_app
 
-from app.domain import booking as rules
 from app.domain import clock
 from app.domain.enums import SlotState
 from app.domain.orders import OrderStatus
-from app.errors import AppError, Conflict
+from app.errors import AppError, Conflict, NotFound
 from app.extensions import db
 from app.infra import cache, gate
 from app.models import Order, Patient
@@ -48,28 +47,28 @@ def _move(order: Order, schedule_id, now) -> tuple[Order, bool]:
     if order.status == OrderStatus.BOOKED and not checks.free_to_cancel(order, now):
         # Otherwise moving to a later day, then cancelling, would dodge the hospital's fee.
         raise Conflict("距就诊时间过近，已不能改约", code="reschedule_window_closed")
-    target, department, hospital = checks.load_schedule(schedule_id)
+    target = next(iter(slots.read_rows(checks.SCHEDULES, {"schedule_ids": [schedule_id]})), None)
+    if target is None:
+        raise NotFound("未找到该出诊安排")
     if target.id == order.schedule_id:
         raise AppError("已是该时段，无需改约", code="invalid_reschedule", status=422)
     if target.doctor_id != order.doctor_id or target.fee_fen != order.amount_fen:
         raise AppError(
             "只能改约同一医生、同一费用的其他时段", code="invalid_reschedule", status=422
         )
-    patient = db.session.get(Patient, order.patient_id)
-    try:
-        checks.check_schedule(target, hospital, now)
-        checks.check_eligibility(department, patient, target.date)
-        if checks.has_active(
-            Order.id != order.id,
-            Order.patient_id == order.patient_id,
-            Order.doctor_id == order.doctor_id,
-            Order.visit_date == target.date,
-        ):
-            raise rules.BookingRefused(
-                "duplicate_booking", "该就诊人当天已预约该医生，请勿重复预约"
-            )
-    except rules.BookingRefused as refused:
-        raise checks.refusal(refused) from None
+    orders = slots.read_rows(
+        checks.ACCOUNT_ORDERS,
+        {"account_ids": [order.account_id], "idempotency_keys": [], "day_start": now},
+    )
+    checks.check_booking(
+        now=now,
+        schedule=target,
+        patient_id=order.patient_id,
+        patient=db.session.get(Patient, order.patient_id),
+        blocked_until=None,
+        orders=orders,
+        moving=order.id,
+    )
     token = slots.admit(target.id)
     state = SlotState.HELD if order.status == OrderStatus.PENDING_PAYMENT else SlotState.BOOKED
     try:
