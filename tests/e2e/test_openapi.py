@@ -4,7 +4,6 @@ import re
 
 from openapi_spec_validator import validate
 
-
 # Every operation of the patient API in the HTTP contract (docs/api.md) that the app serves.
 CONTRACT = {
     "/api/v1/hospitals": {"get"},
