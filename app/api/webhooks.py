@@ -2,6 +2,7 @@
 
 from flask import Blueprint, request
 
+from app.domain.payments import PaymentChannel
 from app.services.payments import notifications, outcomes
 
 bp = Blueprint("webhooks", __name__)
@@ -11,7 +12,9 @@ bp = Blueprint("webhooks", __name__)
 def wechatpay_notify():
     """WeChat Pay APIv3 notifications: 204 when applied; 4xx/5xx with FAIL makes WeChat retry."""
     try:
-        notifications.handle_wechatpay_notification(request.headers, request.get_data())
+        notifications.handle_notification(
+            PaymentChannel.WECHAT, request.headers, request.get_data()
+        )
     except outcomes.NotifyRejected as error:
         return {"code": "FAIL", "message": error.message}, error.status
     return "", 204
@@ -22,7 +25,7 @@ def alipay_notify():
     """Alipay async notify: plain ``success`` when applied; anything else makes Alipay retry."""
     try:
         # The form as posted: a field sent twice makes the notify invalid.
-        notifications.handle_alipay_notification(request.form)
+        notifications.handle_notification(PaymentChannel.ALIPAY, request.form)
     except outcomes.NotifyRejected as error:
         return f"fail: {error.message}", error.status, {"Content-Type": "text/plain"}
     return "success", 200, {"Content-Type": "text/plain"}

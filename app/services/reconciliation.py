@@ -1,10 +1,11 @@
 """Reconciliation (对账): each channel's bill of a day matched against our payments and refunds.
 
-The bill is downloaded through the channel's adapter, which verifies it (WeChat Pay's SHA1; a
-bill that does not verify raises). The day's result is stored per channel for the admin page and
-replaced when the day is run again. Money the channel took for no payment of ours goes back in
-full, automatically; a payment of ours the channel shows paid while we still wait for it is
-checked with the channel (which books the order or refunds it); everything else is for staff.
+The bill is downloaded through the channel's adapter (app/integrations/channels.py), which
+verifies it (WeChat Pay's SHA1; a bill that does not verify raises). The day's result is stored
+per channel for the admin page and replaced when the day is run again. Money the channel took
+for no payment of ours goes back in full, automatically; a payment of ours the channel shows paid
+while we still wait for it is checked with the channel (which books the order or refunds it);
+everything else is for staff.
 """
 
 import logging
@@ -19,7 +20,7 @@ from app.domain.payments import PaymentChannel, PaymentStatus, RefundStatus, is_
 from app.domain.reconciliation import Entry, Finding, FindingKind, ReconciliationStatus
 from app.extensions import db
 from app.infra import queue
-from app.integrations import alipay, wechatpay
+from app.integrations import channels
 from app.models import Payment, Reconciliation, ReconciliationItem, Refund
 from app.services.payments import refunds
 from app.services.transaction import lock_one, transaction
@@ -28,10 +29,6 @@ log = logging.getLogger(__name__)
 
 # Both channels have the previous day's bill ready by then (WeChat Pay after 10:00, Alipay 9:00).
 BILLS_READY_AT = time(10, 0)
-# Alipay's answer for a day without a bill (no trades, or not made yet).
-ALIPAY_NO_BILL = "isp.bill_not_exist"
-# WeChat Pay's bill rows: a payment, and a refund (whose own status says whether money went back).
-WECHAT_PAID, WECHAT_REFUND, WECHAT_REFUNDED = "SUCCESS", "REFUND", "SUCCESS"
 NOTE_LENGTH = 255
 REFUND_STATUS_LABELS = {
     RefundStatus.PENDING: "待发送",
@@ -65,8 +62,8 @@ def reconcile(channel, bill_date: date) -> Reconciliation:
     """
     channel = PaymentChannel(channel)
     try:
-        theirs = _bill_entries(channel, bill_date)
-    except (wechatpay.WeChatPayError, alipay.AlipayError) as error:
+        theirs = channels.channel(channel).bill(bill_date)
+    except channels.ChannelError as error:
         _store_failure(channel, bill_date, error)
         raise
     ours = _our_entries(channel, bill_date)
@@ -121,53 +118,6 @@ def reconcile_yesterday(now=None) -> list[Reconciliation]:
 
 
 # --- The two sides ---------------------------------------------------------------------------
-
-
-def _bill_entries(channel, bill_date) -> list[Entry] | None:
-    """The bill's payments and refunds; None when the channel has no bill for the day."""
-    if channel == PaymentChannel.WECHAT:
-        bill = wechatpay.trade_bill(bill_date)
-        if bill.summary is None:
-            return None
-        return [entry for row in bill.rows if (entry := _wechat_entry(row)) is not None]
-    try:
-        rows = alipay.trade_bill(bill_date)
-    except alipay.AlipayRejected as rejected:
-        if rejected.sub_code == ALIPAY_NO_BILL:
-            return None
-        raise
-    return [_alipay_entry(row) for row in rows]
-
-
-def _wechat_entry(row: wechatpay.BillRow) -> Entry | None:
-    # Amounts as we record them: the order amount (订单金额) and the refund applied for
-    # (申请退款金额), which differ from the settled ones only by merchant coupons.
-    if row.trade_status == WECHAT_PAID:
-        amount = row.amount_fen if row.order_amount_fen is None else row.order_amount_fen
-        return Entry(row.out_trade_no, amount, row.trade_time, provider_no=row.transaction_id)
-    if row.trade_status == WECHAT_REFUND and row.refund_status == WECHAT_REFUNDED:
-        amount = row.refund_fen if row.refund_requested_fen is None else row.refund_requested_fen
-        return Entry(
-            row.out_trade_no,
-            amount,
-            row.trade_time,
-            out_refund_no=row.out_refund_no or "",
-            provider_no=row.refund_id,
-        )
-    return None  # a refund still processing, closed or abnormal moved no money that day
-
-
-def _alipay_entry(row: alipay.BillRow) -> Entry:
-    if row.type == "refund":
-        # Alipay numbers a refund made without out_request_no by its out_trade_no.
-        return Entry(
-            row.out_trade_no,
-            row.amount_fen,
-            row.time,
-            out_refund_no=row.out_request_no or row.out_trade_no,
-            provider_no=row.trade_no,
-        )
-    return Entry(row.out_trade_no, row.amount_fen, row.time, provider_no=row.trade_no)
 
 
 def _our_entries(channel, bill_date) -> list[Entry]:
@@ -292,7 +242,7 @@ def _about_refund(refund) -> str:
 
 def _refundable_number(channel, out_trade_no) -> bool:
     """Whether we can record (payment.out_trade_no is 32 long) and refund this number."""
-    pattern = wechatpay.OUT_TRADE_NO if channel == PaymentChannel.WECHAT else alipay.OUT_NO
+    pattern = channels.channel(channel).out_trade_no
     return len(out_trade_no) <= Payment.out_trade_no.type.length and bool(
         pattern.fullmatch(out_trade_no)
     )

@@ -23,7 +23,7 @@ from app.domain.payments import (
 )
 from app.domain.reconciliation import FindingKind, ReconciliationStatus
 from app.extensions import db, redis_store
-from app.integrations import alipay, wechatpay
+from app.integrations import alipay, channels, wechatpay
 from app.models import Order, Payment, Reconciliation, ReconciliationItem, Refund
 from app.services import reconciliation
 from tests import support
@@ -384,10 +384,11 @@ def test_a_bill_that_does_not_match_its_hash_is_a_failed_reconciliation(served, 
     reconcile(served, "wechat", today)
     wechat_payer.tamper_next_bill()
 
-    with pytest.raises(wechatpay.WeChatPayUnavailable) as corrupted:
+    with pytest.raises(channels.ChannelUnavailable) as corrupted:
         reconcile(served, "wechat", today)
 
-    assert corrupted.value.code == "BILL_HASH_MISMATCH"
+    assert isinstance(corrupted.value.__cause__, wechatpay.WeChatPayUnavailable)
+    assert corrupted.value.__cause__.code == "BILL_HASH_MISMATCH"
     summary, items = stored(served, "wechat", today)
     assert summary["status"] == ReconciliationStatus.FAILED
     assert "BILL_HASH_MISMATCH" in summary["error"]

@@ -5,53 +5,25 @@ import logging
 from app.domain.payments import (
     PaymentChannel,
 )
-from app.integrations import alipay, wechatpay
+from app.integrations import channels
 from app.services.payments import outcomes, paying, refunds
 
 log = logging.getLogger(__name__)
 
 
-def handle_wechatpay_notification(headers, body: bytes) -> outcomes.Applied:
-    """Verify, decrypt and apply a WeChat Pay notification (payment or refund)."""
+def handle_notification(channel_code: PaymentChannel, *payload) -> outcomes.Applied:
+    """Verify and apply a channel's notification (a payment, or a refund's settlement);
+    ``payload`` is what the channel posted, as its adapter reads it."""
     try:
-        notification = wechatpay.parse_notification(headers, body)
-    except wechatpay.NotificationInvalid as error:
-        log.warning("wechatpay notification refused: %s", error.reason)
-        raise outcomes.NotifyRejected(401, error.reason) from None
-    if notification.transaction is not None:
-        paid = notification.transaction
-        if notification.event_type != "TRANSACTION.SUCCESS" or paid.trade_state != "SUCCESS":
-            return outcomes.Applied.IGNORED
-        if paid.currency != "CNY":
-            raise outcomes.NotifyRejected(400, "currency mismatch")
+        notice = channels.channel(channel_code).read_notification(*payload)
+    except channels.NoticeRefused as refused:
+        log.warning("%s notification refused: %s", channel_code, refused.reason)
+        raise outcomes.NotifyRejected(refused.status, refused.reason) from None
+    if notice.paid is not None:
+        paid = notice.paid
         return paying.confirm_payment(
-            PaymentChannel.WECHAT,
-            paid.out_trade_no,
-            paid.transaction_id,
-            paid.amount_fen,
-            paid.success_time,
+            channel_code, paid.out_trade_no, paid.trade_no, paid.amount_fen, paid.paid_at
         )
-    if notification.refund is not None:
-        return refunds.refund_settled(notification.refund.out_refund_no, notification.refund.status)
+    if notice.refund is not None:
+        return refunds.refund_settled(notice.refund)
     return outcomes.Applied.IGNORED
-
-
-def handle_alipay_notification(form) -> outcomes.Applied:
-    """Verify and apply an Alipay async notify."""
-    try:
-        notification = alipay.verify_notification(form)
-    except alipay.NotificationInvalid as error:
-        log.warning("alipay notification refused: %s", error.reason)
-        raise outcomes.NotifyRejected(400, error.reason) from None
-    if notification.trade_status not in (
-        alipay.TradeStatus.TRADE_SUCCESS,
-        alipay.TradeStatus.TRADE_FINISHED,
-    ):
-        return outcomes.Applied.IGNORED
-    return paying.confirm_payment(
-        PaymentChannel.ALIPAY,
-        notification.out_trade_no,
-        notification.trade_no,
-        notification.total_fen,
-        notification.gmt_payment,
-    )

@@ -16,7 +16,7 @@ from app.domain.payments import (
 from app.errors import AppError, Conflict
 from app.extensions import db
 from app.infra import cache, queue
-from app.integrations import alipay, wechatpay
+from app.integrations import channels
 from app.models import Account, Payment
 from app.services.booking import lifecycle, slots
 from app.services.payments import outcomes, refunds
@@ -37,55 +37,52 @@ class PaymentUnavailable(AppError):
     message = "支付服务暂时不可用，请稍后再试"
 
 
-def start_payment(account_id, order_id, channel: PaymentChannel, now=None) -> dict:
-    """Start paying an unpaid hold: WeChat requestPayment params, or an Alipay cashier URL.
+def start_payment(account_id, order_id, channel_code: PaymentChannel, now=None) -> dict:
+    """Start paying an unpaid hold through a channel: what the client needs to pay there
+    (WeChat's requestPayment params, Alipay's cashier URL).
 
     Asking again while the hold lasts returns the same prepay; the payment expires with the hold.
     """
     now = now or clock.now()
+    channel = channels.channel(channel_code)
     with transaction():
         order = lifecycle.lock_order(order_id, account_id)
         if order.status != OrderStatus.PENDING_PAYMENT or order.expires_at <= now:
             raise Conflict("该挂号单当前不可支付", code="order_not_payable")
         openid = db.session.scalar(sa.select(Account.openid).where(Account.id == account_id))
-        if channel == PaymentChannel.WECHAT and not openid:
+        if channel.needs_openid and not openid:
             raise Conflict("请在微信小程序内使用微信支付", code="wechat_login_required")
         payment = db.session.scalar(
             sa.select(Payment).where(
                 Payment.order_id == order.id,
-                Payment.channel == channel,
+                Payment.channel == channel.code,
                 Payment.status == PaymentStatus.PENDING,
             )
         )
         if payment is None:
-            payment = Payment.pending_for(order, channel)
+            payment = Payment.pending_for(order, channel.code)
             db.session.add(payment)
     if payment.prepay_id is None and payment.pay_url is None:
-        _prepay(payment, openid)
-    if channel == PaymentChannel.WECHAT:
-        params = wechatpay.request_payment_params(payment.prepay_id)
-        return {"channel": channel, "out_trade_no": payment.out_trade_no, "params": params}
-    return {"channel": channel, "out_trade_no": payment.out_trade_no, "pay_url": payment.pay_url}
+        _prepay(channel, payment, openid)
+    started = channels.Started(prepay_id=payment.prepay_id, pay_url=payment.pay_url)
+    return {
+        "channel": channel.code,
+        "out_trade_no": payment.out_trade_no,
+        **channel.means_to_pay(started),
+    }
 
 
-def _prepay(payment: Payment, openid):
+def _prepay(channel: channels.Channel, payment: Payment, openid):
     """Ask the channel for the means to pay (outside any transaction: it is a network call)."""
     try:
-        if payment.channel == PaymentChannel.WECHAT:
-            prepay_id = wechatpay.prepay(
-                payment.out_trade_no, SUBJECT, payment.amount_fen, openid, payment.expires_at
-            )
-            pay_url = None
-        else:
-            prepay_id = None
-            pay_url = alipay.wap_pay_url(
-                payment.out_trade_no, SUBJECT, payment.amount_fen, payment.expires_at
-            )
-    except (wechatpay.WeChatPayError, alipay.AlipayError) as error:
+        started = channel.start(
+            payment.out_trade_no, SUBJECT, payment.amount_fen, openid, payment.expires_at
+        )
+    except channels.ChannelError as error:
         log.warning("prepay of %s failed: %s", payment.out_trade_no, error)
         raise PaymentUnavailable() from None
     with transaction():
-        payment.prepay_id, payment.pay_url = prepay_id, pay_url
+        payment.prepay_id, payment.pay_url = started.prepay_id, started.pay_url
         db.session.add(payment)
     for at in (clock.now() + CHECK_AFTER, payment.expires_at + timedelta(minutes=1)):
         queue.enqueue_quietly("workers.payments.check_payment", payment.id, at=at)
@@ -151,27 +148,11 @@ def check_payment(payment_id) -> outcomes.Applied | None:
     db.session.rollback()
     if payment is None or payment.status != PaymentStatus.PENDING:
         return None
-    if payment.channel == PaymentChannel.WECHAT:
-        transaction_ = wechatpay.query(payment.out_trade_no)
-        # SUCCESS only: a trade in REFUND was refunded by hand at the merchant platform, which is
-        # staff's to reconcile, not ours to book.
-        if transaction_ is None or transaction_.trade_state != "SUCCESS":
-            return None
-        return confirm_payment(
-            payment.channel,
-            payment.out_trade_no,
-            transaction_.transaction_id,
-            transaction_.amount_fen,
-            transaction_.success_time,
-        )
-    trade = alipay.query(payment.out_trade_no)
-    if trade is None or trade.trade_status not in (
-        alipay.TradeStatus.TRADE_SUCCESS,
-        alipay.TradeStatus.TRADE_FINISHED,
-    ):
+    paid = channels.channel(payment.channel).paid_trade(payment.out_trade_no)
+    if paid is None:
         return None
     return confirm_payment(
-        payment.channel, payment.out_trade_no, trade.trade_no, trade.amount_fen, trade.paid_at
+        payment.channel, payment.out_trade_no, paid.trade_no, paid.amount_fen, paid.paid_at
     )
 
 
@@ -186,13 +167,11 @@ def close_unpaid(order_id):
     db.session.rollback()
     for payment in payments:
         try:
-            if payment.channel == PaymentChannel.WECHAT:
-                wechatpay.close(payment.out_trade_no)
-            elif not alipay.close(payment.out_trade_no):
-                # No trade yet: the signed cashier link stays payable until it expires, so the
-                # payment stays pending for check_payment (a late payment is then refunded).
+            if not channels.channel(payment.channel).close(payment.out_trade_no):
+                # Nothing to close yet: the payment stays pending for check_payment (a late
+                # payment is then refunded).
                 continue
-        except (wechatpay.WeChatPayError, alipay.AlipayError) as error:
+        except channels.ChannelError as error:
             log.warning("closing %s failed: %s", payment.out_trade_no, error)
             continue
         with transaction():

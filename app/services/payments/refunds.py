@@ -7,7 +7,6 @@ import sqlalchemy as sa
 
 from app.domain import clock
 from app.domain.payments import (
-    PaymentChannel,
     PaymentStatus,
     RefundReason,
     RefundStatus,
@@ -16,7 +15,7 @@ from app.domain.payments import (
 from app.errors import Conflict
 from app.extensions import db
 from app.infra import queue
-from app.integrations import alipay, wechatpay
+from app.integrations import channels
 from app.models import Payment, Refund
 from app.services.payments import outcomes
 from app.services.transaction import lock_one, transaction
@@ -76,11 +75,16 @@ def process_refund(refund_id) -> RefundStatus | None:
         refund.status = RefundStatus.PROCESSING
         payment = db.session.get(Payment, refund.payment_id)
     try:
-        done, provider_no = _send_refund(refund, payment)
-    except (wechatpay.WeChatPayError, alipay.AlipayError) as error:
+        sent = channels.channel(payment.channel).refund(
+            payment.out_trade_no,
+            payment.amount_fen,
+            refund.out_refund_no,
+            refund.amount_fen,
+            RefundReason(refund.reason).label,
+        )
+    except channels.ChannelError as error:
         gives_up = (
-            isinstance(error, (wechatpay.WeChatPayRejected, alipay.AlipayRejected))
-            or refund.attempts >= MAX_REFUND_ATTEMPTS
+            isinstance(error, channels.ChannelRejected) or refund.attempts >= MAX_REFUND_ATTEMPTS
         )
         with transaction():
             locked = lock_one(sa.select(Refund).where(Refund.id == refund_id))
@@ -93,33 +97,11 @@ def process_refund(refund_id) -> RefundStatus | None:
         return RefundStatus.FAILED
     with transaction():
         locked = lock_one(sa.select(Refund).where(Refund.id == refund_id))
-        locked.provider_refund_no = provider_no
-        if done and locked.status == RefundStatus.PROCESSING:
+        locked.provider_refund_no = sent.provider_refund_no
+        if sent.done and locked.status == RefundStatus.PROCESSING:
             locked.status = RefundStatus.SUCCESS
             locked.succeeded_at = clock.now()
         return locked.status
-
-
-def _send_refund(refund: Refund, payment: Payment) -> tuple[bool, str]:
-    reason = RefundReason(refund.reason).label
-    if payment.channel == PaymentChannel.WECHAT:
-        result = wechatpay.refund(
-            payment.out_trade_no,
-            refund.out_refund_no,
-            refund.amount_fen,
-            payment.amount_fen,
-            reason,
-        )
-        if result.status in ("ABNORMAL", "CLOSED"):
-            raise wechatpay.WeChatPayRejected(200, result.status, "the refund did not go through")
-        return result.status == "SUCCESS", result.refund_id
-    result = alipay.refund(payment.out_trade_no, refund.out_refund_no, refund.amount_fen, reason)
-    # Only fund_change Y proves the money moved; otherwise Alipay's refund query must find it
-    # (a repeat of a settled refund answers N), else it stays processing for the sweep.
-    done = result.fund_change or (
-        alipay.query_refund(payment.out_trade_no, refund.out_refund_no) is not None
-    )
-    return done, result.trade_no
 
 
 def refund_unknown_payment(
@@ -158,20 +140,20 @@ def refund_unknown_payment(
     return refund
 
 
-def refund_settled(out_refund_no, channel_status) -> outcomes.Applied:
-    """Record the channel's final word on a refund (WeChat's REFUND.* notification)."""
+def refund_settled(settled: channels.RefundSettled) -> outcomes.Applied:
+    """Record a channel's final word on a refund (WeChat Pay's REFUND.* notification)."""
     with transaction():
-        refund = lock_one(sa.select(Refund).where(Refund.out_refund_no == out_refund_no))
+        refund = lock_one(sa.select(Refund).where(Refund.out_refund_no == settled.out_refund_no))
         if refund is None:
             raise outcomes.NotifyRejected(404, "unknown out_refund_no")
         if refund.status == RefundStatus.SUCCESS:
             return outcomes.Applied.ALREADY
-        if channel_status == "SUCCESS":
+        if settled.succeeded:
             refund.status = RefundStatus.SUCCESS
             refund.succeeded_at = clock.now()
-        elif channel_status in ("ABNORMAL", "CLOSED"):
+        else:
             refund.status = RefundStatus.FAILED
-            refund.last_error = f"channel says {channel_status}"
+            refund.last_error = f"channel says {settled.status}"
         return outcomes.Applied.SETTLED
 
 
