@@ -7,9 +7,18 @@ from app.domain.enums import DoctorTitle, HospitalLevel, Period, ScheduleStatus,
 from app.domain.identity import resident_check_char
 from app.domain.schedule import slot_times
 from app.extensions import db
+from app.infra import cache
 from app.models import Account, Department, Doctor, Hospital, Schedule, Slot
 
 _counter = itertools.count(1)
+
+
+def _edited(row):
+    """Flush a catalogue row and drop the cached catalogue answers, as a staff edit does."""
+    db.session.add(row)
+    db.session.flush()
+    cache.invalidate(cache.CATALOGUE)
+    return row
 
 
 def make_hospital(**fields):
@@ -23,10 +32,7 @@ def make_hospital(**fields):
         "booking_window_days": 7,
         "hold_minutes": 15,
     } | fields
-    hospital = Hospital(**values)
-    db.session.add(hospital)
-    db.session.flush()
-    return hospital
+    return _edited(Hospital(**values))
 
 
 def make_department(hospital=None, **fields):
@@ -37,10 +43,7 @@ def make_department(hospital=None, **fields):
         "sex_rule": SexRule.ANY,
         "symptoms": "",
     } | fields
-    department = Department(**values)
-    db.session.add(department)
-    db.session.flush()
-    return department
+    return _edited(Department(**values))
 
 
 def make_doctor(department=None, **fields):
@@ -52,10 +55,7 @@ def make_doctor(department=None, **fields):
         "specialty": "常见病",
         "fee_fen": 2000,
     } | fields
-    doctor = Doctor(**values)
-    db.session.add(doctor)
-    db.session.flush()
-    return doctor
+    return _edited(Doctor(**values))
 
 
 def make_schedule(doctor=None, *, on=None, booked=0, **fields):

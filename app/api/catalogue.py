@@ -1,9 +1,19 @@
-"""Catalogue endpoints: browse hospitals, departments, doctors and remaining numbers."""
+"""Catalogue endpoints: browse hospitals, departments, doctors and remaining numbers.
 
-from flask import Response
+Every answer here is public and served through app/api/public.py: cached as its JSON document,
+with an ETag and a Cache-Control. Each view says what its answer is (the service's result
+dumped by the documented schema), under which scope it is cached, and for how long a client may
+keep it."""
+
+import json
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.api import public
+from app.api.public import AVAILABILITY_MAX_AGE, CATALOGUE_MAX_AGE
+from app.domain import clock
+from app.infra import cache
 from app.schemas import catalogue as schemas
 from app.services import catalogue
 
@@ -20,7 +30,10 @@ class Hospitals(MethodView):
     @blp.alt_response(**INVALID)
     def get(self, **filters):
         """List hospitals, filtered by name (q), level and region."""
-        return catalogue.list_hospitals(**filters)
+        field = "hospitals:" + json.dumps(filters, sort_keys=True, ensure_ascii=False)
+        return _catalogue_answer(
+            field, schemas.HospitalPageSchema(), lambda: catalogue.list_hospitals(**filters)
+        )
 
 
 @blp.route("/hospitals/<int:hospital_id>")
@@ -29,7 +42,11 @@ class HospitalDetail(MethodView):
     @blp.alt_response(**NOT_FOUND)
     def get(self, hospital_id):
         """A hospital, with its booking rules."""
-        return catalogue.get_hospital(hospital_id)
+        return _catalogue_answer(
+            f"hospital:{hospital_id}",
+            schemas.HospitalDetailSchema(),
+            lambda: catalogue.get_hospital(hospital_id),
+        )
 
 
 @blp.route("/hospitals/<int:hospital_id>/departments")
@@ -38,7 +55,11 @@ class HospitalDepartments(MethodView):
     @blp.alt_response(**NOT_FOUND)
     def get(self, hospital_id):
         """The hospital's department tree with each department's eligibility rules."""
-        return catalogue.department_tree(hospital_id)
+        return _catalogue_answer(
+            f"tree:{hospital_id}",
+            schemas.DepartmentNodeSchema(many=True),
+            lambda: catalogue.department_tree(hospital_id),
+        )
 
 
 @blp.route("/departments/<int:department_id>/calendar")
@@ -49,9 +70,15 @@ class DepartmentCalendar(MethodView):
     @blp.alt_response(**INVALID)
     def get(self, department_id, **window):
         """Per day: available / full / not_released / stopped / none, with total and remaining."""
-        # Already the dumped schema (see the service): sent as it comes from the cache.
-        return Response(
-            catalogue.department_calendar(department_id, **window), mimetype="application/json"
+        now = clock.now()
+        start = catalogue.check_window(window.get("start"), window["days"], now)
+        return public.cached(
+            cache.department(department_id),
+            public.calendar_field(start, window["days"]),
+            lambda now: catalogue.department_calendar(department_id, start, window["days"], now),
+            schemas.CalendarDaySchema(many=True),
+            AVAILABILITY_MAX_AGE,
+            now,
         )
 
 
@@ -63,7 +90,13 @@ class DepartmentSchedules(MethodView):
     @blp.alt_response(**INVALID)
     def get(self, department_id, date):
         """The department's schedules on a date, each with its doctor and remaining numbers."""
-        return catalogue.department_schedules(department_id, date)
+        return public.cached(
+            cache.department(department_id),
+            f"schedules:{date}",
+            lambda now: catalogue.department_schedules(department_id, date, now),
+            schemas.ScheduleSchema(many=True),
+            AVAILABILITY_MAX_AGE,
+        )
 
 
 @blp.route("/doctors/<int:doctor_id>")
@@ -72,7 +105,9 @@ class DoctorDetail(MethodView):
     @blp.alt_response(**NOT_FOUND)
     def get(self, doctor_id):
         """A doctor's page."""
-        return catalogue.get_doctor(doctor_id)
+        return _catalogue_answer(
+            f"doctor:{doctor_id}", schemas.DoctorSchema(), lambda: catalogue.get_doctor(doctor_id)
+        )
 
 
 @blp.route("/doctors/<int:doctor_id>/schedules")
@@ -83,7 +118,17 @@ class DoctorSchedules(MethodView):
     @blp.alt_response(**INVALID)
     def get(self, doctor_id, **window):
         """The doctor's schedules over the coming days (default 7 from today)."""
-        return catalogue.doctor_schedules(doctor_id, **window)
+        now = clock.now()
+        start = catalogue.check_window(window.get("start"), window["days"], now)
+        days = window["days"]
+        return public.cached(
+            cache.department(catalogue.doctor_department_id(doctor_id)),
+            f"doctor:{doctor_id}:{start}:{days}",
+            lambda now: catalogue.doctor_schedules(doctor_id, start, days, now),
+            schemas.ScheduleSchema(many=True),
+            AVAILABILITY_MAX_AGE,
+            now,
+        )
 
 
 @blp.route("/search")
@@ -93,4 +138,13 @@ class Search(MethodView):
     @blp.alt_response(**INVALID)
     def get(self, q):
         """Hospitals, departments (by name or symptom, e.g. 咳嗽) and doctors matching q."""
-        return catalogue.search(q)
+        return _catalogue_answer(
+            f"search:{q}", schemas.SearchResultSchema(), lambda: catalogue.search(q)
+        )
+
+
+def _catalogue_answer(field, schema, read):
+    """A read of what only catalogue edits change, dumped by its schema and cached."""
+    return public.cached(
+        cache.CATALOGUE, field, lambda now: (read(), None), schema, CATALOGUE_MAX_AGE
+    )

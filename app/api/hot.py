@@ -27,9 +27,12 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response
 
 from app import errors
+from app.api import public
 from app.api.orders import hold_headers
 from app.api.security import bearer_token
+from app.domain import clock
 from app.errors import AppError
+from app.infra import cache
 from app.infra.groupcommit import arrivals
 from app.schemas import orders as order_schemas
 from app.services import auth, catalogue
@@ -63,15 +66,19 @@ class HotPaths:
             if method == "GET" and not environ.get("QUERY_STRING"):
                 match = _CALENDAR.fullmatch(path)
                 if match:
-                    answer = self._calendar(int(match[1]))
+                    answer = self._calendar(int(match[1]), environ.get("HTTP_IF_NONE_MATCH"))
         if answer is None:
             return self.wsgi_app(environ, start_response)
         return answer(environ, start_response)
 
-    def _calendar(self, department_id) -> Response | None:
+    def _calendar(self, department_id, if_none_match) -> Response | None:
+        now = clock.now()
+        field = public.calendar_field(clock.business_date(now), catalogue.CALENDAR_DAYS)
         with self.app.app_context():
-            document = catalogue.cached_calendar(department_id)
-        return None if document is None else Response(document, mimetype=_JSON)
+            document = cache.cached_only(cache.department(department_id), field, now)
+        if document is None:
+            return None
+        return public.answer(document, public.AVAILABILITY_MAX_AGE, if_none_match)
 
     def _hold(self, environ) -> "_Answer | None":
         body = _read_json_body(environ)

@@ -1,14 +1,23 @@
-"""Catalogue read cache in Redis, with versioned invalidation.
+"""The read cache of public catalogue answers in Redis, with versioned invalidation.
 
-Each department has one hash of cached reads (its calendar windows, its schedules per date, its
-doctors' schedule lists) and a version counter. A reader notes the version before it reads MySQL and
-stores its result only if the version has not moved since: a slot change that commits while the
-read is under way bumps the version, so the stale result is dropped instead of cached. Redis is only
-a cache here: when it fails, reads go to MySQL and nothing else changes.
+Every public catalogue read (hospitals, department trees, doctors, search, calendars, schedules)
+is cached here as the answer's JSON document itself, with its ETag, under a **scope**: one Redis
+hash of documents per scope, next to the scope's version counter. A department's scope holds
+what its slots change (its calendar windows, schedules per date, its doctors' schedule lists);
+the catalogue scope holds what only a change of the catalogue itself changes (hospitals,
+departments, doctors, search).
+
+A reader notes the version before it reads MySQL and stores its result only if the version has
+not moved since: a change that commits while the read is under way bumps the version, so the
+stale result is dropped instead of cached. An entry also stops being served at the moment its
+reader said it would change (a release time) and after CATALOGUE_CACHE_SECONDS. Redis is only a
+cache here: when it fails, reads go to MySQL and nothing else changes.
 """
 
+import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 import redis
@@ -18,8 +27,10 @@ from app.extensions import redis_store
 
 log = logging.getLogger(__name__)
 
-_KEY = "catalogue:dept:{}"
-_VERSION_KEY = "catalogue:dept:{}:version"
+CATALOGUE = "catalogue"  # the scope of what only catalogue edits change
+
+_KEY = "catalogue:{}"
+_VERSION_KEY = "catalogue:{}:version"
 
 # Store only if nobody invalidated since the reader took note of the version.
 _STORE_IF_CURRENT = """
@@ -31,18 +42,36 @@ return 1
 """
 
 
+def department(department_id) -> str:
+    """The scope of a department's availability: what its slots' changes invalidate."""
+    return f"dept:{department_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A cached answer: its JSON body (UTF-8) and the ETag that names that body."""
+
+    body: bytes
+    etag: str
+
+
+def _etag(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=10).hexdigest()
+
+
 def _client():
     return redis_store.client
 
 
-def cached_json(department_id, field, compute, now: datetime) -> bytes:
-    """The JSON document (UTF-8) of ``compute(now)``'s value for ``field``, from Redis while it
-    is still valid: a hit is one HGET, with no decoding, so an endpoint can send it as it is.
+def cached_document(scope, field, compute, now: datetime) -> Document:
+    """The JSON document of ``compute(now)``'s value for ``field`` in ``scope``, from Redis
+    while it is still valid: a hit is one HGET, with no decoding, so the answer is sent as it is.
 
-    ``compute`` returns ``(value, valid_until)``: the value stops being served at ``valid_until``
-    (e.g. the next release time) or after CATALOGUE_CACHE_SECONDS, whichever comes first.
+    ``compute`` returns ``(value, valid_until)``: the value in its wire form (what the endpoint's
+    schema dumps), and when it stops being true by itself (e.g. the next release time; None for
+    never). It is served until then or for CATALOGUE_CACHE_SECONDS, whichever comes first.
     """
-    key, version_key = _KEY.format(department_id), _VERSION_KEY.format(department_id)
+    key, version_key = _KEY.format(scope), _VERSION_KEY.format(scope)
     version = None
     try:
         document = _valid_entry(key, field, now)
@@ -53,63 +82,66 @@ def cached_json(department_id, field, compute, now: datetime) -> bytes:
     except redis.RedisError as error:
         log.warning("catalogue cache read failed: %s", error)
     value, valid_until = compute(now)
-    document = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    document = Document(body, _etag(body))
     if version is not None:
         _store(key, version_key, version, field, document, valid_until, now)
     return document
 
 
-def cached_only(department_id, field, now: datetime) -> bytes | None:
-    """cached_json's document while Redis holds a valid one, else None (a miss, or Redis away,
-    which cached_json then reports): never MySQL."""
+def cached_only(scope, field, now: datetime) -> Document | None:
+    """cached_document's document while Redis holds a valid one, else None (a miss, or Redis
+    away, which cached_document then reports): never MySQL."""
     try:
-        return _valid_entry(_KEY.format(department_id), field, now)
+        return _valid_entry(_KEY.format(scope), field, now)
     except redis.RedisError:
         return None
 
 
-def _valid_entry(key, field, now):
+def _valid_entry(key, field, now) -> Document | None:
     raw = redis_store.read("HGET", key, field)
     if raw is None:
         return None
-    until, _, document = raw.partition(b"|")
-    return document if float(until) > now.timestamp() else None
+    until, _, rest = raw.partition(b"|")
+    if float(until) <= now.timestamp():
+        return None
+    etag, _, body = rest.partition(b"|")
+    return Document(body, etag.decode())
 
 
-def cached_read(department_id, field, compute, now: datetime):
-    """cached_json's value, decoded: for a caller that still has work to do on it."""
-    return json.loads(cached_json(department_id, field, compute, now))
-
-
-def _store(key, version_key, version, field, document, valid_until, now):
+def _store(key, version_key, version, field, document: Document, valid_until, now):
     ttl = current_app.config["CATALOGUE_CACHE_SECONDS"]
     until = now.timestamp() + ttl
     if valid_until is not None:
         until = min(until, valid_until.timestamp())
     if until <= now.timestamp():
         return
-    entry = f"{until:.6f}|".encode() + document
+    entry = f"{until:.6f}|{document.etag}|".encode() + document.body
     try:
         _client().eval(_STORE_IF_CURRENT, 2, key, version_key, version, field, entry, ttl * 2)
     except redis.RedisError as error:
         log.warning("catalogue cache write failed: %s", error)
 
 
-def invalidate_department(department_id, pipe=None):
-    """Drop every cached read of a department; call after the commit that changed its slots.
+def invalidate(scope, pipe=None):
+    """Drop every cached answer of a scope; call after the commit that changed what it shows.
 
     With ``pipe`` (a batch of after-commit effects, see RedisExtension.batch) it happens when
     that batch is sent. Either way a Redis failure is logged, not raised: the entries then live
     at most CATALOGUE_CACHE_SECONDS, and booking always checks MySQL.
     """
     if pipe is not None:
-        _invalidate(pipe, department_id)
+        _invalidate(pipe, scope)
         return
-    what = f"catalogue cache invalidation for department {department_id}"
-    with redis_store.batch(what, level=logging.ERROR) as own:
-        _invalidate(own, department_id)
+    with redis_store.batch(f"catalogue cache invalidation of {scope}", level=logging.ERROR) as own:
+        _invalidate(own, scope)
 
 
-def _invalidate(pipe, department_id):
-    pipe.incr(_VERSION_KEY.format(department_id))
-    pipe.delete(_KEY.format(department_id))
+def invalidate_department(department_id, pipe=None):
+    """Drop the cached availability of a department (after its slots changed)."""
+    invalidate(department(department_id), pipe)
+
+
+def _invalidate(pipe, scope):
+    pipe.incr(_VERSION_KEY.format(scope))
+    pipe.delete(_KEY.format(scope))

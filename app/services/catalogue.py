@@ -1,17 +1,16 @@
 """Browsing the supply: hospitals, department trees, doctors, and what numbers remain when."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from app.domain import clock
-from app.domain.enums import Availability, DoctorTitle, Period, ScheduleStatus, SlotState
+from app.domain.enums import ScheduleStatus, SlotState
 from app.domain.schedule import ScheduleLoad, day_summary, next_change, schedule_availability
 from app.domain.search import matching_symptoms, normalize_query, split_keywords
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
-from app.infra import cache
 from app.models import Department, Doctor, Hospital, Schedule, Slot
 from app.services.pagination import Page, paginate
 
@@ -117,7 +116,11 @@ def _load(schedule: Schedule, remaining: int) -> ScheduleLoad:
     return ScheduleLoad(schedule.status, schedule.release_at, schedule.capacity, remaining)
 
 
-def _check_window(start: date, days: int, today: date):
+def check_window(start: date | None, days: int, now: datetime) -> date:
+    """The window's first day (today when none is asked for); validation_error when it starts
+    before today or is not 1–MAX_CALENDAR_DAYS days long."""
+    today = clock.business_date(now)
+    start = start or today
     errors = {}
     if not 1 <= days <= MAX_CALENDAR_DAYS:
         errors["days"] = [f"天数须在 1 到 {MAX_CALENDAR_DAYS} 之间"]
@@ -125,69 +128,42 @@ def _check_window(start: date, days: int, today: date):
         errors["start"] = ["开始日期不能早于今天"]
     if errors:
         raise ValidationFailed(errors)
+    return start
 
 
-def department_calendar(department_id, start=None, days=CALENDAR_DAYS, now=None) -> bytes:
-    """Per day from ``start``: status, total and remaining numbers, as the JSON answer itself.
-
-    The most read page on a release morning: a cached answer is sent as Redis holds it, so the
-    cells are built here exactly as CalendarDaySchema would dump them (a test holds them equal).
-    """
-    now = now or clock.now()
-    start = start or clock.business_date(now)
-    _check_window(start, days, clock.business_date(now))
+def department_calendar(department_id, start: date, days: int, now: datetime):
+    """Per day from ``start``: status, total and remaining numbers; with the moment it next
+    changes by itself."""
+    _get(Department, department_id)
     end = start + timedelta(days=days - 1)
-
-    def compute(now):
-        # Only on a miss: a cached answer needs no MySQL at all.
-        _get(Department, department_id)
-        rows = _schedule_rows(
-            Schedule.department_id == department_id, Schedule.date.between(start, end)
+    rows = _schedule_rows(
+        Schedule.department_id == department_id, Schedule.date.between(start, end)
+    )
+    by_day = {}
+    for schedule, remaining in rows:
+        by_day.setdefault(schedule.date, []).append(_load(schedule, remaining))
+    cells = []
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        summary = day_summary(by_day.get(day, []), now)
+        cells.append(
+            {
+                "date": day,
+                "status": summary.status,
+                "total": summary.total,
+                "remaining": summary.remaining,
+            }
         )
-        by_day = {}
-        for schedule, remaining in rows:
-            by_day.setdefault(schedule.date, []).append(_load(schedule, remaining))
-        cells = []
-        for offset in range(days):
-            day = start + timedelta(days=offset)
-            summary = day_summary(by_day.get(day, []), now)
-            cells.append(
-                {
-                    "date": day.isoformat(),
-                    "status": summary.status.value,
-                    "total": summary.total,
-                    "remaining": summary.remaining,
-                }
-            )
-        loads = [load for day_loads in by_day.values() for load in day_loads]
-        return cells, next_change(loads, now)
-
-    return cache.cached_json(department_id, _calendar_field(start, days), compute, now)
+    loads = [load for day_loads in by_day.values() for load in day_loads]
+    return cells, next_change(loads, now)
 
 
-def cached_calendar(department_id, now=None) -> bytes | None:
-    """department_calendar(department_id) with the default window, if the cache holds it (else
-    None): no MySQL, no validation (the default window is always valid)."""
-    now = now or clock.now()
-    field = _calendar_field(clock.business_date(now), CALENDAR_DAYS)
-    return cache.cached_only(department_id, field, now)
-
-
-def _calendar_field(start: date, days: int) -> str:
-    return f"calendar:{start}:{days}"
-
-
-def department_schedules(department_id, on_date, now=None) -> list[dict]:
-    """A department's schedules on one date, each with its doctor and remaining numbers."""
-    now = now or clock.now()
-
-    def compute(now):
-        _get(Department, department_id)
-        rows = _schedule_rows(Schedule.department_id == department_id, Schedule.date == on_date)
-        return _schedule_items(rows, now)
-
-    items = cache.cached_read(department_id, f"schedules:{on_date}", compute, now)
-    return [_schedule_from_json(item) for item in items]
+def department_schedules(department_id, on_date: date, now: datetime):
+    """A department's schedules on one date, each with its doctor and remaining numbers; with
+    the moment they next change by themselves."""
+    _get(Department, department_id)
+    rows = _schedule_rows(Schedule.department_id == department_id, Schedule.date == on_date)
+    return _schedule_items(rows, now)
 
 
 def get_doctor(doctor_id) -> Doctor:
@@ -202,21 +178,20 @@ def get_doctor(doctor_id) -> Doctor:
     return doctor
 
 
-def doctor_schedules(doctor_id, start=None, days=CALENDAR_DAYS, now=None) -> list[dict]:
-    """A doctor's schedules over ``days`` days from ``start``, with remaining numbers."""
-    now = now or clock.now()
-    start = start or clock.business_date(now)
-    _check_window(start, days, clock.business_date(now))
-    doctor = _get(Doctor, doctor_id)
+def doctor_department_id(doctor_id) -> int:
+    """The department a doctor's availability belongs to, or not_found."""
+    department_id = db.session.scalar(sa.select(Doctor.department_id).where(Doctor.id == doctor_id))
+    if department_id is None:
+        raise NotFound()
+    return department_id
+
+
+def doctor_schedules(doctor_id, start: date, days: int, now: datetime):
+    """A doctor's schedules over ``days`` days from ``start``, with remaining numbers; with the
+    moment they next change by themselves."""
     end = start + timedelta(days=days - 1)
-
-    def compute(now):
-        rows = _schedule_rows(Schedule.doctor_id == doctor_id, Schedule.date.between(start, end))
-        return _schedule_items(rows, now)
-
-    field = f"doctor:{doctor_id}:{start}:{days}"
-    items = cache.cached_read(doctor.department_id, field, compute, now)
-    return [_schedule_from_json(item) for item in items]
+    rows = _schedule_rows(Schedule.doctor_id == doctor_id, Schedule.date.between(start, end))
+    return _schedule_items(rows, now)
 
 
 def _schedule_items(rows, now):
@@ -226,39 +201,26 @@ def _schedule_items(rows, now):
         items.append(
             {
                 "id": schedule.id,
-                "date": schedule.date.isoformat(),
-                "period": schedule.period.value,
-                "start_time": schedule.start_time.isoformat(),
-                "end_time": schedule.end_time.isoformat(),
+                "date": schedule.date,
+                "period": schedule.period,
+                "start_time": schedule.start_time,
+                "end_time": schedule.end_time,
                 "fee_fen": schedule.fee_fen,
                 "total": schedule.capacity,
                 "remaining": remaining if schedule.status == ScheduleStatus.OPEN else 0,
-                "status": schedule_availability(_load(schedule, remaining), now).value,
-                "release_at": schedule.release_at.isoformat(),
+                "status": schedule_availability(_load(schedule, remaining), now),
+                "release_at": schedule.release_at,
                 "stop_reason": schedule.stop_reason or None,
                 "doctor": {
                     "id": doctor.id,
                     "name": doctor.name,
-                    "title": doctor.title.value,
+                    "title": doctor.title,
                     "specialty": doctor.specialty,
                 },
             }
         )
     loads = [_load(schedule, remaining) for schedule, remaining in rows]
     return items, next_change(loads, now)
-
-
-def _schedule_from_json(item: dict) -> dict:
-    return {
-        **item,
-        "date": date.fromisoformat(item["date"]),
-        "period": Period(item["period"]),
-        "start_time": time.fromisoformat(item["start_time"]),
-        "end_time": time.fromisoformat(item["end_time"]),
-        "status": Availability(item["status"]),
-        "release_at": datetime.fromisoformat(item["release_at"]),
-        "doctor": {**item["doctor"], "title": DoctorTitle(item["doctor"]["title"])},
-    }
 
 
 def search(q) -> dict:

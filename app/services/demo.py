@@ -34,6 +34,7 @@ def seed_demo(today=None) -> dict:
             hospital = _hospital(spec, counts)
             doctors = _departments_and_doctors(hospital, spec[-1], counts)
             _schedules(hospital, doctors, today, counts, touched)
+    cache.invalidate(cache.CATALOGUE)
     for department_id in touched:
         cache.invalidate_department(department_id)
     return counts

@@ -312,3 +312,55 @@ class TestEnvelope:
     def test_health(self, http):
         body = ok(http.get("/healthz"))
         assert body["checks"] == {"mysql": "ok", "redis": "ok"}
+
+
+class TestCaching:
+    """Every public catalogue answer is one cached document: ETag, 304, Cache-Control."""
+
+    @pytest.mark.parametrize(
+        "path, max_age",
+        [
+            ("/api/v1/hospitals?per_page=2", 60),
+            ("/api/v1/search?q=咳嗽", 60),
+            ("/api/v1/departments/{department}/calendar", 5),
+            ("/api/v1/departments/{department}/schedules?date={today}", 5),
+        ],
+    )
+    def test_an_answer_carries_its_etag_and_a_304_saves_sending_it(
+        self, http, departments, path, max_age
+    ):
+        url = path.format(department=departments["呼吸内科"]["id"], today=TODAY)
+        first = http.get(url)
+        body = ok(first)
+        etag = first.headers["ETag"]
+        assert first.headers["Cache-Control"] == f"public, max-age={max_age}"
+        again = http.get(url)
+        assert (again.headers["ETag"], again.json()) == (etag, body)
+        unchanged = http.get(url, headers={"If-None-Match": etag})
+        assert (unchanged.status_code, unchanged.content) == (304, b"")
+        assert unchanged.headers["ETag"] == etag
+        other = http.get(url, headers={"If-None-Match": '"something-else"'})
+        assert (other.status_code, other.json()) == (200, body)
+
+    def test_errors_are_neither_cached_nor_tagged(self, http):
+        missing = http.get("/api/v1/hospitals/999999999")
+        error(missing, 404, "not_found")
+        assert "ETag" not in missing.headers
+        assert "public" not in missing.headers.get("Cache-Control", "")
+
+    def test_a_booking_changes_the_calendars_etag(self, http, phone, departments):
+        from tests.e2e.clients import User, expect, hold, patient_of
+
+        department = departments["呼吸内科"]["id"]
+        days = ok(http.get(f"/api/v1/departments/{department}/calendar"))
+        day = next(d for d in days if d["status"] == "available" and d["date"] > str(TODAY))
+        schedules = ok(http.get(f"/api/v1/departments/{department}/schedules?date={day['date']}"))
+        schedule = next(s for s in schedules if s["status"] == "available")
+        url = f"/api/v1/departments/{department}/calendar?start={day['date']}&days=1"
+        before = http.get(url)
+        user = User(http, phone)
+        expect(hold(user, schedule["id"], patient_of(user)), 201)
+        after = http.get(url, headers={"If-None-Match": before.headers["ETag"]})
+        assert after.status_code == 200
+        assert after.headers["ETag"] != before.headers["ETag"]
+        assert after.json()[0]["remaining"] == before.json()[0]["remaining"] - 1

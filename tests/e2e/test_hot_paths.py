@@ -69,8 +69,8 @@ def without_hot_paths(served):
 def _same_answer(first, second):
     assert (first.status_code, first.reason) == (second.status_code, second.reason)
     assert first.content == second.content
-    for header in ("Content-Type", "Content-Length"):
-        assert first.headers[header] == second.headers[header]
+    for header in ("Content-Type", "Content-Length", "ETag", "Cache-Control"):
+        assert first.headers.get(header) == second.headers.get(header), header
 
 
 @pytest.fixture
@@ -240,6 +240,13 @@ class TestCachedCalendar:
         assert flask_calls == []
         assert cached.json() == first
         _same_answer(cached, without_hot_paths(lambda: http.get(url)))
+        etag = cached.headers["ETag"]
+        flask_calls.clear()
+        revalidated = http.get(url, headers={"If-None-Match": etag})
+        assert (revalidated.status_code, revalidated.content, flask_calls) == (304, b"", [])
+        _same_answer(
+            revalidated, without_hot_paths(lambda: http.get(url, headers={"If-None-Match": etag}))
+        )
 
     @pytest.mark.parametrize("query", ["?days=7", "?days=99", "?start=2001-01-01"])
     def test_a_query_goes_to_flask(

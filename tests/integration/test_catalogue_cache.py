@@ -1,4 +1,4 @@
-"""The calendar/schedule cache in real Redis: served from Redis, invalidated on slot change."""
+"""The catalogue read cache in real Redis: answers served from Redis, invalidated by scope."""
 
 import json
 from datetime import timedelta
@@ -12,7 +12,7 @@ from app.errors import ValidationFailed
 from app.extensions import redis_store
 from app.infra import cache
 from app.models import Slot
-from app.schemas.catalogue import CalendarDaySchema
+from app.schemas.catalogue import CalendarDaySchema, ScheduleSchema
 from app.services import catalogue
 from tests.factories import make_schedule
 
@@ -28,8 +28,43 @@ def _take_a_number(session, schedule):
     session.commit()  # a savepoint here; the outer transaction is rolled back after the test
 
 
-def _calendar(department_id, **window):
-    return json.loads(catalogue.department_calendar(department_id, **window))
+def _read(scope, field, compute, now=None, schema=None):
+    """What the endpoints do (app/api/public.py): the cached document of ``compute``'s value,
+    dumped by the endpoint's schema, decoded."""
+
+    def dumped(now):
+        value, valid_until = compute(now)
+        return (value if schema is None else schema.dump(value)), valid_until
+
+    return json.loads(cache.cached_document(scope, field, dumped, now or clock.now()).body)
+
+
+def _calendar(department_id, start, days, now=None):
+    return _read(
+        cache.department(department_id),
+        f"calendar:{start}:{days}",
+        lambda now: catalogue.department_calendar(department_id, start, days, now),
+        now,
+        CalendarDaySchema(many=True),
+    )
+
+
+def _schedules(department_id, on=TOMORROW):
+    return _read(
+        cache.department(department_id),
+        f"schedules:{on}",
+        lambda now: catalogue.department_schedules(department_id, on, now),
+        schema=ScheduleSchema(many=True),
+    )
+
+
+def _doctor_schedules(doctor_id, start, days):
+    return _read(
+        cache.department(catalogue.doctor_department_id(doctor_id)),
+        f"doctor:{doctor_id}:{start}:{days}",
+        lambda now: catalogue.doctor_schedules(doctor_id, start, days, now),
+        schema=ScheduleSchema(many=True),
+    )
 
 
 def _remaining(department_id, on=TOMORROW):
@@ -42,8 +77,7 @@ def test_a_slot_change_shows_on_the_next_read_after_invalidation(session):
     _take_a_number(session, schedule)
     cache.invalidate_department(schedule.department_id)
     assert _remaining(schedule.department_id) == 4
-    items = catalogue.department_schedules(schedule.department_id, TOMORROW)
-    assert items[0]["remaining"] == 4
+    assert _schedules(schedule.department_id)[0]["remaining"] == 4
 
 
 def test_reads_are_served_from_redis_until_invalidated(session):
@@ -57,12 +91,12 @@ def test_reads_are_served_from_redis_until_invalidated(session):
 def test_invalidation_covers_schedules_and_doctor_pages(session):
     schedule = make_schedule(on=TOMORROW, capacity=3)
     department_id, doctor_id = schedule.department_id, schedule.doctor_id
-    assert catalogue.department_schedules(department_id, TOMORROW)[0]["remaining"] == 3
-    assert catalogue.doctor_schedules(doctor_id, start=TOMORROW, days=1)[0]["remaining"] == 3
+    assert _schedules(department_id)[0]["remaining"] == 3
+    assert _doctor_schedules(doctor_id, start=TOMORROW, days=1)[0]["remaining"] == 3
     _take_a_number(session, schedule)
     cache.invalidate_department(department_id)
-    assert catalogue.department_schedules(department_id, TOMORROW)[0]["remaining"] == 2
-    assert catalogue.doctor_schedules(doctor_id, start=TOMORROW, days=1)[0]["remaining"] == 2
+    assert _schedules(department_id)[0]["remaining"] == 2
+    assert _doctor_schedules(doctor_id, start=TOMORROW, days=1)[0]["remaining"] == 2
 
 
 def test_a_read_racing_an_invalidation_is_not_cached(session, redis):
@@ -76,7 +110,7 @@ def test_a_read_racing_an_invalidation_is_not_cached(session, redis):
         cache.invalidate_department(department_id)
         return [{"remaining": 5}], None
 
-    assert cache.cached_read(department_id, "probe", stale_compute, now) == [{"remaining": 5}]
+    assert _read(cache.department(department_id), "probe", stale_compute, now) == [{"remaining": 5}]
     assert redis.hget(f"catalogue:dept:{department_id}", "probe") is None
 
 
@@ -90,10 +124,11 @@ def test_an_entry_stops_being_served_at_the_next_release(session, redis):
         calls.append(now)
         return {"n": len(calls)}, now + timedelta(seconds=30)
 
-    assert cache.cached_read(department_id, "probe", compute, now)["n"] == 1
-    assert cache.cached_read(department_id, "probe", compute, now)["n"] == 1
+    scope = cache.department(department_id)
+    assert _read(scope, "probe", compute, now)["n"] == 1
+    assert _read(scope, "probe", compute, now)["n"] == 1
     later = now + timedelta(seconds=31)
-    assert cache.cached_read(department_id, "probe", compute, later)["n"] == 2
+    assert _read(scope, "probe", compute, later)["n"] == 2
 
 
 def test_not_released_turns_available_at_release_time_despite_the_cache(session):
@@ -118,16 +153,42 @@ def test_reads_work_when_redis_is_down(session, app, monkeypatch):
 @pytest.mark.parametrize("days", [0, 15])
 def test_the_service_refuses_windows_outside_1_to_14_days(session, days):
     schedule = make_schedule(on=TOMORROW, capacity=1)
+    assert schedule.department_id
     with pytest.raises(ValidationFailed) as error:
-        catalogue.department_calendar(schedule.department_id, start=TOMORROW, days=days)
+        catalogue.check_window(TOMORROW, days, clock.now())
     assert "days" in error.value.extra["errors"]
 
 
-def test_the_calendar_document_is_what_its_schema_would_dump(session):
-    """The calendar is sent as cached, without the schema: it must be the schema's dump."""
+def test_a_document_carries_the_etag_of_its_body_from_the_cache_too(session):
     schedule = make_schedule(on=TOMORROW, capacity=3)
-    schema = CalendarDaySchema(many=True)
-    for _ in range(2):  # computed, then from the cache
-        cells = _calendar(schedule.department_id, start=TOMORROW, days=3)
-        assert [set(cell) for cell in cells] == [set(schema.fields)] * 3
-        assert schema.dump(schema.load(cells)) == cells
+    scope, now = cache.department(schedule.department_id), clock.now()
+
+    def compute(now):
+        cells, valid_until = catalogue.department_calendar(schedule.department_id, TOMORROW, 2, now)
+        return CalendarDaySchema(many=True).dump(cells), valid_until
+
+    computed = cache.cached_document(scope, "calendar", compute, now)
+    cached = cache.cached_document(scope, "calendar", lambda now: pytest.fail("a miss"), now)
+    assert cached == computed
+    assert cache.cached_only(scope, "calendar", now) == computed
+    _take_a_number(session, schedule)
+    cache.invalidate_department(schedule.department_id)
+    changed = cache.cached_document(scope, "calendar", compute, now)
+    assert changed.etag != computed.etag
+    assert json.loads(changed.body)[0]["remaining"] == 2
+
+
+def test_the_catalogue_scope_is_invalidated_by_itself(session):
+    """A slot change drops a department's availability, not the hospitals or the trees."""
+    schedule = make_schedule(on=TOMORROW, capacity=3)
+    now, calls = clock.now(), []
+
+    def compute(now):
+        calls.append(now)
+        return {"n": len(calls)}, None
+
+    assert _read(cache.CATALOGUE, "hospitals", compute, now) == {"n": 1}
+    cache.invalidate_department(schedule.department_id)
+    assert _read(cache.CATALOGUE, "hospitals", compute, now) == {"n": 1}
+    cache.invalidate(cache.CATALOGUE)
+    assert _read(cache.CATALOGUE, "hospitals", compute, now) == {"n": 2}
