@@ -24,7 +24,7 @@ run: install
 	scripts/run.sh
 
 test: install-dev
-	scripts/services.sh mysql redis
+	scripts/services.sh mysql redis nginx
 	TZ=Asia/Shanghai $(PY) -m pytest
 	$(MAKE) lint
 

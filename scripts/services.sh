@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the services the project needs answer on 127.0.0.1, starting or installing them if not.
-#   scripts/services.sh redis          Redis only (make run)
-#   scripts/services.sh mysql redis    MariaDB and Redis (make test)
+#   scripts/services.sh redis                Redis only (make run)
+#   scripts/services.sh mysql redis nginx    MariaDB, Redis and nginx (make test)
+# nginx is only installed: the deployment test starts it itself, with its own config and ports.
 set -euo pipefail
 
 SUDO=""
@@ -53,10 +54,22 @@ ensure_mysql() {
   wait_for mariadb mysql_up
 }
 
+ensure_nginx() {
+  [ -x /usr/sbin/nginx ] && return 0
+  apt_install nginx
+  # Debian's package may start a system nginx on port 80; the tests need none.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+    $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+  elif [ -f /run/nginx.pid ]; then
+    $SUDO /usr/sbin/nginx -s quit 2>/dev/null || true
+  fi
+}
+
 for service in "$@"; do
   case "$service" in
     redis) ensure_redis ;;
     mysql) ensure_mysql ;;
+    nginx) ensure_nginx ;;
     *) log "unknown service $service"; exit 2 ;;
   esac
 done
