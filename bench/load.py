@@ -16,9 +16,9 @@ asks ``follow`` for that client's next request and sends it at once on the same 
 patient's next page goes out only when the previous one came back (``concurrency`` is then the
 number of patients browsing at once).
 
-Every answer is kept with its latency, status, the index of its request and, when asked, the order
-id of a 201 or the ``code`` of the JSON error envelope. Only Content-Length and chunked bodies are understood, which
-is all gunicorn sends.
+Every answer is kept with its latency, status, the index of its request and, when asked, the
+order id of a 201 or the ``code`` of the JSON error envelope. Only Content-Length and chunked
+bodies are understood, which is all gunicorn sends.
 """
 
 import errno
