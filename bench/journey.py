@@ -302,10 +302,6 @@ def unexpected(answers, expected=frozenset()) -> Counter:
     )
 
 
-def not_2xx(answers) -> Counter:
-    return unexpected(answers)
-
-
 @dataclass
 class Workload:
     """A measured workload next to the bare /livez of the same count and concurrency."""
@@ -453,7 +449,7 @@ def _print_workload(workload: Workload, concurrency):
             f"{INDENT}  {page:<17}{len(answers):>6} · {_ms(phase.percentile(50, answers)):>7} · "
             f"{_ms(p99):>7} ({ratio(p99, base_p99):.1f}×)"
         )
-    wrong = not_2xx(phase.answers)
+    wrong = unexpected(phase.answers)  # every answer not 2xx
     listed = ", ".join(f"{s} {c or '-'}: {n}" for (s, c), n in sorted(wrong.items()))
     print(f"{INDENT}not 2xx: {sum(wrong.values())}{f' — {listed}' if wrong else ''}")
 
