@@ -11,9 +11,14 @@ possible. Against ``/livez`` (gunicorn, 2 × 16 threads) this loop costs ~0.2 ms
 request where the asyncio-streams client it replaced cost ~0.7 ms (and aiohttp more): the
 client went from 50–75 % of a core to ~20–25 %, and that CPU went to the server.
 
-Every answer is kept with its latency, status and, when asked, the order id of a 201 or the
-``code`` of the JSON error envelope. Only Content-Length and chunked bodies are understood, which
-is all gunicorn sends.
+Requests may also be chains, one per client: with ``follow``, as a request is answered the client
+asks ``follow`` for that client's next request and sends it at once on the same place, so a
+patient's next page goes out only when the previous one came back (``concurrency`` is then the
+number of patients browsing at once).
+
+Every answer is kept with its latency, status, the index of its request and, when asked, the
+order id of a 201 or the ``code`` of the JSON error envelope. Only Content-Length and chunked
+bodies are understood, which is all gunicorn sends.
 """
 
 import errno
@@ -53,6 +58,7 @@ class Answer:
     code: str
     order_id: int | None
     done_at: float  # seconds after the phase started
+    index: int = -1  # of its request: in the phase's list, then follow-ups in the order sent
 
 
 @dataclass
@@ -158,20 +164,29 @@ class _InFlight:
 _CONNECTING = (errno.EINPROGRESS, errno.EAGAIN, 0)
 
 
-def _run(host, port, payloads, concurrency, deadline, request_timeout, started):
+def _run(host, port, payloads, concurrency, deadline, request_timeout, started, follow=None):
     """Raw results per payload: (latency, status, body or the error's name, done_at), or None
-    for a request never answered (the deadline came first)."""
+    for a request never answered (the deadline came first). ``follow(index, status, body)``, if
+    given, returns the payload to send next in place of an answered request, or None; follow-ups
+    are appended to ``payloads`` and sent before any new request of the list."""
     address = (host, port)
     results = [None] * len(payloads)
     poller = select.epoll()
     in_flight: dict[int, _InFlight] = {}
     idle: list[socket.socket] = []  # kept-alive connections, for the next requests
     queue = iter(range(len(payloads)))
+    follow_ups: list[int] = []  # indexes of follow-ups still to send, sent first
     clock = time.perf_counter
 
     def finish(request, status, body):
         done = clock()
         results[request.index] = (done - request.sent, status, body, done - started)
+        if follow is not None:
+            payload = follow(request.index, status, body)
+            if payload is not None:
+                follow_ups.append(len(payloads))
+                payloads.append(payload)
+                results.append(None)
 
     def send(index, sent, sock=None):
         """Start request ``index`` (timed from ``sent``) on ``sock``, or on a new connection."""
@@ -200,7 +215,7 @@ def _run(host, port, payloads, concurrency, deadline, request_timeout, started):
     def fill():
         """Keep ``concurrency`` requests in flight while any are left to send."""
         while len(in_flight) < concurrency:
-            index = next(queue, None)
+            index = follow_ups.pop() if follow_ups else next(queue, None)
             if index is None:
                 return
             send(index, clock(), idle.pop() if idle else None)
@@ -297,19 +312,34 @@ def run_phase(
     deadline: float,
     decode: bool = False,
     request_timeout: float = 30.0,
+    follow=None,
 ) -> Phase:
-    """Send ``requests`` at ``concurrency``, stopping at ``deadline`` (a time.monotonic() value)."""
-    payloads = [request.encode(f"{host}:{port}") for request in requests]
+    """Send ``requests`` at ``concurrency``, stopping at ``deadline`` (a time.monotonic() value).
+
+    ``follow(index, status, body)``, if given, is asked as each request is answered (``status`` 0
+    with the error's name as ``body`` when there was no HTTP answer) for the same client's next
+    Request, or None when that client is done; it is called on the clock, so it must be cheap.
+    A follow-up's index is the next after the list and the follow-ups before it.
+    """
+    address = f"{host}:{port}"
+    payloads = [request.encode(address) for request in requests]
+    if follow is not None:
+        given = follow
+
+        def follow(index, status, body):
+            request = given(index, status, body)
+            return None if request is None else request.encode(address)
+
     completed = deadline > time.monotonic()
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
     raw = []
     if completed:
-        raw = _run(host, port, payloads, concurrency, deadline, request_timeout, started)
+        raw = _run(host, port, payloads, concurrency, deadline, request_timeout, started, follow)
     wall = time.perf_counter() - started
     client_cpu = _cpu_seconds() - cpu_before
     answers = []
-    for result in raw:
+    for index, result in enumerate(raw):
         if result is None:
             completed = False
             continue
@@ -317,7 +347,7 @@ def run_phase(
         code, order_id = (body if status == 0 else ""), None
         if status and decode:
             code, order_id = _decode(status, body)
-        answers.append(Answer(latency, status, code, order_id, done_at))
+        answers.append(Answer(latency, status, code, order_id, done_at, index))
     if completed:  # the phase ends with its last answer, not with the loop's teardown
         wall = max((answer.done_at for answer in answers), default=wall)
     return Phase(name, len(payloads), answers, wall, completed, client_cpu)
