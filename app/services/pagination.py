@@ -18,7 +18,14 @@ class Page:
 
 
 def paginate(statement, page: int, per_page: int) -> Page:
-    """Run ``statement`` (a select of models) for one page and count the whole."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
-    items = db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(items=list(items), page=page, per_page=per_page, total=total)
+    """Run ``statement`` (a select of models) for one page, counting the whole in the same
+    query (a window count); only a page past the end needs a second query to count."""
+    offset = (page - 1) * per_page
+    rows = db.session.execute(
+        statement.add_columns(sa.func.count().over()).limit(per_page).offset(offset)
+    ).all()
+    if rows:
+        total = rows[0][-1]
+    else:
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
+    return Page(items=[row[0] for row in rows], page=page, per_page=per_page, total=total)
