@@ -42,7 +42,7 @@ def register_extensions(app):
     db.init_app(app)
     with app.app_context():
         database.tune_pool(db.engine)
-        sqlbatch.allow_batches(db.engine)
+        sqlbatch.register(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     redis_store.init_app(app)
     api.init_app(app)

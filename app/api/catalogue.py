@@ -22,6 +22,15 @@ blp = Blueprint("catalogue", __name__, description="医院、科室、医生与�
 NOT_FOUND = {"status_code": 404, "description": "不存在（not_found）"}
 INVALID = {"status_code": 422, "description": "参数有误（validation_error）"}
 
+# The schemas that dump each answer on a cache miss, built once.
+_HOSPITAL_PAGE = schemas.HospitalPageSchema()
+_HOSPITAL = schemas.HospitalDetailSchema()
+_TREE = schemas.DepartmentNodeSchema(many=True)
+_CALENDAR = schemas.CalendarDaySchema(many=True)
+_SCHEDULES = schemas.ScheduleSchema(many=True)
+_DOCTOR = schemas.DoctorSchema()
+_SEARCH_RESULT = schemas.SearchResultSchema()
+
 
 @blp.route("/hospitals")
 class Hospitals(MethodView):
@@ -31,9 +40,7 @@ class Hospitals(MethodView):
     def get(self, **filters):
         """List hospitals, filtered by name (q), level and region."""
         field = "hospitals:" + json.dumps(filters, sort_keys=True, ensure_ascii=False)
-        return _catalogue_answer(
-            field, schemas.HospitalPageSchema(), lambda: catalogue.list_hospitals(**filters)
-        )
+        return _catalogue_answer(field, _HOSPITAL_PAGE, lambda: catalogue.list_hospitals(**filters))
 
 
 @blp.route("/hospitals/<int:hospital_id>")
@@ -44,7 +51,7 @@ class HospitalDetail(MethodView):
         """A hospital, with its booking rules."""
         return _catalogue_answer(
             f"hospital:{hospital_id}",
-            schemas.HospitalDetailSchema(),
+            _HOSPITAL,
             lambda: catalogue.get_hospital(hospital_id),
         )
 
@@ -57,7 +64,7 @@ class HospitalDepartments(MethodView):
         """The hospital's department tree with each department's eligibility rules."""
         return _catalogue_answer(
             f"tree:{hospital_id}",
-            schemas.DepartmentNodeSchema(many=True),
+            _TREE,
             lambda: catalogue.department_tree(hospital_id),
         )
 
@@ -76,7 +83,7 @@ class DepartmentCalendar(MethodView):
             cache.department(department_id),
             public.calendar_field(start, window["days"]),
             lambda now: catalogue.department_calendar(department_id, start, window["days"], now),
-            schemas.CalendarDaySchema(many=True),
+            _CALENDAR,
             AVAILABILITY_MAX_AGE,
             now,
         )
@@ -94,7 +101,7 @@ class DepartmentSchedules(MethodView):
             cache.department(department_id),
             f"schedules:{date}",
             lambda now: catalogue.department_schedules(department_id, date, now),
-            schemas.ScheduleSchema(many=True),
+            _SCHEDULES,
             AVAILABILITY_MAX_AGE,
         )
 
@@ -106,7 +113,7 @@ class DoctorDetail(MethodView):
     def get(self, doctor_id):
         """A doctor's page."""
         return _catalogue_answer(
-            f"doctor:{doctor_id}", schemas.DoctorSchema(), lambda: catalogue.get_doctor(doctor_id)
+            f"doctor:{doctor_id}", _DOCTOR, lambda: catalogue.get_doctor(doctor_id)
         )
 
 
@@ -125,7 +132,7 @@ class DoctorSchedules(MethodView):
             cache.department(catalogue.doctor_department_id(doctor_id)),
             f"doctor:{doctor_id}:{start}:{days}",
             lambda now: catalogue.doctor_schedules(doctor_id, start, days, now),
-            schemas.ScheduleSchema(many=True),
+            _SCHEDULES,
             AVAILABILITY_MAX_AGE,
             now,
         )
@@ -138,9 +145,7 @@ class Search(MethodView):
     @blp.alt_response(**INVALID)
     def get(self, q):
         """Hospitals, departments (by name or symptom, e.g. 咳嗽) and doctors matching q."""
-        return _catalogue_answer(
-            f"search:{q}", schemas.SearchResultSchema(), lambda: catalogue.search(q)
-        )
+        return _catalogue_answer(f"search:{q}", _SEARCH_RESULT, lambda: catalogue.search(q))
 
 
 def _catalogue_answer(field, schema, read):

@@ -7,8 +7,11 @@ go. Traced on the release-morning benchmark (2 cores, 2 × 16 threads), a group'
 trips took 15–35 ms of wall time for 3–5 ms of its own CPU. Sending the three reads of its rules
 together, and its writes together, makes them three (reads, free numbers, writes) and the commit.
 
-On MySQL the statements go as one query of several (``CLIENT.MULTI_STATEMENTS``, which
-``allow_batches`` adds to the engine's connections beside SQLAlchemy's own flags). MariaDB runs
+On MySQL the statements go as one query of several (``CLIENT.MULTI_STATEMENTS``), on an engine
+of their own: ``register`` makes it beside the app's (same database and options, a small pool)
+and only its connections have the flag, so everywhere else MariaDB itself refuses a text of
+several statements, and ``connection()`` gives the hold group the session's connection to it
+(one session, one transaction, committed as any other). MariaDB runs
 them in order, exactly as if they came one by one: each sees what is committed when it starts
 (READ COMMITTED), a lock taken by one is held for the next, and the first that fails ends the
 query; its error is raised here, wrapped as SQLAlchemy wraps any other, so callers catch
@@ -21,27 +24,68 @@ parameter names SQLAlchemy would have to escape is refused, as is a batch whose 
 returns no rows. Elsewhere (SQLite, which ``make run`` uses by default) the statements run one
 after another.
 
-Since the flag is on every connection of the engine, ``allow_batches`` also refuses, before it
-is sent, any other SQL text with a ``;`` in it (SQLAlchemy's statements never have one; their
-values are not in the text yet): MySQL would run each statement of such a text and report only
-the first one's outcome.
+On that engine, any other SQL text with a ``;`` in it is refused before it is sent
+(SQLAlchemy's statements never have one; their values are not in the text yet): MySQL would run
+each statement of such a text and report only the first one's outcome.
 """
 
 import re
 
 import sqlalchemy as sa
+from flask import current_app
 from pymysql.constants import CLIENT
 from sqlalchemy import event, exc
 
+from app.extensions import db
+from app.infra import database
+
 _BATCH = "sqlbatch"  # the execution option that marks a batch of run_together
+_ENGINE = "sqlbatch_engine"  # where the app keeps the engine of batches
+# Connections of the batch engine per process: one group at a time leads in a process, and a
+# hold that runs alone after its group failed may overlap the next group.
+_POOL_SIZE = 4
+
+
+def register(app):
+    """On MySQL, make the app's engine of batches (see the module's docstring); elsewhere the
+    statements of a batch run one by one on the app's own engine."""
+    main = db.engine
+    if main.dialect.name != "mysql":
+        return
+    options = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_size": _POOL_SIZE}
+    options["max_overflow"] = _POOL_SIZE
+    engine = sa.create_engine(main.url, **options)
+    database.tune_pool(engine)
+    allow_batches(engine)
+    app.extensions[_ENGINE] = engine
+
+
+def engine() -> sa.Engine:
+    """The engine that ``connection()`` connects to."""
+    return current_app.extensions.get(_ENGINE, db.engine)
+
+
+def connection():
+    """The session's connection for statements sent together, in the session's transaction: to
+    the engine of batches where there is one, else the session's usual connection."""
+    batches = engine()
+    # A session bound to a connection of its own (a test's rolled-back transaction) keeps it.
+    if batches is db.engine or db.session.get_bind() is not db.engine:
+        return db.session.connection()
+    return db.session.connection(bind_arguments={"bind": batches})
+
+
+def takes_batches(sa_connection) -> bool:
+    """Whether this connection's server runs a query of several statements."""
+    if sa_connection.dialect.name != "mysql":
+        return False
+    return bool(sa_connection.connection.dbapi_connection.client_flag & CLIENT.MULTI_STATEMENTS)
 
 
 def allow_batches(engine):
     """Let the engine's MySQL connections take a query of several statements, from
     ``run_together`` only. Flags ORed into SQLAlchemy's own (FOUND_ROWS, which the ORM needs to
     see an UPDATE that changed nothing as a match)."""
-    if engine.dialect.name != "mysql":
-        return
 
     @event.listens_for(engine, "do_connect")
     def multi_statements(dialect, record, cargs, cparams):
@@ -195,12 +239,13 @@ def run_together(connection, statements) -> list:
     types' result processing: for columns that need none (integers, text; a PackedSelect's one
     packed column, which its ``rows_from`` converts).
 
-    In one round trip on MySQL, where the first statement must return rows (SQLAlchemy closes
-    the cursor of a result without any, and with it the results that follow).
+    In one round trip on a connection of the engine of batches (``connection()``), where the
+    first statement must return rows (SQLAlchemy closes the cursor of a result without any, and
+    with it the results that follow); one by one on any other.
     """
     items = [item if isinstance(item, _InsertedRows) else _Statement(*item) for item in statements]
     dialect = connection.dialect
-    if dialect.name != "mysql" or len(items) < 2:
+    if len(items) < 2 or not takes_batches(connection):
         found = []
         for item in items:
             result = item.execute(connection)

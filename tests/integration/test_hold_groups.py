@@ -14,7 +14,7 @@ from app.domain import clock
 from app.domain.orders import OrderStatus
 from app.errors import AppError
 from app.extensions import db
-from app.infra import gate, queue
+from app.infra import gate, queue, sqlbatch
 from app.models import Order
 from app.schemas.orders import OrderSchema
 from app.services.booking import holds, lifecycle, queries
@@ -58,7 +58,7 @@ def test_a_group_is_one_transaction_and_numbers_go_in_request_order(committed):
     pairs = make_patients(5)
     gate.reset(schedule_id, 5)
     requests = [_request(a, p, schedule_id, f"group-{a}") for a, p in pairs]
-    with SentQueries(db.engine) as queries:
+    with SentQueries(sqlbatch.engine()) as queries:
         outcomes = _run(requests)
     assert [order.seq for order in outcomes] == [1, 2, 3, 4, 5]
     # Lock the accounts with their patients, read their orders, the schedule (one query); the

@@ -13,6 +13,7 @@ from app.domain import clock
 from app.domain.accounts import AccountStatus, Sex
 from app.domain.enums import ScheduleStatus
 from app.extensions import db
+from app.infra import sqlbatch
 from app.infra.packedsql import PackedSelect, read_together
 from app.models import Account, Patient
 from app.services import cancellation
@@ -61,7 +62,7 @@ def _rows_of_every_kind():
 def _same_rows_read_together(reads):
     """Every read sent together, in one query on MariaDB, gives the rows it gives alone; an
     empty result among them included. How many queries reached the database."""
-    connection = db.session.connection()
+    connection = sqlbatch.connection()
     together = [*reads.items()]
     together.insert(2, (checks.SCHEDULES, {"schedule_ids": [10**9]}))  # no row
     # The cancelled order is found by its creation time only, in China time: right only if the
@@ -72,7 +73,7 @@ def _same_rows_read_together(reads):
     alone = [[tuple(row) for row in packed.rows(connection, params)] for packed, params in together]
     assert all(alone[:2]) and alone[2] == [] and all(alone[3:])
     assert len(alone[-1]) == 2  # the active order and the cancelled one
-    with SentQueries(db.engine) as queries:
+    with SentQueries(connection.engine) as queries:
         rows = read_together(connection, together)
     assert [[tuple(row) for row in found] for found in rows] == alone
     for (packed, _), found in zip(together, rows, strict=True):
@@ -148,7 +149,7 @@ def test_an_error_of_a_later_read_is_raised_and_the_connection_stays_usable(comm
         (checks.SCHEDULES, {"schedule_ids": [10**9]}),
         (holds._LOCK_ACCOUNTS, {"account_ids": [account_id], "patient_ids": [patient_id]}),
     ]
-    with db.engine.connect() as ours, db.engine.connect() as other:
+    with sqlbatch.engine().connect() as ours, db.engine.connect() as other:
         ours.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = 1")
         try:
             other.execute(sa.select(Account.id).where(Account.id == account_id).with_for_update())

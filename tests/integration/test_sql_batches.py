@@ -1,7 +1,8 @@
 """app/infra/sqlbatch.py: statements sent together give what they give one by one, in one query on
 MariaDB (one after another on SQLite); values are bind-processed and escaped as an execution
 would send them; a later statement's error is raised as SQLAlchemy raises any other; the
-engine's connections keep SQLAlchemy's own client flags beside the one that allows batches."""
+engine of batches is the only one whose connections take a text of several statements, and
+they keep SQLAlchemy's own client flags beside that one."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ from pymysql.constants import CLIENT
 
 from app.domain import clock
 from app.extensions import db
+from app.infra import sqlbatch
 from app.infra.sqlbatch import InsertRows, run_together
 from app.models.types import UTCDateTime
 from tests.support import SentQueries
@@ -51,8 +53,8 @@ def _together_as_one_by_one():
     # China time in, naive UTC stored (UTCDateTime's bind processing), aware UTC back.
     seen_at = (clock.now() - timedelta(hours=1)).replace(microsecond=0)
     rows = [{"name": name, "seen_at": seen_at.astimezone(clock.CHINA_TZ)} for name in _NAMES]
-    connection = db.session.connection()
-    with SentQueries(db.engine) as queries:
+    connection = sqlbatch.connection()
+    with SentQueries(connection.engine) as queries:
         inserted, scored, read, missing = run_together(
             connection,
             [
@@ -87,18 +89,18 @@ def test_on_sqlite_one_by_one(sqlite_app):
 
 def test_a_later_statements_error_is_raised_as_sqlalchemy_raises_it(committed, probe_table):
     rows = [{"name": "twice", "seen_at": datetime.now(UTC)}]
-    run_together(db.session.connection(), [_insert.of(rows), (_by_name, {})])
+    run_together(sqlbatch.connection(), [_insert.of(rows), (_by_name, {})])
     db.session.commit()
     with pytest.raises(sa.exc.IntegrityError, match="Duplicate entry"):
-        run_together(db.session.connection(), [(_by_name, {}), _insert.of(rows)])
+        run_together(sqlbatch.connection(), [(_by_name, {}), _insert.of(rows)])
     db.session.rollback()
     # The connection goes on; the first statement of the failed batch changed nothing.
     assert db.session.scalar(sa.select(sa.func.count()).select_from(_probe)) == 1
 
 
 def test_what_cannot_go_together_is_refused_before_anything_is_sent(committed, probe_table):
-    connection = db.session.connection()
-    with SentQueries(db.engine) as queries:
+    connection = sqlbatch.connection()
+    with SentQueries(connection.engine) as queries:
         # The first statement must return rows (SQLAlchemy closes a cursor that has none).
         with pytest.raises(ValueError, match="must return rows"):
             run_together(connection, [(_score, {"names": ["x"], "score": 1}), (_by_name, {})])
@@ -115,22 +117,33 @@ def test_what_cannot_go_together_is_refused_before_anything_is_sent(committed, p
     assert queries.sent == []
 
 
-def test_any_other_text_of_several_statements_is_refused(committed, probe_table):
-    """MULTI_STATEMENTS is on every connection: a text of several statements from anywhere but
-    run_together would run them all and report the first one's outcome only."""
+def test_a_text_of_several_statements_is_refused_by_every_engine(committed, probe_table):
+    """Only the engine of batches takes several statements in one query, and there only from
+    run_together: any other such text would run them all and report the first one's outcome."""
+    two = sa.text("UPDATE batch_probe SET score = 1; SELECT 1")
+    batches = sqlbatch.connection()
+    assert batches.engine is not db.engine
     with pytest.raises(sa.exc.ArgumentError, match="one statement per execution"):
-        db.session.execute(sa.text("UPDATE batch_probe SET score = 1; SELECT 1"))
+        batches.execute(two)
     db.session.rollback()
+    with pytest.raises(sa.exc.ProgrammingError, match="1064"):  # MariaDB: a syntax error
+        db.session.execute(two)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).where(_probe.c.score == 1)) == 0
     assert db.session.execute(sa.text("SELECT 1")).scalar() == 1
 
 
-def test_connections_take_batches_and_keep_sqlalchemys_flags(committed, probe_table):
-    connection = db.session.connection()
+def test_only_the_batch_engines_connections_take_batches_and_all_keep_sqlalchemys_flags(
+    committed, probe_table
+):
+    connection = sqlbatch.connection()
     flags = connection.connection.dbapi_connection.client_flag
     assert flags & CLIENT.MULTI_STATEMENTS
+    usual = db.session.connection().connection.dbapi_connection.client_flag
+    assert not usual & CLIENT.MULTI_STATEMENTS
     # FOUND_ROWS (SQLAlchemy's): an UPDATE that changes nothing still counts the row it matched,
     # which the ORM takes for "the row is there".
-    assert flags & CLIENT.FOUND_ROWS
+    assert flags & CLIENT.FOUND_ROWS and usual & CLIENT.FOUND_ROWS
     run_together(connection, [_insert.of([{"name": "same", "seen_at": datetime.now(UTC)}])])
     again = connection.execute(_score, {"names": ["same"], "score": 0})
     assert again.rowcount == 1

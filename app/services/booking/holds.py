@@ -28,7 +28,7 @@ from app.domain.enums import SlotState
 from app.domain.orders import CancelledBy, OrderStatus
 from app.errors import AppError, Conflict, NotFound
 from app.extensions import db, per_app, redis_store
-from app.infra import cache, gate, queue
+from app.infra import cache, gate, queue, sqlbatch
 from app.infra.groupcommit import GroupCommit, arrivals
 from app.infra.packedsql import PackedSelect, read_together
 from app.infra.sqlbatch import InsertRows, run_together
@@ -205,8 +205,9 @@ def _decide(requests) -> list:
     account_ids = sorted({request.account_id for request in requests})
     patient_ids = sorted({request.patient_id for request in requests})
     schedule_ids = sorted({request.schedule_id for request in requests})
+    connection = sqlbatch.connection()
     locked, their_orders, their_schedules = read_together(
-        db.session.connection(),
+        connection,
         [
             (_LOCK_ACCOUNTS, {"account_ids": account_ids, "patient_ids": patient_ids}),
             (
@@ -253,8 +254,8 @@ def _decide(requests) -> list:
     for schedule_id, indexes in passed.items():
         schedule = schedules[schedule_id]
         shown = _shown_with(schedule)
-        free = slots.read_rows(
-            slots.FREE_SLOTS, {"schedule_id": schedule_id, "count": len(indexes)}
+        free = slots.FREE_SLOTS.rows(
+            connection, {"schedule_id": schedule_id, "count": len(indexes)}
         )
         if len(free) < len(indexes):
             gate.reset(schedule_id, 0)
@@ -411,7 +412,7 @@ def _save(created: list[HeldOrder]):
             statements.append(
                 (slots.MARK_SLOTS, {"slot_ids": slot_ids, "state": state, "updated_at": updated_at})
             )
-    inserted, *marked = run_together(db.session.connection(), statements)
+    inserted, *marked = run_together(sqlbatch.connection(), statements)
     if sum(marked) != len(created):  # the slots are locked by this transaction: never
         raise RuntimeError(f"{sum(marked)} slots marked for {len(created)} orders")
     ids = {slot_id: order_id for order_id, slot_id in inserted}

@@ -51,10 +51,18 @@ _PAGE = (
     .join(Department.__table__, _department.id == _order.department_id)
     .join(Doctor.__table__, _doctor.id == _order.doctor_id)
     .join(Patient.__table__, _patient.id == _order.patient_id)
+    .where(_order.account_id == sa.bindparam("account_id"))
     .order_by(_order.id.desc())
     .limit(sa.bindparam("limit"))
     .offset(sa.bindparam("offset"))
 )
+_PAGE_OF_STATUS = _PAGE.where(_order.status == sa.bindparam("status", type_=_order.status.type))
+_COUNT = (
+    sa.select(sa.func.count())
+    .select_from(Order.__table__)
+    .where(_order.account_id == sa.bindparam("account_id"))
+)
+_COUNT_OF_STATUS = _COUNT.where(_order.status == sa.bindparam("status", type_=_order.status.type))
 _PAYMENTS = (
     sa.select(_payment.order_id, _payment.out_trade_no, _payment.status)
     .where(_payment.order_id.in_(sa.bindparam("order_ids", expanding=True)))
@@ -69,15 +77,15 @@ _REFUNDS = (
 
 def list_orders(account_id, status=None, page=1, per_page=20) -> Page:
     """The account's orders, newest first, optionally of one status."""
-    criteria = [_order.account_id == account_id]
+    # Prebuilt statements: compiled once, their cache keys made once.
+    params = {"account_id": account_id, "limit": per_page, "offset": (page - 1) * per_page}
     if status:
-        criteria.append(_order.status == status)
-    offset = (page - 1) * per_page
-    rows = db.session.execute(_PAGE.where(*criteria), {"limit": per_page, "offset": offset}).all()
+        params["status"] = status
+    rows = db.session.execute(_PAGE_OF_STATUS if status else _PAGE, params).all()
     if rows:
         total = rows[0].total
     else:  # past the last page, or none at all
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(Order).where(*criteria))
+        total = db.session.scalar(_COUNT_OF_STATUS if status else _COUNT, params)
     ids = {"order_ids": [row.id for row in rows]}
     payments = _by_order(db.session.execute(_PAYMENTS, ids)) if rows else {}
     refunds = _by_order(db.session.execute(_REFUNDS, ids)) if rows else {}
