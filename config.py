@@ -233,6 +233,10 @@ class Config:
         # How many reverse proxies (nginx, a load balancer) stand in front and set X-Forwarded-For:
         # the client IP of per-IP limits is read from that many hops. 0: the peer address itself.
         self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+        # One JSON log line per request (method, path, status, duration, request id).
+        self.LOG_REQUESTS = _env_bool("LOG_REQUESTS", True)
+        # Where the gunicorn workers count their metrics together (set by gunicorn.conf.py).
+        self.METRICS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", self.default_database_url)
         if self.SQLALCHEMY_DATABASE_URI.startswith("mysql"):
             # Locking reads and plain reads then agree on what is committed, and InnoDB takes no

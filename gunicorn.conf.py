@@ -7,8 +7,18 @@ gives the production command and docs/performance.md the measurements behind the
 """
 
 import gc
+import glob
+import os
+import tempfile
 
-from app.infra.groupcommit import arrivals
+# The directory where the workers count their metrics together (app/infra/metrics.py): named
+# before anything imports prometheus_client, which reads it once, in the master that then
+# forks the workers. A deployment may name its own (e.g. systemd's RuntimeDirectory).
+_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+os.environ.setdefault(_METRICS_DIR, tempfile.mkdtemp(prefix="booking-metrics-"))
+
+from app.infra import metrics  # noqa: E402 - after the directory is named
+from app.infra.groupcommit import arrivals  # noqa: E402
 
 wsgi_app = "wsgi:app"
 worker_class = "gthread"
@@ -23,6 +33,37 @@ graceful_timeout = 20
 limit_request_line = 8190
 limit_request_fields = 60
 limit_request_field_size = 8190
+# No gunicorn access log: the app writes one JSON line per request (app/api/observed.py), and
+# gunicorn's own messages are JSON lines too.
+accesslog = None
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "app.infra.logs.JsonFormatter"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+def on_starting(server):
+    """Start counting from zero: a previous run's files in the directory are dropped."""
+    for stale in glob.glob(os.path.join(os.environ[_METRICS_DIR], "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker):
+    """A worker ended: its live-only metrics no longer count."""
+    metrics.process_ended(os.environ.get(_METRICS_DIR), worker.pid)
 
 
 def post_worker_init(worker):

@@ -1,17 +1,17 @@
 """The application factory."""
 
-import logging
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import cli, sandbox
 from app.api import register_blueprints as register_api
 from app.api.hot import HotPaths
+from app.api.observed import Observed, name_endpoint
 from app.errors import register_error_handlers as register_errors
 from app.extensions import api, db, migrate, redis_store
-from app.infra import database, sqlbatch
+from app.infra import database, logs, sqlbatch
 from config import load_config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -25,7 +25,8 @@ def create_app(config=None):
     app.config.from_object(config)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.wsgi_app = HotPaths(app, app.wsgi_app)
+    app.wsgi_app = Observed(HotPaths(app, app.wsgi_app), app.config["LOG_REQUESTS"])
+    app.before_request(lambda: name_endpoint(request))
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -34,7 +35,7 @@ def create_app(config=None):
     register_error_handlers(app)
     register_commands(app)
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO)
+        logs.configure()
     return app
 
 

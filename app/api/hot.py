@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 
 from app import errors
 from app.api import public
+from app.api.observed import ENDPOINT
 from app.api.orders import hold_headers
 from app.api.security import bearer_token
 from app.domain import clock
@@ -40,6 +41,7 @@ from app.services.booking import holds
 
 _HOLD = "/api/v1/orders"
 _CALENDAR = re.compile(r"/api/v1/departments/([1-9][0-9]{0,17})/calendar")
+_CALENDAR_RULE = "/api/v1/departments/<int:department_id>/calendar"
 _MAX_HOLD_BODY = 1024  # a hold's body is ~40 bytes; anything bigger is Flask's to judge
 _JSON = "application/json"
 
@@ -69,6 +71,8 @@ class HotPaths:
                     answer = self._calendar(int(match[1]), environ.get("HTTP_IF_NONE_MATCH"))
         if answer is None:
             return self.wsgi_app(environ, start_response)
+        # Answered here: named as Flask's routing names the same endpoint.
+        environ[ENDPOINT] = _HOLD if method == "POST" else _CALENDAR_RULE
         return answer(environ, start_response)
 
     def _calendar(self, department_id, if_none_match) -> Response | None:

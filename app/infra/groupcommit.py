@@ -11,12 +11,12 @@ one transaction waits on MySQL, the requests that arrive queue up for the next o
 
 **Lingering for the threads on their way.** A leader may first wait a few milliseconds (at most
 ``linger`` seconds) while threads of the process that are serving a request could still submit
-(``arrivals``: app.serving counts each thread from the start of its request until the request is
-known to go elsewhere or ends). On a release morning a process's threads come back in a wave:
+(``arrivals``: gunicorn.conf.py's hooks count each thread from the start of its request until
+it is known to go elsewhere or ends). On a release morning a process's threads come back in a wave:
 when a group of 15 holds ends, its threads answer and each takes the next hold; without waiting,
 the first of them led a group of one or two while the other 13 queued behind it, and that small
 group's transaction ran at a fraction of its speed, sharing the GIL with every thread of the wave
-(traced: 20–35 ms of wall time for ~4 ms of its own CPU). Waiting for the wave makes one group of
+(several times its own CPU in wall time). Waiting for the wave makes one group of
 the two, which runs with the others parked. So a thread counts from the start of its request to
 its end, answering included: the threads of the group that just ended, and its leader doing the
 after-group work, are the ones about to come back. A thread serving anything else stops counting
@@ -90,7 +90,7 @@ class Arrivals:
                 self._watchers -= 1
 
 
-# This process's threads, counted by the server that runs them (app/serving.py).
+# This process's threads, counted by the server that runs them (gunicorn.conf.py's hooks).
 arrivals = Arrivals()
 
 

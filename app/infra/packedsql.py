@@ -2,8 +2,8 @@
 
 pymysql is pure Python, and for every result it parses one column definition per column (six
 length-coded strings and a struct each), then every value of every row. A hold group reads ~45
-columns in four statements, and on the release morning that parsing was a quarter of the CPU of
-the group's transaction, which runs one group after another in each process. Asking the server
+columns in four statements, and on the release morning that parsing is a large share of the CPU
+of the group's transaction, which runs one group after another in each process. Asking the server
 for ``JSON_ARRAY(<the columns>)`` instead costs one column definition and one value per row,
 decoded by the C JSON parser; MariaDB and SQLite both have the function.
 

@@ -3,9 +3,9 @@
 A hold group's transaction is the only place where a process's holds wait for each other, one
 group after another, and every round trip to MySQL costs its leader its place at the GIL: the
 leader drops it to wait for the answer and gets it back only when the threads that took it let
-go. Traced on the release-morning benchmark (2 cores, 2 × 16 threads), a group's seven round
-trips took 15–35 ms of wall time for 3–5 ms of its own CPU. Sending the three reads of its rules
-together, and its writes together, makes them three (reads, free numbers, writes) and the commit.
+go, so a group's round trips take several times its own CPU in wall time. Sending the three
+reads of its rules together, and its writes together, makes them three (reads, free numbers,
+writes) and the commit.
 
 On MySQL the statements go as one query of several (``CLIENT.MULTI_STATEMENTS``), on an engine
 of their own: ``register`` makes it beside the app's (same database and options, a small pool)

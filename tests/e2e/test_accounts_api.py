@@ -259,3 +259,41 @@ def test_concurrent_adds_respect_the_limit(user):
         statuses = sorted(response.status_code for response in pool.map(add, range(10, 20)))
     assert statuses == [201] * 5 + [409] * 5
     assert user.patient_count() == 5
+
+
+def test_every_answer_carries_a_request_id_and_a_plain_one_given_is_kept(http):
+    given = http.get("/livez", headers={"X-Request-Id": "phone-abc.123"})
+    assert given.headers["X-Request-Id"] == "phone-abc.123"
+    for odd in ("", "x" * 65, "has space", "引号"):
+        made = http.get("/livez", headers={"X-Request-Id": odd.encode().decode("latin-1")})
+        assert len(made.headers["X-Request-Id"]) == 32 and made.headers["X-Request-Id"] != odd
+    assert http.get("/api/v1/hospitals/999999999").headers["X-Request-Id"]
+
+
+def test_metrics_count_requests_by_route_and_holds_and_notifications_by_outcome(http, user):
+    def scrape():
+        response = http.get("/metrics")
+        assert response.status_code == 200
+        return response.text
+
+    http.get("/api/v1/hospitals/999999999")
+    http.get("/no/such/path/at/all")
+    text = scrape()
+    assert (
+        'booking_http_request_duration_seconds_count{endpoint="/api/v1/hospitals/<int:hospital_id>",'
+        'method="GET",status="404"}' in text
+    )
+    assert 'endpoint="unmatched",method="GET",status="404"' in text
+    assert "/no/such/path" not in text  # one series for every unknown path
+    refused = user.call(
+        "POST",
+        "/api/v1/orders",
+        json={"schedule_id": 999999999, "patient_id": 1},
+        headers={"Idempotency-Key": "metrics-probe-1"},
+    )
+    assert refused.status_code == 404
+    assert 'booking_holds_total{outcome="not_found"}' in scrape()
+    rejected = http.post("/webhooks/alipay", data={"out_trade_no": "x"})
+    assert rejected.status_code == 400
+    assert 'booking_payment_notifications_total{channel="alipay",outcome="rejected"}' in scrape()
+    assert "booking_jobs_failed{queue=" in scrape()

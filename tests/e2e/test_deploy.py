@@ -7,6 +7,7 @@ gunicorn talk over 127.0.0.1. The WeChat stand-in is called directly on gunicorn
 to WeChat, not through our proxy), since the site refuses /sandbox.
 """
 
+import json
 import os
 import time
 from datetime import timedelta
@@ -215,3 +216,51 @@ def test_the_app_sees_the_client_address_nginx_saw(app, web):
     with app.app_context():
         keys = set(redis_store.client.scan_iter("ratelimit:sms-ip-hour:*"))
     assert keys == {f"ratelimit:sms-ip-hour:{CLIENT_ADDRESS}".encode()}
+
+
+def _metric(text, name, **labels) -> float:
+    """The value of one series in a Prometheus text exposition (0 when absent)."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{wanted}}} ") or (not labels and line.startswith(name + " ")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_add_up_every_workers_requests_and_only_gunicorn_serves_them(direct, web):
+    def livez_count():
+        text = direct.get("/metrics").text
+        return _metric(
+            text,
+            "booking_http_request_duration_seconds_count",
+            endpoint="/livez",
+            method="GET",
+            status="200",
+        )
+
+    before = livez_count()
+    for _ in range(40):  # over two workers: each counts its own, the scrape adds them up
+        assert web.get("/livez").status_code == 200
+    assert livez_count() - before == 40
+    scraped = direct.get("/metrics")
+    assert scraped.headers["Content-Type"].startswith("text/plain; version=")
+    assert 'booking_jobs_queued{queue="default"}' in scraped.text
+    assert web.get("/metrics").status_code == 404
+
+
+def test_logs_are_json_lines_with_the_request_id_nginx_gave(stack, web):
+    gunicorn, _ = stack
+    answer = web.get("/api/v1/hospitals/999999999")
+    request_id = answer.headers["X-Request-Id"]
+    assert len(request_id) == 32  # nginx's $request_id, passed on and sent back
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = [json.loads(line) for line in gunicorn.log_path.read_text().splitlines() if line]
+        mine = [line for line in lines if line.get("request_id") == request_id]
+        if mine:
+            break
+        time.sleep(0.05)
+    (access,) = [line for line in mine if line["logger"] == "access"]
+    assert (access["status"], access["endpoint"]) == (404, "/api/v1/hospitals/<int:hospital_id>")
+    assert access["client"] == CLIENT_ADDRESS
+    assert all("time" in line and "level" in line for line in lines)

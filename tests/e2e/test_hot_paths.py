@@ -18,7 +18,7 @@ from tests.e2e.clients import expect, hold, patient_of
 @pytest.fixture
 def flask_calls(served):
     """How many requests went past the hot paths to Flask (a list, one entry per path)."""
-    hot = served.app.wsgi_app
+    hot = served.app.wsgi_app.wsgi_app  # inside the observing layer (app/api/observed.py)
     assert isinstance(hot, HotPaths)
     behind, calls = hot.wsgi_app, []
 
@@ -53,15 +53,17 @@ def still_counted(served):
 
 @pytest.fixture
 def without_hot_paths(served):
-    """Call ``without_hot_paths(request)`` to make a request go straight to Flask."""
-    hot = served.app.wsgi_app
+    """Call ``without_hot_paths(request)`` to make a request go straight to Flask (still
+    observed, as every request is)."""
+    observed = served.app.wsgi_app
+    hot = observed.wsgi_app
 
     def call(request):
-        served.app.wsgi_app = hot.wsgi_app
+        observed.wsgi_app = hot.wsgi_app
         try:
             return request()
         finally:
-            served.app.wsgi_app = hot
+            observed.wsgi_app = hot
 
     return call
 

@@ -28,7 +28,7 @@ from app.domain.enums import SlotState
 from app.domain.orders import CancelledBy, OrderStatus
 from app.errors import AppError, Conflict, NotFound
 from app.extensions import db, per_app, redis_store
-from app.infra import cache, gate, queue, sqlbatch
+from app.infra import cache, gate, metrics, queue, sqlbatch
 from app.infra.groupcommit import GroupCommit, arrivals
 from app.infra.packedsql import PackedSelect, read_together
 from app.infra.sqlbatch import InsertRows, run_together
@@ -54,6 +54,16 @@ def hold_slot(
     Holds that threads of this process ask for at the same moment share one transaction (see
     app/infra/groupcommit.py); each is decided exactly as if it were alone.
     """
+    try:
+        order, created = _hold(caller, schedule_id, patient_id, idempotency_key, now)
+    except AppError as refused:
+        metrics.hold_outcome(refused.code)
+        raise
+    metrics.hold_outcome("created" if created else "replayed")
+    return order, created
+
+
+def _hold(caller, schedule_id, patient_id, idempotency_key, now):
     now = now or clock.now()
     account_id = getattr(caller, "id", caller)
     # One Redis round trip before any MySQL work: a retry of a hold that succeeded is let

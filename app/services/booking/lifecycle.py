@@ -65,7 +65,7 @@ def expire_hold(order_id, now=None) -> bool:
     """Expire an unpaid hold whose time is up and free its slot; False if there was nothing to do.
 
     Safe to run twice and to race a cancel or a payment: all lock the order row first and
-    re-check its state. (The payment issue refunds a payment that arrives after this.)
+    re-check its state; a payment that arrives after this is refunded in full.
     """
     now = now or clock.now()
     with transaction():
