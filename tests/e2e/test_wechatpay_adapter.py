@@ -16,6 +16,7 @@ from app.integrations.wechatpay import (
     WeChatPayUnavailable,
 )
 from app.protocols import wechatpay as protocol
+from app.sandbox import wechatpay as sandbox_wechatpay
 from config import public_pem, rsa_private_pem
 from tests.e2e.wechat_helpers import new_openid
 from tests.e2e.wechatpay_helpers import (
@@ -238,12 +239,14 @@ def test_closing_a_paid_order_is_refused(ctx, payer, receiver):
     assert refused.value.code == "ORDERPAID"
 
 
-def test_an_order_past_its_time_expire_cannot_be_paid(ctx, payer):
+def test_an_order_past_its_time_expire_cannot_be_paid(ctx, payer, monkeypatch):
     out_trade_no = new_out_trade_no()
     wechatpay.prepay(
-        out_trade_no, DESCRIPTION, 100, new_openid(), china_now() + timedelta(seconds=2)
+        out_trade_no, DESCRIPTION, 100, new_openid(), china_now() + timedelta(minutes=2)
     )
-    time.sleep(2.1)
+    # The stand-in's clock (it serves in this process), three minutes on.
+    later = china_now() + timedelta(minutes=3)
+    monkeypatch.setattr(sandbox_wechatpay, "_now", lambda: later.replace(microsecond=0))
 
     payer.pay(out_trade_no, expect=409)
 
