@@ -76,10 +76,40 @@ async function tap(page, selector) {
   await simulate.sleep(0);
 }
 
+/** Tap the element matching `selector` whose text contains `words`. */
+async function tapText(page, selector, words) {
+  const node = page.querySelectorAll(selector).find((n) => n.dom.textContent.includes(words));
+  if (!node) throw new Error(`no ${selector} says ${words}`);
+  node.dispatchEvent('tap');
+  await simulate.sleep(0);
+  await simulate.sleep(0);
+}
+
+/** Type `value` into the input matching `selector` (an input event, as WeChat sends it). */
+async function type(page, selector, value) {
+  const node = find(page, selector);
+  if (!node) throw new Error(`nothing matches ${selector}`);
+  node.dispatchEvent('input', { detail: { value } });
+  await simulate.sleep(0);
+  await simulate.sleep(0);
+}
+
 /** The last navigation a page asked for. */
 function lastNavigation() {
   const list = wx.__fake.navigations;
   return list[list.length - 1];
 }
 
-module.exports = { SRC, find, openPage, closeAll, waitFor, settled, text, tap, lastNavigation };
+module.exports = {
+  SRC,
+  find,
+  openPage,
+  closeAll,
+  waitFor,
+  settled,
+  text,
+  tap,
+  tapText,
+  type,
+  lastNavigation,
+};
