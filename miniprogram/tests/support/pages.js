@@ -5,8 +5,11 @@ const simulate = require('miniprogram-simulate');
 const SRC = path.resolve(__dirname, '../../src');
 const opened = [];
 
-/** Open 'pages/home/index' (or '/packages/…?a=1'): render, attach, onLoad(query), onShow. */
-function openPage(address, query = {}) {
+/**
+ * Open 'pages/home/index' (or '/packages/…?a=1'): render, attach, onLoad(query), onShow.
+ * options.config overrides settings of src/config for this page (e.g. a faster poll).
+ */
+function openPage(address, query = {}, options = {}) {
   const [pagePath, search] = address.replace(/^\//, '').split('?');
   const params = Object.assign({}, query);
   if (search) {
@@ -14,6 +17,13 @@ function openPage(address, query = {}) {
   }
   // The simulator require()s the page's JS; a fresh registry makes it run (and register) again.
   jest.resetModules();
+  if (options.config) {
+    const config = require(path.join(SRC, 'config/index'));
+    Object.keys(options.config).forEach((key) => {
+      const value = options.config[key];
+      config[key] = typeof value === 'object' ? { ...config[key], ...value } : value;
+    });
+  }
   const id = simulate.load(path.join(SRC, pagePath), { rootPath: SRC });
   const page = simulate.render(id);
   page.attach(document.createElement('parent-wrapper'));
