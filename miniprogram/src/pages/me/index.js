@@ -44,9 +44,6 @@ Component({
       this.setData({ elder: on });
       this.toast(on ? '已开启长辈模式' : '已关闭长辈模式');
     },
-    toggleElder() {
-      this.onElder({ detail: { value: !this.data.elder } });
-    },
     openOrders() {
       nav.go('orders');
     },
