@@ -57,5 +57,12 @@ $(MP)/tools/ci/node_modules/.installed: $(MP)/tools/ci/package-lock.json
 miniprogram-ci: $(MP)/node_modules/.installed $(MP)/tools/ci/node_modules/.installed
 	cd $(MP)/tools/ci && timeout 600 node compile.js
 
+# PNGs of the main pages as the simulator renders them, through headless Debian chromium
+# (apt-get install -y chromium fonts-wqy-microhei), into miniprogram/docs/screenshots.
+miniprogram-screenshots: $(MP)/node_modules/.installed
+	cd $(MP) && html=$$(mktemp -d) && \
+	  SCREENSHOT_HTML_DIR=$$html npx jest -c tools/screenshots/jest.config.js && \
+	  node tools/screenshots/shoot.js $$html docs/screenshots && rm -rf $$html
+
 clean:
 	rm -rf $(VENV) instance/dev.db .pytest_cache .ruff_cache $(MP)/node_modules $(MP)/tools/ci/node_modules

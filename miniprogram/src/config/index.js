@@ -11,6 +11,14 @@ const API_BASE = {
   release: 'https://api.example.com',
 };
 
+/**
+ * Versions that run against `make run`'s sandbox stand-ins: WeChat's servers cannot know a
+ * local backend, so there the login code comes from POST /sandbox/wechat/login-code and
+ * paying is done by POST /sandbox/wechatpay/pay (the stand-in then notifies the backend, which
+ * alone marks the order paid). Never true for release.
+ */
+const SANDBOX = { develop: true, trial: false, release: false };
+
 /** Every API call gives up after this long (the wrapper aborts it and reports 网络超时). */
 const REQUEST_TIMEOUT_MS = 10000;
 
@@ -34,6 +42,7 @@ const SUBSCRIBE_TEMPLATES = {
 
 module.exports = {
   API_BASE,
+  SANDBOX,
   REQUEST_TIMEOUT_MS,
   PAYMENT_POLL,
   QUEUE_REFRESH_MS,

@@ -39,6 +39,11 @@ function baseUrl() {
   return config.API_BASE[envVersion()] || config.API_BASE.develop;
 }
 
+/** Whether this version talks to `make run`'s sandbox stand-ins instead of WeChat. */
+function sandboxEnabled() {
+  return config.SANDBOX[envVersion()] === true;
+}
+
 function toError(res) {
   const body = res.data && typeof res.data === 'object' ? res.data : {};
   if (body.code && body.message) {
@@ -54,7 +59,7 @@ function toError(res) {
 }
 
 /** One HTTP exchange; resolves {statusCode, data} for any status, rejects on no answer. */
-function send(method, path, data, header) {
+function send(method, path, data, header, prefix = '/api/v1') {
   return new Promise((resolve, reject) => {
     let settled = false;
     let timer = null;
@@ -65,7 +70,7 @@ function send(method, path, data, header) {
       fn(value);
     };
     const task = wx.request({
-      url: baseUrl() + '/api/v1' + path,
+      url: baseUrl() + prefix + path,
       method,
       data,
       header,
@@ -92,6 +97,26 @@ function send(method, path, data, header) {
 
 let loggingIn = null;
 
+/**
+ * A call to the sandbox's control endpoints (/sandbox/...), which act as the patient's phone
+ * against `make run`. Only where sandboxEnabled().
+ */
+async function sandbox(path, data) {
+  const res = await send('POST', path, data, { 'Content-Type': 'application/json' }, '/sandbox');
+  if (res.statusCode >= 200 && res.statusCode < 300) return res.data;
+  throw toError(res);
+}
+
+/** The sandbox's stand-in for wx.login: a code for this phone's own made-up openid. */
+async function sandboxLoginCode() {
+  let openid = wx.getStorageSync('sandbox.openid');
+  if (!openid) {
+    openid = 'o_devtools_' + Math.random().toString(36).slice(2, 12);
+    wx.setStorageSync('sandbox.openid', openid);
+  }
+  return (await sandbox('/wechat/login-code', { openid })).code;
+}
+
 function wxLoginCode() {
   return new Promise((resolve, reject) => {
     wx.login({
@@ -110,7 +135,7 @@ function login() {
     loggingIn = (async () => {
       let code;
       try {
-        code = await wxLoginCode();
+        code = sandboxEnabled() ? await sandboxLoginCode() : await wxLoginCode();
       } catch (err) {
         throw new ApiError({ code: 'login_failed', message: MESSAGES.login });
       }
@@ -174,6 +199,8 @@ module.exports = {
   request,
   login,
   baseUrl,
+  sandbox,
+  sandboxEnabled,
   messageOf,
   get: (path, data, options) => request('GET', path, data, options),
   post: (path, data, options) => request('POST', path, data, options),

@@ -43,7 +43,8 @@ function installWx() {
     removeStorageSync: (key) => {
       fake.storage.delete(key);
     },
-    getAccountInfoSync: () => ({ miniProgram: { appId: 'touristappid', envVersion: 'develop' } }),
+    // 'trial': the production paths (wx.login, wx.requestPayment); tests of the sandbox set 'develop'.
+    getAccountInfoSync: () => ({ miniProgram: { appId: 'touristappid', envVersion: 'trial' } }),
     navigateTo: nav('navigateTo'),
     redirectTo: nav('redirectTo'),
     switchTab: nav('switchTab'),

@@ -10,6 +10,7 @@ const LOGIN = [
 
 describe('services/request', () => {
   test('calls the develop origin with the bearer token and resolves the body', async () => {
+    wx.getAccountInfoSync = () => ({ miniProgram: { envVersion: 'develop' } });
     storage.setToken('t1');
     const calls = fakeApi({ 'GET /me': [200, { id: 1 }] });
     await expect(api.get('/me')).resolves.toEqual({ id: 1 });

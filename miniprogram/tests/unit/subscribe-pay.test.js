@@ -68,3 +68,57 @@ describe('utils/pay', () => {
     expect(wx.__fake.payments).toHaveLength(0);
   });
 });
+
+describe('against make run’s sandbox (develop)', () => {
+  beforeEach(() => {
+    wx.getAccountInfoSync = () => ({ miniProgram: { envVersion: 'develop' } });
+  });
+
+  test('signs in with a code of the WeChat stand-in for this phone’s own openid', async () => {
+    storage.clearToken();
+    const calls = [];
+    wx.__fake.requestHandler = (options) => {
+      const url = new URL(options.url);
+      calls.push({ path: url.pathname, data: options.data });
+      const answers = {
+        '/sandbox/wechat/login-code': { code: 'sandbox-code' },
+        '/api/v1/auth/wechat': { token: 'dev-token' },
+        '/api/v1/me': { id: 1 },
+      };
+      Promise.resolve().then(() =>
+        options.success({ statusCode: 200, data: answers[url.pathname] }),
+      );
+      return { abort() {} };
+    };
+    const { get } = require('../../src/services/request');
+    await expect(get('/me')).resolves.toEqual({ id: 1 });
+    expect(calls.map((c) => c.path)).toEqual([
+      '/sandbox/wechat/login-code',
+      '/api/v1/auth/wechat',
+      '/api/v1/me',
+    ]);
+    expect(calls[0].data.openid).toMatch(/^o_devtools_/);
+    expect(calls[1].data).toEqual({ code: 'sandbox-code' });
+    expect(wx.getStorageSync('sandbox.openid')).toBe(calls[0].data.openid);
+  });
+
+  test('pays through the WeChat Pay stand-in after the patient confirms', async () => {
+    const calls = fakeApi({
+      'POST /orders/9/payments': [200, { out_trade_no: 'T9', params: PARAMS }],
+    });
+    wx.__fake.requestHandler = ((handler) => (options) => {
+      if (options.url.includes('/sandbox/wechatpay/pay')) {
+        calls.push({ key: 'sandbox pay', data: options.data });
+        Promise.resolve().then(() =>
+          options.success({ statusCode: 200, data: { notified: true } }),
+        );
+        return { abort() {} };
+      }
+      return handler(options);
+    })(wx.__fake.requestHandler);
+    await expect(payOrder(9, 5000)).resolves.toBe('paid');
+    expect(wx.__fake.modals[0].content).toContain('¥50.00');
+    expect(calls[1]).toEqual({ key: 'sandbox pay', data: { out_trade_no: 'T9' } });
+    expect(wx.__fake.payments).toHaveLength(0);
+  });
+});

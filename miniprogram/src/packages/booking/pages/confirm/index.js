@@ -134,7 +134,7 @@ Component({
       // Asked from the tap itself, as WeChat requires; paying goes on whatever the answer.
       subscribe
         .ask(PAY_SUBSCRIPTIONS)
-        .then(() => payOrder(id))
+        .then(() => payOrder(id, this.data.order.amount_fen))
         .then((outcome) => {
           if (outcome === 'cancelled') {
             this.toast('支付未完成，请在倒计时结束前完成支付');

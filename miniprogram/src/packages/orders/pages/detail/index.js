@@ -99,7 +99,7 @@ Component({
       this.setData({ busy: true });
       subscribe
         .ask(['booking_confirmed', 'visit_reminder', 'stop_clinic'])
-        .then(() => payOrder(this.orderId))
+        .then(() => payOrder(this.orderId, this.data.order.amount_fen))
         .then((outcome) => {
           if (outcome === 'cancelled') this.toast('支付未完成');
           else nav.go('payResult', { id: this.orderId });
