@@ -54,7 +54,10 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error('miniprogram-ci failed:', err && (err.stack || err.message || err));
-  process.exit(1);
-});
+// miniprogram-ci leaves its compiler process running: end explicitly once the result is in.
+main()
+  .then(() => process.exit(0))
+  .catch((err) => {
+    console.error('miniprogram-ci failed:', err && (err.stack || err.message || err));
+    process.exit(1);
+  });
