@@ -22,4 +22,19 @@ function logout() {
   return api.post('/auth/logout');
 }
 
-module.exports = { loginWithWechat, getMe, bindPhone, logout };
+/** PATCH /me {nickname} → the account. */
+function updateMe(changes) {
+  return api.patch('/me', changes);
+}
+
+/** GET /me/export: everything kept about the account holder and their patients, unmasked. */
+function exportMe() {
+  return api.get('/me/export');
+}
+
+/** DELETE /me (204): close the account; tokens revoked, patients anonymised. */
+function deleteMe() {
+  return api.del('/me');
+}
+
+module.exports = { loginWithWechat, getMe, bindPhone, logout, updateMe, exportMe, deleteMe };

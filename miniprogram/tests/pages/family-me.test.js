@@ -232,4 +232,16 @@ describe('settings page', () => {
     expect(text(page, '.unavailable')).toContain('消息提醒设置暂未开放');
     expect(page.data.error).toBe('');
   });
+
+  test('closes the account after confirming, then starts over at home', async () => {
+    const calls = fakeApi({ 'GET /subscriptions': [200, []], 'DELETE /me': [204, undefined] });
+    const page = openPage('packages/me/pages/settings/index');
+    await settled(page);
+    await tap(page, '.delete-account');
+    await waitFor(() => lastNavigation() && lastNavigation().kind === 'reLaunch');
+    expect(wx.__fake.modals[0].title).toBe('注销账号');
+    expect(calls.map((c) => c.key)).toContain('DELETE /me');
+    expect(storage.getToken()).toBe('');
+    expect(lastNavigation().url).toBe('/pages/home/index');
+  });
 });

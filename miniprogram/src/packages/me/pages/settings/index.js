@@ -4,6 +4,10 @@
  */
 const pageBehavior = require('../../../../behaviors/page');
 const subscriptions = require('../../../../services/subscriptions');
+const auth = require('../../../../services/auth');
+const { messageOf } = require('../../../../services/request');
+const storage = require('../../../../utils/storage');
+const nav = require('../../../../utils/nav');
 const { SUBSCRIPTION_KINDS } = require('../../../../constants/index');
 const subscribe = require('../../../../utils/subscribe');
 
@@ -45,6 +49,26 @@ Component({
         this.setData({
           kinds: SUBSCRIPTION_KINDS.map((k) => ({ ...k, remaining: remaining[k.value] || 0 })),
         });
+      });
+    },
+    onDeleteAccount() {
+      wx.showModal({
+        title: '注销账号',
+        content:
+          '注销后将无法登录此账号，就诊人信息将被匿名化（已有挂号记录由医院按规定保存）。确定注销吗？',
+        confirmText: '注销',
+        confirmColor: '#b42318',
+        success: async (res) => {
+          if (!res.confirm) return;
+          try {
+            await auth.deleteMe();
+            storage.clearToken();
+            this.toast('账号已注销');
+            wx.reLaunch({ url: nav.PAGES.home });
+          } catch (err) {
+            this.toast(messageOf(err));
+          }
+        },
       });
     },
     onSubscribe(e) {
