@@ -1,7 +1,8 @@
 /**
  * The real backend for the end-to-end journeys, started as `make run` starts it (create-db,
  * db upgrade, seed-demo, then serve) but on a free loopback port, a throwaway SQLite file and
- * its own Redis database, which it empties first. stop() kills the whole process group.
+ * its own Redis database, which it empties first. stop() kills the whole process group and
+ * removes the SQLite file and the server log (MINIPROGRAM_E2E_KEEP=1 keeps them).
  */
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -97,8 +98,9 @@ async function start() {
     if ((await get(port, '/livez')) === 200) return backend;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  const logText = fs.readFileSync(path.join(dir, 'server.log'), 'utf8').slice(-2000);
   stop(backend);
-  throw new Error(`the backend did not answer on port ${port}; see ${dir}/server.log`);
+  throw new Error(`the backend did not answer on port ${port}:\n${logText}`);
 }
 
 function stop(backend) {
@@ -110,6 +112,8 @@ function stop(backend) {
   } catch (err) {
     // Already gone.
   }
+  // The database and the log go with it, unless kept to look at.
+  if (!process.env.MINIPROGRAM_E2E_KEEP) fs.rmSync(backend.dir, { recursive: true, force: true });
 }
 
 module.exports = { start, stop, REDIS_URL };
