@@ -5,7 +5,8 @@
 const fs = require('fs');
 const path = require('path');
 const { fakeApi } = require('../support/fake-api');
-const { SRC, openPage, waitFor, text } = require('../support/pages');
+const { SRC, openPage, waitFor, text, find } = require('../support/pages');
+const storage = require('../../src/utils/storage');
 
 const app = JSON.parse(fs.readFileSync(path.join(SRC, 'app.json'), 'utf8'));
 const PAGES = app.pages.concat(
@@ -35,5 +36,12 @@ describe.each(PAGES)('%s', (page) => {
       `${page} to settle`,
     );
     expect(text(rendered)).toMatch(/[\u4e00-\u9fff]/);
+  });
+
+  test('renders in 长辈模式 when it is on', () => {
+    storage.setElder(true);
+    fakeApi({});
+    const rendered = openPage(page, { id: '1', q: '咳嗽' });
+    expect(find(rendered, '.elder')).toBeTruthy();
   });
 });

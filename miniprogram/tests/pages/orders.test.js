@@ -41,6 +41,23 @@ describe('order list page', () => {
     expect(text(page)).toContain('暂无订单');
   });
 
+  test('loads the next page at the end of the list', async () => {
+    const calls = fakeApi({
+      'GET /orders': (req) =>
+        req.data.page === 1
+          ? [200, { items: [f.order()], page: 1, per_page: 20, total: 2 }]
+          : [200, { items: [f.order({ id: 79 })], page: 2, per_page: 20, total: 2 }],
+    });
+    const page = openPage('packages/orders/pages/list/index');
+    await settled(page);
+    expect(text(page, '.list-end')).toContain('上拉加载更多');
+    await page.instance.onReachBottom();
+    expect(page.data.orders.map((o) => o.id)).toEqual([77, 79]);
+    expect(text(page, '.list-end')).toContain('没有更多了');
+    await page.instance.onReachBottom();
+    expect(calls).toHaveLength(2);
+  });
+
   test('opens an order', async () => {
     fakeApi({ 'GET /orders': [200, f.page([f.order()])] });
     const page = openPage('packages/orders/pages/list/index');
