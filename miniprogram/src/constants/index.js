@@ -98,6 +98,12 @@ const REFUND_QUOTE_REASON = {
   not_cancellable: '该订单当前不能取消',
 };
 
+/** What a patient can do about a booking refusal, by the refusal's `reason` (422 not_eligible). */
+const NOT_ELIGIBLE_HINT = {
+  sex_restricted: '请更换就诊人，或选择其他科室。',
+  age_restricted: '请更换就诊人，或选择适合年龄的科室。',
+};
+
 /** Order states in which the visit is still ahead (cancel, reschedule, ticket, check-in). */
 const ACTIVE_STATUSES = ['pending_payment', 'booked', 'checked_in', 'called'];
 
@@ -114,5 +120,6 @@ module.exports = {
   PAYMENT_CHANNEL,
   SUBSCRIPTION_KINDS,
   REFUND_QUOTE_REASON,
+  NOT_ELIGIBLE_HINT,
   ACTIVE_STATUSES,
 };

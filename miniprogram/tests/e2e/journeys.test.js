@@ -166,6 +166,7 @@ test('a male patient booking 妇科 reads the server’s refusal', async () => {
   await tap(page, '.submit');
   await waitFor(() => page.data.refusal, 10000, 'the refusal');
   expect(text(page, '.refusal')).toContain('该科室仅接诊女性患者');
+  expect(text(page, '.refusal-hint')).toContain('请更换就诊人'); // the server's reason: sex_restricted
   expect(page.data.order).toBeNull();
 });
 

@@ -263,6 +263,7 @@ describe('confirm page', () => {
     await tap(page, '.submit');
     await waitFor(() => page.data.refusal);
     expect(text(page, '.refusal')).toContain('该科室仅接诊 14 岁及以下患者');
+    expect(text(page, '.refusal-hint')).toContain('请更换就诊人');
     expect(page.data.order).toBeNull();
   });
 

@@ -11,6 +11,7 @@ const { yuan, dayLabel, clock, secondsUntil, mmss } = require('../../../../utils
 const subscribe = require('../../../../utils/subscribe');
 const { payOrder } = require('../../../../utils/pay');
 const nav = require('../../../../utils/nav');
+const { NOT_ELIGIBLE_HINT } = require('../../../../constants/index');
 
 /** Asked for on the pay tap: what a booked patient will want to hear about. */
 const PAY_SUBSCRIPTIONS = ['booking_confirmed', 'visit_reminder', 'stop_clinic'];
@@ -30,6 +31,7 @@ Component({
     patientId: null,
     submitting: false,
     refusal: '',
+    refusalHint: '',
     order: null,
     countdown: '',
     expired: false,
@@ -80,7 +82,7 @@ Component({
     },
     onPatient(e) {
       this.attemptKey = null;
-      this.setData({ patientId: e.currentTarget.dataset.id, refusal: '' });
+      this.setData({ patientId: e.currentTarget.dataset.id, refusal: '', refusalHint: '' });
     },
     addPatient() {
       nav.go('familyEdit', { from: 'confirm' });
@@ -93,7 +95,7 @@ Component({
       if (this.data.submitting) return;
       // One key per attempt; a retry after a lost answer reuses it, so nothing is held twice.
       this.attemptKey = this.attemptKey || orders.newIdempotencyKey();
-      this.setData({ submitting: true, refusal: '' });
+      this.setData({ submitting: true, refusal: '', refusalHint: '' });
       try {
         const order = await orders.createOrder(
           this.query.scheduleId,
@@ -108,7 +110,8 @@ Component({
         this.startCountdown();
       } catch (err) {
         if (err.status) this.attemptKey = null;
-        this.setData({ refusal: messageOf(err) });
+        const reason = err.body && err.body.reason;
+        this.setData({ refusal: messageOf(err), refusalHint: NOT_ELIGIBLE_HINT[reason] || '' });
       } finally {
         this.setData({ submitting: false });
       }
