@@ -32,7 +32,7 @@ test: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-cache
 
 # The WeChat mini-program (miniprogram/README.md): lint, DevTools' checks, jest (its end-to-end
 # journeys start the backend from .venv on a free port, with a SQLite file and Redis db 10).
