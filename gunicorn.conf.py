@@ -17,8 +17,11 @@ import tempfile
 _METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 os.environ.setdefault(_METRICS_DIR, tempfile.mkdtemp(prefix="booking-metrics-"))
 
+from gunicorn.glogging import Logger  # noqa: E402
+
 from app.infra import metrics  # noqa: E402 - after the directory is named
 from app.infra.groupcommit import arrivals  # noqa: E402
+from app.infra.logs import JsonFormatter  # noqa: E402
 
 wsgi_app = "wsgi:app"
 worker_class = "gthread"
@@ -33,26 +36,23 @@ graceful_timeout = 20
 limit_request_line = 8190
 limit_request_fields = 60
 limit_request_field_size = 8190
-# No gunicorn access log: the app writes one JSON line per request (app/api/observed.py), and
-# gunicorn's own messages are JSON lines too.
-accesslog = None
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "app.infra.logs.JsonFormatter"}},
-    "handlers": {
-        "stderr": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "stream": "ext://sys.stderr",
-        }
-    },
-    "root": {"handlers": ["stderr"], "level": "INFO"},
-    "loggers": {
-        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-    },
-}
+
+
+class JsonLogger(Logger):
+    """gunicorn's own messages as JSON lines, like the app's; no access log from gunicorn: the
+    app writes one line per request (app/api/observed.py)."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(JsonFormatter())
+
+    @property
+    def access_log_enabled(self):
+        return False
+
+
+logger_class = JsonLogger
 
 
 def on_starting(server):

@@ -32,4 +32,4 @@ cat <<MSG
 
 MSG
 $VENV/bin/gunicorn --config gunicorn.conf.py --bind "$HOST:$PORT" \
-  --workers "${WEB_CONCURRENCY:-2}" --threads 4 --access-logfile - wsgi:app
+  --workers "${WEB_CONCURRENCY:-2}" --threads 4 wsgi:app
