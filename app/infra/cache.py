@@ -23,7 +23,8 @@ from datetime import datetime
 import redis
 from flask import current_app
 
-from app.extensions import redis_store
+from app.extensions import per_app, redis_store
+from app.infra.groupcommit import OneAtATime
 
 log = logging.getLogger(__name__)
 
@@ -70,20 +71,46 @@ def cached_document(scope, field, compute, now: datetime) -> Document:
     ``compute`` returns ``(value, valid_until)``: the value in its wire form (what the endpoint's
     schema dumps), and when it stops being true by itself (e.g. the next release time; None for
     never). It is served until then or for CATALOGUE_CACHE_SECONDS, whichever comes first.
+
+    On a miss one thread of the process computes the answer while the others that miss it
+    meanwhile wait and read what it stored: at the release time hundreds of phones open the
+    same department at once, and each would otherwise make MySQL build the same page.
     """
-    key, version_key = _KEY.format(scope), _VERSION_KEY.format(scope)
-    version = None
+    key = _KEY.format(scope)
     try:
         document = _valid_entry(key, field, now)
-        if document is not None:
-            return document
+    except redis.RedisError as error:
+        log.warning("catalogue cache read failed: %s", error)
+        return _computed(compute, now)[0]
+    if document is not None:
+        return document
+    filled = []
+    fills = per_app("catalogue_cache_fills", lambda config: OneAtATime())
+    if fills.run((scope, field), lambda: filled.append(_fill(scope, field, compute, now))):
+        return filled[0]
+    try:  # another thread filled it (or failed to, or raced a change): read it, else compute
+        document = _valid_entry(key, field, now)
+    except redis.RedisError:
+        document = None
+    return document if document is not None else _fill(scope, field, compute, now)
+
+
+def _computed(compute, now) -> tuple[Document, datetime | None]:
+    value, valid_until = compute(now)
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return Document(body, _etag(body)), valid_until
+
+
+def _fill(scope, field, compute, now) -> Document:
+    """Compute the document and store it, unless the scope changed meanwhile."""
+    key, version_key = _KEY.format(scope), _VERSION_KEY.format(scope)
+    try:
         # Noted before MySQL is read: an invalidation from now on moves it.
         version = (_client().get(version_key) or b"0").decode()
     except redis.RedisError as error:
         log.warning("catalogue cache read failed: %s", error)
-    value, valid_until = compute(now)
-    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    document = Document(body, _etag(body))
+        version = None
+    document, valid_until = _computed(compute, now)
     if version is not None:
         _store(key, version_key, version, field, document, valid_until, now)
     return document

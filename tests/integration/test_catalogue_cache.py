@@ -1,6 +1,8 @@
 """The catalogue read cache in real Redis: answers served from Redis, invalidated by scope."""
 
 import json
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -192,3 +194,29 @@ def test_the_catalogue_scope_is_invalidated_by_itself(session):
     assert _read(cache.CATALOGUE, "hospitals", compute, now) == {"n": 1}
     cache.invalidate(cache.CATALOGUE)
     assert _read(cache.CATALOGUE, "hospitals", compute, now) == {"n": 2}
+
+
+def test_a_miss_met_by_many_threads_at_once_is_computed_once(committed):
+    """At the release time hundreds of phones open the same department at once: one thread
+    of the process computes the answer, the others wait and read what it stored."""
+    app, calls, answers = committed, [], []
+    scope, now = cache.department(10**9), clock.now()
+    arrived = threading.Barrier(8)
+
+    def compute(now):
+        calls.append(now)
+        time.sleep(0.3)  # the others arrive while this one computes
+        return {"n": len(calls)}, None
+
+    def read():
+        with app.app_context():
+            arrived.wait(5)
+            answers.append(json.loads(cache.cached_document(scope, "tree", compute, now).body))
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1
+    assert answers == [{"n": 1}] * 8
