@@ -495,6 +495,11 @@ def main(argv=None) -> int:
     integrity, fast, complete = report(
         args, about, prepare_seconds, check, warm, livez, holds, calendar
     )
+    return exit_code(args, started, integrity, fast, complete)
+
+
+def exit_code(args, started, integrity, fast, complete) -> int:
+    """Print the run's total time; the exit code its checks give (see bench/README.md)."""
     print(f"\ntotal {time.monotonic() - started:.1f} s")
     if not integrity:
         return EXIT_INTEGRITY
@@ -505,9 +510,14 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run(main_function):
+    """Run a benchmark's ``main`` as a command: its exit code, 130 on Ctrl-C."""
     try:
-        sys.exit(main())
+        sys.exit(main_function())
     except KeyboardInterrupt:
         print("\ninterrupted; gunicorn stopped", file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    run(main)

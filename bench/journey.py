@@ -32,7 +32,6 @@ import platform
 import random
 import secrets
 import signal
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -49,9 +48,6 @@ from app.extensions import db
 from bench import machine
 from bench.flash_release import (
     BUSY_MACHINE,
-    EXIT_INCOMPLETE,
-    EXIT_INTEGRITY,
-    EXIT_SLOW,
     INDENT,
     Cpu,
     _bounded,
@@ -64,6 +60,8 @@ from bench.flash_release import (
     _ms,
     _print_check,
     _unless_interrupted,
+    exit_code,
+    run,
     server_environment,
     verify,
 )
@@ -612,19 +610,8 @@ def main(argv=None) -> int:
         holds = [a for a in workload.phase.answers if workload.journey.step_of[a.index] == HOLD]
         check = verify(app, city.fixture, SimpleNamespace(answers=holds))
     integrity, fast, complete = report(args, about, prepare, city, warm, workloads, check)
-    print(f"\ntotal {time.monotonic() - started:.1f} s")
-    if not integrity:
-        return EXIT_INTEGRITY
-    if not complete:
-        return EXIT_INCOMPLETE
-    if args.strict and not fast:
-        return EXIT_SLOW
-    return 0
+    return exit_code(args, started, integrity, fast, complete)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; gunicorn stopped", file=sys.stderr)
-        sys.exit(130)
+    run(main)
