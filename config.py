@@ -140,6 +140,9 @@ class Config:
     }
 
     JSON_AS_ASCII = False
+    # Bodies past this are refused (413) before they are read: an API call or a payment
+    # notification is a few KB.
+    MAX_CONTENT_LENGTH = 64 * 1024
     API_TITLE = "预约挂号 API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

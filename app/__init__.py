@@ -8,9 +8,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import cli, sandbox
 from app.api import register_blueprints as register_api
 from app.api.hot import HotPaths
-from app.api.observed import Observed, name_endpoint
+from app.api.observed import Observed, name_endpoint, uncacheable_by_default
 from app.errors import register_error_handlers as register_errors
-from app.extensions import api, db, migrate, redis_store
+from app.extensions import JsonProvider, api, db, migrate, redis_store
 from app.infra import database, logs, sqlbatch
 from config import load_config
 
@@ -23,10 +23,12 @@ def create_app(config=None):
         config = load_config(config)
     app = Flask(__name__)
     app.config.from_object(config)
+    app.json = JsonProvider(app)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.wsgi_app = Observed(HotPaths(app, app.wsgi_app), app.config["LOG_REQUESTS"])
     app.before_request(lambda: name_endpoint(request))
+    app.after_request(uncacheable_by_default)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

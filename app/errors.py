@@ -1,6 +1,7 @@
 """Error types and the one JSON error envelope: ``{"code", "message", "errors"?, ...}``."""
 
 import logging
+import math
 
 import marshmallow as ma
 from werkzeug.exceptions import HTTPException
@@ -100,7 +101,10 @@ def _envelope(status, body, headers=None):
 
 
 def handle_app_error(error: AppError):
-    return _envelope(error.status, error.to_dict())
+    headers = {}
+    if (wait := error.extra.get("retry_after")) is not None:
+        headers["Retry-After"] = str(math.ceil(wait))  # what a client or proxy reads
+    return _envelope(error.status, error.to_dict(), headers)
 
 
 def handle_http_exception(error: HTTPException):

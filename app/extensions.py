@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import redis
 from flask import current_app
+from flask.json.provider import DefaultJSONProvider
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -128,6 +129,17 @@ def per_app(name, build):
     if name not in extensions:
         extensions[name] = build(current_app.config)
     return extensions[name]
+
+
+class JsonProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing a document nested too deep to parse as any other bad JSON (a 400)
+    instead of letting the parser's RecursionError become a 500."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deep") from None
 
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})

@@ -2,8 +2,8 @@
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from app.api.blueprint import Blueprint
 from app.api.security import BEARER, current_account
 from app.schemas import accounts as schemas
 from app.services import auth, sms_login

@@ -8,9 +8,9 @@ keep it."""
 import json
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.api import public
+from app.api.blueprint import Blueprint
 from app.api.public import AVAILABILITY_MAX_AGE, CATALOGUE_MAX_AGE
 from app.domain import clock
 from app.infra import cache

@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 
 from app import errors
 from app.api import public
-from app.api.observed import ENDPOINT
+from app.api.observed import ENDPOINT, PRIVATE
 from app.api.orders import hold_headers
 from app.api.security import bearer_token
 from app.domain import clock
@@ -134,6 +134,7 @@ class _Answer:
         self.headers = [
             ("Content-Type", _JSON),
             ("Content-Length", str(len(self.body))),
+            ("Cache-Control", PRIVATE),
             *headers.items(),
         ]
 
@@ -176,5 +177,5 @@ def _read_json_body(environ):
     environ["wsgi.input"] = io.BytesIO(raw)
     try:
         return json.loads(raw.decode())
-    except ValueError:  # not UTF-8, not JSON: Flask's answer
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deep: Flask's answer
         return None

@@ -1,8 +1,8 @@
 """The caller's own account: profile, data export, deletion."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from app.api.blueprint import Blueprint
 from app.api.security import BEARER, current_account
 from app.schemas import accounts as schemas
 from app.services import accounts

@@ -11,6 +11,10 @@ from app.infra import logs, metrics
 ENDPOINT = "booking.endpoint"
 UNMATCHED = "unmatched"  # no route: counted together, whatever the path (scans stay one series)
 
+# What an answer that says nothing else may be cached as: not at all (accounts, orders, tokens,
+# errors). Public catalogue answers set their own (app/api/public.py).
+PRIVATE = "no-store"
+
 access = logging.getLogger("access")
 
 
@@ -59,3 +63,10 @@ def name_endpoint(request):
     """Flask's ``before_request``: the route that matched names the request's endpoint."""
     rule = request.url_rule
     request.environ[ENDPOINT] = rule.rule if rule is not None else UNMATCHED
+
+
+def uncacheable_by_default(response):
+    """Flask's ``after_request``: an answer without a Cache-Control of its own is no-store."""
+    if "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = PRIVATE
+    return response

@@ -1,8 +1,8 @@
 """Orders (挂号单): hold a number, see, cancel and move it, show the e-ticket."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from app.api.blueprint import Blueprint
 from app.api.security import BEARER, current_account, signed_caller
 from app.schemas import orders as schemas
 from app.services import cancellation

@@ -1,8 +1,8 @@
 """Family members (就诊人) of the signed-in account."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from app.api.blueprint import Blueprint
 from app.api.security import BEARER, current_account
 from app.schemas import accounts as schemas
 from app.schemas.common import PageArgs

@@ -85,6 +85,7 @@ def test_one_text_a_minute_per_phone(http):
     assert response.status_code == 429
     body = response.json()
     assert body["code"] == "too_many_requests" and 0 < body["retry_after"] <= 60
+    assert response.headers["Retry-After"] == str(body["retry_after"])  # as clients read it
 
 
 def test_ten_texts_a_day_per_phone(http, served):
