@@ -6,10 +6,10 @@ from marshmallow import validate
 from app.domain import clock
 from app.domain.accounts import AccountStatus, Relationship, Sex
 from app.domain.identity import IdType, age_on
-from app.schemas.common import ChinaDateTime, page_schema
+from app.schemas.common import ChinaDateTime, Text, page_schema
 
 # wx.login codes are 32 characters today; leave room, refuse anything absurd.
-_code = ma.fields.String(required=True, validate=validate.Length(min=1, max=128))
+_code = Text(required=True, validate=validate.Length(min=1, max=128))
 
 
 class WeChatLoginSchema(ma.Schema):
@@ -49,31 +49,31 @@ class LoginSchema(ma.Schema):
 class AccountUpdateSchema(ma.Schema):
     """What the holder may change."""
 
-    nickname = ma.fields.String(validate=validate.Length(min=1, max=32))
+    nickname = Text(validate=validate.Length(min=1, max=32))
 
 
 class PatientInputSchema(ma.Schema):
     """A patient to add. Sex and birth date are read from a 居民身份证 (and checked if typed)."""
 
-    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=40))
+    name = Text(required=True, validate=validate.Length(min=1, max=40))
     id_type = ma.fields.Enum(IdType, by_value=True, load_default=IdType.RESIDENT_ID)
-    id_number = ma.fields.String(required=True, validate=validate.Length(min=1, max=40))
+    id_number = Text(required=True, validate=validate.Length(min=1, max=40))
     sex = ma.fields.Enum(Sex, by_value=True)
     birth_date = ma.fields.Date()
-    phone = ma.fields.String(allow_none=True, validate=validate.Length(max=20))
+    phone = Text(allow_none=True, validate=validate.Length(max=20))
     relationship = ma.fields.Enum(Relationship, by_value=True, required=True)
     insured = ma.fields.Boolean(load_default=False, metadata={"description": "医保"})
-    medical_card_no = ma.fields.String(allow_none=True, validate=validate.Length(max=32))
+    medical_card_no = Text(allow_none=True, validate=validate.Length(max=32))
 
 
 class PatientUpdateSchema(ma.Schema):
     """What can change on a patient; the document cannot (remove and add again)."""
 
-    name = ma.fields.String(validate=validate.Length(min=1, max=40))
-    phone = ma.fields.String(allow_none=True, validate=validate.Length(max=20))
+    name = Text(validate=validate.Length(min=1, max=40))
+    phone = Text(allow_none=True, validate=validate.Length(max=20))
     relationship = ma.fields.Enum(Relationship, by_value=True)
     insured = ma.fields.Boolean()
-    medical_card_no = ma.fields.String(allow_none=True, validate=validate.Length(max=32))
+    medical_card_no = Text(allow_none=True, validate=validate.Length(max=32))
 
 
 class PatientSchema(ma.Schema):
@@ -138,7 +138,7 @@ class ExportSchema(ma.Schema):
 class SmsSendSchema(ma.Schema):
     """A mainland mobile number to text a login code to."""
 
-    phone = ma.fields.String(required=True, validate=validate.Length(min=1, max=20))
+    phone = Text(required=True, validate=validate.Length(min=1, max=20))
 
 
 class SmsSentSchema(ma.Schema):
@@ -151,5 +151,5 @@ class SmsSentSchema(ma.Schema):
 class SmsLoginSchema(ma.Schema):
     """The phone and the 6-digit code texted to it."""
 
-    phone = ma.fields.String(required=True, validate=validate.Length(min=1, max=20))
+    phone = Text(required=True, validate=validate.Length(min=1, max=20))
     code = ma.fields.String(required=True, validate=validate.Regexp(r"^\d{6}$"))

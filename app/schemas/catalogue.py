@@ -4,13 +4,13 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.domain.enums import Availability, DoctorTitle, HospitalLevel, Period, SexRule
-from app.schemas.common import ChinaDateTime, PageArgs, page_schema
+from app.schemas.common import ChinaDateTime, PageArgs, Text, page_schema
 
 QUERY_MAX = 50
 
 
 def _query_field(**kwargs):
-    return ma.fields.String(validate=validate.Length(max=QUERY_MAX), **kwargs)
+    return Text(validate=validate.Length(max=QUERY_MAX), **kwargs)
 
 
 class HospitalQuery(PageArgs):
@@ -18,7 +18,7 @@ class HospitalQuery(PageArgs):
 
     q = _query_field(metadata={"description": "医院名称关键字"})
     level = ma.fields.Enum(HospitalLevel, by_value=True)
-    region = ma.fields.String(validate=validate.Length(max=32))
+    region = Text(validate=validate.Length(max=32))
 
 
 class HospitalSchema(ma.Schema):

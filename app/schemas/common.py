@@ -1,4 +1,7 @@
-"""Schemas shared by every area: pagination, China-time datetimes."""
+"""Schemas shared by every area: pagination, China-time datetimes, free text from clients."""
+
+import re
+from typing import ClassVar
 
 import marshmallow as ma
 from marshmallow import validate
@@ -13,6 +16,23 @@ class ChinaDateTime(ma.fields.DateTime):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else super()._serialize(to_china(value), attr, obj, **kwargs)
+
+
+# Control characters (NUL, escapes, DEL) and halves of UTF-16 surrogate pairs, which no text a
+# person types contains and which the database driver cannot store.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+class Text(ma.fields.String):
+    """Text a client sends: refused (422) with a control character or a lone surrogate in it."""
+
+    default_error_messages: ClassVar[dict] = {"unsafe": "不能包含控制字符或无效字符"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if _UNSAFE.search(text):
+            raise self.make_error("unsafe")
+        return text
 
 
 class PageArgs(ma.Schema):

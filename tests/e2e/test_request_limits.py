@@ -47,3 +47,21 @@ def test_json_nested_too_deep_read_by_flask_itself_is_bad_json_too(http):
         "/sandbox/wechat/login-code", data=DEEP, headers={"Content-Type": "application/json"}
     )
     assert 400 <= response.status_code < 500
+
+
+def test_control_characters_and_lone_surrogates_in_free_text_are_refused_with_422(http, user):
+    for text in ("\ud800", "a\x00b", "退格\x08", "\x1b[31m"):
+        for response in (
+            user.call("PATCH", "/api/v1/me", json={"nickname": text}),
+            user.call(
+                "POST",
+                "/api/v1/patients",
+                json={"name": text, "id_number": "110101199003074518", "relationship": "self"},
+            ),
+            http.post("/api/v1/auth/sms/send", json={"phone": text}),
+            # A URL carries UTF-8: control characters only.
+            *([] if "\ud800" in text else [http.get("/api/v1/search", params={"q": text})]),
+        ):
+            assert response.status_code == 422, (text, response.request.url, response.text)
+            assert response.json()["code"] == "validation_error"
+    assert user.call("PATCH", "/api/v1/me", json={"nickname": "小明 😀"}).status_code == 200
