@@ -270,6 +270,14 @@ class Config:
         """Raise ConfigError when the settings are unfit for this environment."""
 
 
+def _key_bytes(text) -> int | None:
+    """How many bytes the base64 ``text`` holds; None when it is not base64."""
+    try:
+        return len(base64.b64decode(text, validate=True))
+    except ValueError:
+        return None
+
+
 class DevelopmentConfig(Config):
     """A developer's machine: SQLite unless DATABASE_URL says otherwise, sandbox stand-ins on."""
 
@@ -332,17 +340,22 @@ class ProductionConfig(Config):
             value = getattr(self, name)
             if value.startswith(DEV_ONLY_PREFIX) or len(value) < min_length:
                 problems.append(f"{name} must be set to a real secret of {min_length}+ characters")
-        if not self.TICKET_SIGNING_KEY:
-            problems.append("TICKET_SIGNING_KEY must be set (base64 of 32 random bytes)")
+        if _key_bytes(self.TICKET_SIGNING_KEY) != 32:
+            problems.append("TICKET_SIGNING_KEY must be base64 of 32 random bytes")
         if len(self.WECHATPAY_APIV3_KEY) != 32:
             problems.append("WECHATPAY_APIV3_KEY must be the 32-character APIv3 key")
-        if not self.FIELD_ENCRYPTION_KEYS:
-            problems.append("FIELD_ENCRYPTION_KEYS must be set (kid:base64 of 32 random bytes)")
+        keys = [entry.partition(":") for entry in self.FIELD_ENCRYPTION_KEYS.split(",")]
+        if not self.FIELD_ENCRYPTION_KEYS or any(
+            not kid or not sep or _key_bytes(key) != 32 for kid, sep, key in keys
+        ):
+            problems.append("FIELD_ENCRYPTION_KEYS must be kid:base64 of 32 random bytes[,kid:…]")
         if env("WECHAT_APPID") is None:
             problems.append("WECHAT_APPID must be set")
         for name in ("WECHAT_API_BASE", "SMS_API_BASE", "WECHATPAY_API_BASE", "ALIPAY_GATEWAY"):
             if "/sandbox/" in getattr(self, name) or "127.0.0.1" in getattr(self, name):
                 problems.append(f"{name} must not point at the sandbox")
+            elif not getattr(self, name).startswith("https://"):
+                problems.append(f"{name} must be an https:// address")
         required = (
             "SMS_SECRET_ID",
             "SMS_SDK_APP_ID",

@@ -27,31 +27,33 @@ def test_production_refuses_the_sandbox(monkeypatch):
         config.load_config("production")
 
 
+REAL = {
+    "SECRET_KEY": "s" * 40,
+    "LOOKUP_HASH_KEY": "l" * 40,
+    "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
+    "DATABASE_URL": "mysql+pymysql://app:pw@db:3306/booking?charset=utf8mb4",
+    "REDIS_URL": "redis://cache:6379/0",
+    "WECHAT_APPID": "wx1234567890abcdef",
+    "WECHAT_SECRET": "w" * 32,
+    "SMS_SECRET_ID": "AKIDexample",
+    "SMS_SECRET_KEY": "m" * 32,
+    "SMS_SDK_APP_ID": "1400123456",
+    "TICKET_SIGNING_KEY": "A" * 43 + "=",
+    "PUBLIC_BASE_URL": "https://booking.example-hospital.cn",
+    "WECHATPAY_MCHID": "1900000109",
+    "WECHATPAY_MERCHANT_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\n…",
+    "WECHATPAY_MERCHANT_SERIAL_NO": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+    "WECHATPAY_APIV3_KEY": "k" * 32,
+    "WECHATPAY_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\n…",
+    "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000",
+    "ALIPAY_APPID": "2021001234567890",
+    "ALIPAY_APP_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\n…",
+    "ALIPAY_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\n…",
+}
+
+
 def test_production_starts_with_real_settings(monkeypatch):
-    real = {
-        "SECRET_KEY": "s" * 40,
-        "LOOKUP_HASH_KEY": "l" * 40,
-        "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
-        "DATABASE_URL": "mysql+pymysql://app:pw@db:3306/booking?charset=utf8mb4",
-        "REDIS_URL": "redis://cache:6379/0",
-        "WECHAT_APPID": "wx1234567890abcdef",
-        "WECHAT_SECRET": "w" * 32,
-        "SMS_SECRET_ID": "AKIDexample",
-        "SMS_SECRET_KEY": "m" * 32,
-        "SMS_SDK_APP_ID": "1400123456",
-        "TICKET_SIGNING_KEY": "A" * 43 + "=",
-        "PUBLIC_BASE_URL": "https://booking.example-hospital.cn",
-        "WECHATPAY_MCHID": "1900000109",
-        "WECHATPAY_MERCHANT_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\n…",
-        "WECHATPAY_MERCHANT_SERIAL_NO": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-        "WECHATPAY_APIV3_KEY": "k" * 32,
-        "WECHATPAY_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\n…",
-        "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000",
-        "ALIPAY_APPID": "2021001234567890",
-        "ALIPAY_APP_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\n…",
-        "ALIPAY_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\n…",
-    }
-    for name, value in real.items():
+    for name, value in REAL.items():
         monkeypatch.setenv(name, value)
     settings = config.load_config("production")
     assert settings.SANDBOX_ENABLED is False
@@ -85,3 +87,24 @@ def test_a_forgotten_app_env_means_production(monkeypatch):
     with pytest.raises(config.ConfigError) as error:
         config.load_config()
     assert "SECRET_KEY" in str(error.value) and "APP_ENV=development" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("FIELD_ENCRYPTION_KEYS", "k1:" + "A" * 7 + "="),  # 5 bytes
+        ("FIELD_ENCRYPTION_KEYS", "k1:not base64!"),
+        ("FIELD_ENCRYPTION_KEYS", "A" * 43 + "="),  # no key id
+        ("FIELD_ENCRYPTION_KEYS", "k2:" + "A" * 43 + "=,k1:short"),
+        ("TICKET_SIGNING_KEY", "not-base64-at-all"),
+        ("TICKET_SIGNING_KEY", "A" * 20),
+        ("WECHATPAY_API_BASE", "http://api.mch.weixin.qq.com"),
+        ("ALIPAY_GATEWAY", "http://openapi.alipay.com/gateway.do"),
+    ],
+)
+def test_production_refuses_a_malformed_key_or_a_plain_http_provider(monkeypatch, name, value):
+    for real_name, real_value in REAL.items():
+        monkeypatch.setenv(real_name, real_value)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(config.ConfigError, match=name):
+        config.load_config("production")
