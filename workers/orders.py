@@ -1,16 +1,13 @@
 """Jobs about orders: hold expiry timers, arming them, and the sweep that catches lost ones."""
 
+from app.services import expiry
 from app.services.booking import lifecycle
-from app.services.payments import paying
 
 
 def expire_order(order_id):
-    """Expire an unpaid hold at its deadline (does nothing if it was paid or cancelled), then
-    close its payments at the channels so that no late payment starts."""
-    expired = lifecycle.expire_hold(order_id)
-    if expired:
-        paying.close_unpaid(order_id)
-    return expired
+    """At an unpaid hold's deadline (nothing if it was paid or cancelled): book it if it was
+    paid in time, else close its payments at the channels and expire it."""
+    return expiry.expire_order(order_id)
 
 
 def arm_expiry_timers(order_ids):
@@ -20,7 +17,7 @@ def arm_expiry_timers(order_ids):
 
 def sweep_expired_holds():
     """Expire holds whose timer was lost; runs every minute."""
-    return lifecycle.sweep_expired_holds()
+    return expiry.sweep_expired_holds()
 
 
 def resync_gates():

@@ -1,7 +1,7 @@
 """Paying over HTTP through the production adapters and the stand-ins: pay → webhook → booked;
 duplicate and late payments; forged notifications; cancelling a paid order with a refund."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +11,9 @@ from app.domain import clock
 from app.domain.payments import RefundReason, RefundStatus
 from app.extensions import db
 from app.infra import queue
+from app.integrations import channels
 from app.models import Payment, Refund
+from app.services import expiry
 from app.services.booking import lifecycle
 from app.services.payments import paying
 from tests.e2e.alipay_helpers import AlipayPayer
@@ -241,6 +243,45 @@ class TestWhenSomethingGetsLost:
             assert paying.check_payment(payment_id) == "booked"
             assert paying.check_payment(payment_id) is None  # nothing left to do
         assert order_of(user, order["id"])["status"] == "booked"
+
+    def test_a_payment_made_in_time_whose_notification_is_lost_keeps_its_number(
+        self, served, user, world, wechat_payer
+    ):
+        """Paid before the deadline, its notification lost: the expiry asks the channel first
+        and books the order instead of letting its number go."""
+        order = booked_hold(user, world)
+        started = pay_with(user, order["id"], "wechat")
+        wechat_payer.pay(started["out_trade_no"], notify=False)
+        deadline = datetime.fromisoformat(order["expires_at"]) + timedelta(seconds=1)
+        with served.app.app_context():
+            assert expiry.expire_order(order["id"], now=deadline) is False
+        assert order_of(user, order["id"])["status"] == "booked"
+        assert order_of(user, order["id"])["paid"] is True
+
+    def test_an_unpaid_hold_is_closed_at_the_channel_before_its_number_goes(
+        self, served, user, world, wechat_payer
+    ):
+        order = booked_hold(user, world)
+        started = pay_with(user, order["id"], "wechat")
+        deadline = datetime.fromisoformat(order["expires_at"]) + timedelta(seconds=1)
+        with served.app.app_context():
+            assert expiry.expire_order(order["id"], now=deadline) is True
+        assert order_of(user, order["id"])["status"] == "expired"
+        trade = wechat_payer.inspect(started["out_trade_no"])["transaction"]
+        assert trade["trade_state"] == "CLOSED"  # it can no longer be paid
+
+    def test_a_channel_that_cannot_say_keeps_the_hold_waiting(
+        self, served, user, world, monkeypatch
+    ):
+        order = booked_hold(user, world)
+        pay_with(user, order["id"], "wechat")
+        deadline = datetime.fromisoformat(order["expires_at"]) + timedelta(seconds=1)
+        monkeypatch.setitem(served.app.config, "WECHATPAY_API_BASE", "http://127.0.0.1:9/")
+        with served.app.app_context():
+            with pytest.raises(channels.ChannelUnavailable):
+                expiry.expire_order(order["id"], now=deadline)
+            expiry.sweep_expired_holds(now=deadline)  # this one is left for the next sweep
+        assert order_of(user, order["id"])["status"] == "pending_payment"
 
     def test_the_check_is_scheduled_with_the_prepay(self, served, user, world):
         order = booked_hold(user, world)

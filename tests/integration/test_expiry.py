@@ -11,7 +11,7 @@ from app.domain.orders import OrderStatus
 from app.extensions import db
 from app.infra import gate, queue
 from app.models import Order, Slot
-from app.services import cancellation
+from app.services import cancellation, expiry
 from app.services.booking import holds, lifecycle
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
@@ -109,11 +109,11 @@ def test_the_sweep_catches_a_lost_timer(committed):
     order, _ = _hold(minutes_ago=20)
     job = queue.get_queue().fetch_job(f"expire-order-{order.id}")
     job.delete()  # the timer is lost
-    assert lifecycle.sweep_expired_holds() == 1
+    assert expiry.sweep_expired_holds() == 1
     see_committed()
     assert db.session.get(Order, order.id).status == OrderStatus.EXPIRED
     assert _slot_state(order) == SlotState.FREE
-    assert lifecycle.sweep_expired_holds() == 0
+    assert expiry.sweep_expired_holds() == 0
 
 
 def test_the_resync_heals_a_counter_that_missed_a_give_back(committed):

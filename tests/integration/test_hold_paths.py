@@ -15,6 +15,7 @@ from app.errors import AppError
 from app.extensions import db, redis_store
 from app.infra import gate, queue
 from app.models import Order, Slot
+from app.services import expiry
 from app.services.booking import holds, lifecycle
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
@@ -117,7 +118,7 @@ def test_redis_failing_after_the_commit_leaves_the_hold_standing(committed, monk
     see_committed()
     assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
     later = order.expires_at + timedelta(seconds=1)
-    assert lifecycle.sweep_expired_holds(now=later) == 1
+    assert expiry.sweep_expired_holds(now=later) == 1
 
 
 def test_the_timer_replay_key_and_cache_invalidation_are_written_together(committed):

@@ -78,8 +78,8 @@ def expire_hold(order_id, now=None) -> bool:
     return True
 
 
-def sweep_expired_holds(now=None, batch=500) -> int:
-    """Expire every hold whose timer was lost; returns how many were expired."""
+def due_for_expiry(now=None, batch=500) -> list[int]:
+    """The unpaid holds whose time is up, oldest first (those whose timer was lost among them)."""
     now = now or clock.now()
     due = db.session.scalars(
         sa.select(Order.id)
@@ -88,7 +88,7 @@ def sweep_expired_holds(now=None, batch=500) -> int:
         .limit(batch)
     ).all()
     db.session.rollback()
-    return sum(1 for order_id in due if expire_hold(order_id, now))
+    return list(due)
 
 
 def resync_gates() -> int:

@@ -156,6 +156,53 @@ def check_payment(payment_id) -> outcomes.Applied | None:
     )
 
 
+def settle_before_release(order_id) -> outcomes.Applied | None:
+    """Before an unpaid hold's number is let go, each of its pending payments is settled with
+    its channel: a trade paid in time is applied (BOOKED: the order keeps its number, even
+    when the channel's notification was lost); an unpaid one is closed there first, so that it
+    can no longer be paid. None when no payment can book the order any more; ChannelUnavailable
+    when a channel could not say (the number must not be let go yet)."""
+    pending = db.session.scalars(
+        sa.select(Payment).where(
+            Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING
+        )
+    ).all()
+    db.session.rollback()
+    for payment in pending:
+        channel = channels.channel(payment.channel)
+        booked = _apply_if_paid(channel, payment)
+        if booked is not None:
+            return booked
+        try:
+            closed = channel.close(payment.out_trade_no)
+        except channels.ChannelRejected:
+            # Paid between the two calls (ORDERPAID), or closed already: ask once more.
+            booked = _apply_if_paid(channel, payment)
+            if booked is not None:
+                return booked
+            closed = True
+        if closed:
+            _mark_closed(payment.id)
+    return None
+
+
+def _apply_if_paid(channel, payment) -> outcomes.Applied | None:
+    paid = channel.paid_trade(payment.out_trade_no)
+    if paid is None:
+        return None
+    outcome = confirm_payment(
+        payment.channel, payment.out_trade_no, paid.trade_no, paid.amount_fen, paid.paid_at
+    )
+    return outcome if outcome is outcomes.Applied.BOOKED else None
+
+
+def _mark_closed(payment_id):
+    with transaction():
+        locked = lock_one(sa.select(Payment).where(Payment.id == payment_id))
+        if locked.status == PaymentStatus.PENDING:
+            locked.status = PaymentStatus.CLOSED
+
+
 def close_unpaid(order_id):
     """After a hold expired or was cancelled: close its unpaid payments at the channels, so that
     no late payment can start (one that still arrives is refunded)."""
@@ -174,7 +221,4 @@ def close_unpaid(order_id):
         except channels.ChannelError as error:
             log.warning("closing %s failed: %s", payment.out_trade_no, error)
             continue
-        with transaction():
-            locked = lock_one(sa.select(Payment).where(Payment.id == payment.id))
-            if locked.status == PaymentStatus.PENDING:
-                locked.status = PaymentStatus.CLOSED
+        _mark_closed(payment.id)
