@@ -256,6 +256,8 @@ class Config:
         self.REDIS_URL = env("REDIS_URL", self.default_redis_url)
         # Connect/read timeout for Redis in seconds: a Redis that hangs must not hang a request.
         self.REDIS_SOCKET_TIMEOUT = float(env("REDIS_SOCKET_TIMEOUT", "0.5"))
+        # After a Redis call times out, Redis is skipped (as if down) for this many seconds.
+        self.REDIS_SKIP_SECONDS = float(env("REDIS_SKIP_SECONDS", "2"))
         self.RQ_QUEUE = env("RQ_QUEUE", "default")
         # Hospital booking rules: the defaults given to new and seeded hospitals.
         self.HOLD_MINUTES = _env_int("HOLD_MINUTES", 15)

@@ -3,6 +3,7 @@
 import logging
 import os
 import threading
+import time
 from contextlib import contextmanager
 
 import redis
@@ -41,14 +42,23 @@ class RedisExtension:
 
     @staticmethod
     def connect(url, config) -> redis.Redis:
-        """A client that fails fast: MySQL is the truth, so a missing Redis must cost little."""
+        """A client that fails fast: MySQL is the truth, so a missing Redis must cost little.
+        A refused connection fails at once; a Redis that hangs costs one timeout, and then
+        nothing for REDIS_SKIP_SECONDS (see _Breaker)."""
         timeout = config["REDIS_SOCKET_TIMEOUT"]
+        options = {}
+        if url.startswith("redis://"):
+            breaker = _Breaker(config["REDIS_SKIP_SECONDS"])
+            options["connection_class"] = type(
+                "GuardedConnection", (_GuardedConnection,), {"breaker": breaker}
+            )
         return redis.Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(ConstantBackoff(0.05), retries=1),
             health_check_interval=30,
+            **options,
         )
 
     @property
@@ -89,6 +99,55 @@ class RedisExtension:
                 pipe.execute()
         except redis.RedisError as error:
             log.log(level, "%s: not sent to Redis: %s", what, error)
+
+
+class _Breaker:
+    """After a call to Redis times out (a Redis that hangs rather than refuses), every call of
+    the client fails at once for ``seconds``, as if Redis refused it: the callers fall back as
+    they do when it is down (MySQL decides, the cache is skipped) instead of each waiting out
+    its own timeout, several times per request. /healthz still names Redis meanwhile."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.open_until = 0.0
+
+    def check(self):
+        if time.monotonic() < self.open_until:
+            raise redis.ConnectionError("Redis skipped for a moment after a timeout")
+
+    def trip(self):
+        if time.monotonic() >= self.open_until:
+            log.warning("Redis timed out: skipped for %.1f s", self.seconds)
+        self.open_until = time.monotonic() + self.seconds
+
+
+class _GuardedConnection(redis.Connection):
+    """A connection that gives way to its client's breaker (see _Breaker)."""
+
+    breaker: _Breaker  # the client's own, set on the class made for it
+
+    def connect(self):
+        self.breaker.check()
+        try:
+            return super().connect()
+        except redis.TimeoutError:
+            self.breaker.trip()
+            raise
+
+    def send_packed_command(self, command, check_health=True):
+        self.breaker.check()
+        try:
+            return super().send_packed_command(command, check_health)
+        except redis.TimeoutError:
+            self.breaker.trip()
+            raise
+
+    def read_response(self, *args, **kwargs):
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.TimeoutError:
+            self.breaker.trip()
+            raise
 
 
 class _OwnConnection:
