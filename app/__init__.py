@@ -26,7 +26,9 @@ def create_app(config=None):
     app.json = JsonProvider(app)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.wsgi_app = Observed(HotPaths(app, app.wsgi_app), app.config["LOG_REQUESTS"])
+    app.wsgi_app = Observed(
+        HotPaths(app, app.wsgi_app), app.config["LOG_REQUESTS"], app.config["TRUSTED_PROXIES"]
+    )
     app.before_request(lambda: name_endpoint(request))
     app.after_request(uncacheable_by_default)
     if app.config["TRUSTED_PROXIES"]:

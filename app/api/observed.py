@@ -16,17 +16,30 @@ UNMATCHED = "unmatched"  # no route: counted together, whatever the path (scans 
 PRIVATE = "no-store"
 
 access = logging.getLogger("access")
+log = logging.getLogger(__name__)
 
 
 class Observed:
-    """WSGI middleware around the whole app: see the module's docstring."""
+    """WSGI middleware around the whole app: see the module's docstring. With
+    ``trusted_proxies`` 0, the first request that arrives through a proxy anyway (it carries
+    X-Forwarded-For) is warned about: every client then has the proxy's address, and the per-IP
+    limits count them all as one."""
 
-    def __init__(self, wsgi_app, log_requests=True):
+    def __init__(self, wsgi_app, log_requests=True, trusted_proxies=0):
         self.wsgi_app = wsgi_app
         self.log_requests = log_requests
+        self.proxy_unseen = not trusted_proxies
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
+        if self.proxy_unseen and "HTTP_X_FORWARDED_FOR" in environ:
+            self.proxy_unseen = False
+            log.warning(
+                "requests arrive through a proxy (X-Forwarded-For) but TRUSTED_PROXIES is 0: "
+                "every client has the proxy's address %s and per-IP limits count them as one; "
+                "set TRUSTED_PROXIES to the number of proxies in front",
+                environ.get("REMOTE_ADDR"),
+            )
         request_id = logs.begin_request(environ.get("HTTP_X_REQUEST_ID"))
         status = "500"  # unless the app starts an answer
 
