@@ -43,7 +43,7 @@ import time
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 import requests
@@ -64,6 +64,9 @@ MAX_ANSWER_BYTES = 1 << 20
 MAX_BILL_BYTES = 64 << 20  # the zip, and each CSV in it
 READ_CHUNK_BYTES = 16 << 10
 WEBHOOK_PATH = "/webhooks/alipay"
+# How old (or how far ahead of our clock) a notify's notify_time may be.
+NOTIFY_MAX_AGE = timedelta(hours=48)
+NOTIFY_SKEW = timedelta(minutes=5)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 SUBJECT_MAX_LENGTH = 256
 OUT_NO = re.compile(r"[A-Za-z0-9_]{1,64}")  # out_trade_no and out_request_no, as Alipay documents
@@ -421,9 +424,10 @@ class Alipay:
 
     # --- Notifies ------------------------------------------------------------------------------
 
-    def verify_notification(self, form: Mapping) -> Notification:
-        """The notify in ``form`` (the POSTed fields) if Alipay sent it for our app, else raise
-        NotificationInvalid. Whether it matches the order (amount, state) is the caller's part."""
+    def verify_notification(self, form: Mapping, now=None) -> Notification:
+        """The notify in ``form`` (the POSTed fields) if Alipay sent it for our app, and lately,
+        else raise NotificationInvalid. Whether it matches the order (amount, state) is the
+        caller's part."""
         data = _single_values(form)
         sign = data.pop("sign", None)
         if not sign:
@@ -440,6 +444,13 @@ class Alipay:
             raise NotificationInvalid(f"for app_id {data.get('app_id')!r}, not ours")
         if data.get("notify_type") != "trade_status_sync":
             raise NotificationInvalid(f"notify_type {data.get('notify_type')!r}")
+        try:
+            sent_at = _parse_time(data["notify_time"])
+        except (KeyError, ValueError):
+            raise NotificationInvalid("no readable notify_time") from None
+        # Alipay resends an unanswered notify for about 25 hours: anything older is a replay.
+        if not -NOTIFY_SKEW <= (now or clock.now()) - sent_at <= NOTIFY_MAX_AGE:
+            raise NotificationInvalid(f"notify_time {data['notify_time']} is out of date")
         try:
             return Notification(
                 notify_id=_required(data, "notify_id"),
@@ -668,6 +679,6 @@ def trade_bill(bill_date) -> list[BillRow]:
     return client().trade_bill(bill_date)
 
 
-def verify_notification(form) -> Notification:
+def verify_notification(form, now=None) -> Notification:
     """The verified notify in ``form``, else NotificationInvalid."""
-    return client().verify_notification(form)
+    return client().verify_notification(form, now)

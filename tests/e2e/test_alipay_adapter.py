@@ -371,6 +371,22 @@ def test_a_paid_trade_cannot_be_paid_again(adapter, payer, receiver):
 
 
 @pytest.mark.parametrize(
+    "later",
+    [timedelta(hours=48, minutes=1), timedelta(days=13), -timedelta(minutes=6)],
+)
+def test_a_genuine_notify_out_of_date_is_refused_as_a_replay(adapter, payer, receiver, later):
+    """Alipay resends an unanswered notify for about 25 hours; a signed one older than two
+    days (or from too far ahead of our clock) is a replay."""
+    out_trade_no, _ = open_trade(adapter, payer, receiver)
+    payer.pay(out_trade_no)
+    [form] = receiver.forms
+    assert adapter.verify_notification(form).out_trade_no == out_trade_no  # fresh: accepted
+    with pytest.raises(NotificationInvalid) as stale:
+        adapter.verify_notification(form, now=clock.now() + later)
+    assert "notify_time" in stale.value.reason
+
+
+@pytest.mark.parametrize(
     ("tamper", "reason"),
     [
         ("signature", "signature"),
