@@ -32,7 +32,7 @@ from app.infra import cache, gate, metrics, queue, sqlbatch
 from app.infra.groupcommit import GroupCommit, arrivals
 from app.infra.packedsql import PackedSelect, read_together
 from app.infra.sqlbatch import InsertRows, run_together
-from app.models import Account, Order, Patient, Slot
+from app.models import Account, Order, Patient
 from app.models.types import utcnow
 from app.services import auth
 from app.services.booking import checks, queries, slots
@@ -170,14 +170,12 @@ def _after_group(requests, outcomes):
 # compilation, no objects loaded), each once per group whatever its size: the locked accounts
 # with their patients, the accounts' orders that the rules ask about, the schedules with all the
 # rules and the answer need (these three sent together), the free slots, then one insert of the
-# orders and one update of the slots (sent together): three round trips and the commit on MySQL
-# (app/infra/sqlbatch.py). MariaDB runs statements sent together in order, as if sent one by one, so
-# the orders are read once their accounts are locked, each read seeing what was committed when
-# it began (READ COMMITTED).
-_account, _order, _slot = Account.__table__.c, Order.__table__.c, Slot.__table__.c
-
-
-_patient = Patient.__table__.c
+# orders and one update of the slots (sent together): three round trips and the commit on
+# MySQL (app/infra/sqlbatch.py). MariaDB runs statements sent together in order, as if sent one
+# by one, so the orders are read once their accounts are locked, each read seeing what was
+# committed when it began (READ COMMITTED). The rules' reads of the schedules and the orders are
+# checks.SCHEDULES and checks.ACCOUNT_ORDERS, shared with the reschedule.
+_account, _order, _patient = Account.__table__.c, Order.__table__.c, Patient.__table__.c
 
 
 # The accounts, in id order so that groups locking some of the same accounts never deadlock on

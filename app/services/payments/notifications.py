@@ -2,9 +2,7 @@
 
 import logging
 
-from app.domain.payments import (
-    PaymentChannel,
-)
+from app.domain.payments import PaymentChannel
 from app.infra import metrics
 from app.integrations import channels
 from app.services.payments import outcomes, paying, refunds

@@ -8,11 +8,7 @@ import sqlalchemy as sa
 
 from app.domain import clock
 from app.domain.orders import OrderStatus
-from app.domain.payments import (
-    PaymentChannel,
-    PaymentStatus,
-    RefundReason,
-)
+from app.domain.payments import PaymentChannel, PaymentStatus, RefundReason
 from app.errors import AppError, Conflict
 from app.extensions import db
 from app.infra import cache, queue
@@ -25,8 +21,6 @@ from app.services.transaction import lock_one, transaction
 log = logging.getLogger(__name__)
 
 SUBJECT = "挂号费"
-
-
 # When to ask the channel ourselves if no notification came (it can be lost).
 CHECK_AFTER = timedelta(minutes=5)
 
@@ -103,9 +97,8 @@ def confirm_payment(
     if found is None:
         raise outcomes.NotifyRejected(404, "unknown out_trade_no")
     if found.order_id is None:
-        return (
-            outcomes.Applied.ALREADY
-        )  # money reconciliation found without an order: it is being refunded
+        # Money that reconciliation found without an order: it is being refunded.
+        return outcomes.Applied.ALREADY
     refund = None
     with transaction():
         order = lifecycle.lock_order(found.order_id)

@@ -6,12 +6,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.domain import clock
-from app.domain.payments import (
-    PaymentStatus,
-    RefundReason,
-    RefundStatus,
-    new_out_refund_no,
-)
+from app.domain.payments import PaymentStatus, RefundReason, RefundStatus, new_out_refund_no
 from app.errors import Conflict
 from app.extensions import db
 from app.infra import queue
