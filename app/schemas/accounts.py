@@ -135,10 +135,18 @@ class ExportSchema(ma.Schema):
     patients = ma.fields.List(ma.fields.Nested(ExportedPatientSchema))
 
 
+# A mainland mobile number as clients may type it: 11 digits from 13–19, +86 or 86 in front,
+# spaces or dashes between (app/domain/identity.py::validate_mobile judges it).
+_MOBILE = {
+    "pattern": r"^(\+?86)?[ -]*1[3-9]([ -]*[0-9]){9}$",
+    "description": "中国大陆手机号（可带 +86，可含空格或短横线）",
+}
+
+
 class SmsSendSchema(ma.Schema):
     """A mainland mobile number to text a login code to."""
 
-    phone = Text(required=True, validate=validate.Length(min=1, max=20))
+    phone = Text(required=True, validate=validate.Length(min=1, max=20), metadata=_MOBILE)
 
 
 class SmsSentSchema(ma.Schema):
@@ -151,5 +159,5 @@ class SmsSentSchema(ma.Schema):
 class SmsLoginSchema(ma.Schema):
     """The phone and the 6-digit code texted to it."""
 
-    phone = Text(required=True, validate=validate.Length(min=1, max=20))
+    phone = Text(required=True, validate=validate.Length(min=1, max=20), metadata=_MOBILE)
     code = ma.fields.String(required=True, validate=validate.Regexp(r"^\d{6}$"))

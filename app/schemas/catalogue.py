@@ -73,7 +73,7 @@ class DepartmentNodeSchema(ma.Schema):
 class CalendarQuery(ma.Schema):
     """?start=YYYY-MM-DD&days=7"""
 
-    start = ma.fields.Date(metadata={"description": "默认今天（北京时间）"})
+    start = ma.fields.Date(metadata={"description": "默认今天（北京时间）；不能早于今天"})
     days = ma.fields.Integer(load_default=7, validate=validate.Range(min=1, max=14))
 
 

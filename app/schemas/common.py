@@ -21,12 +21,17 @@ class ChinaDateTime(ma.fields.DateTime):
 # Control characters (NUL, escapes, DEL) and halves of UTF-16 surrogate pairs, which no text a
 # person types contains and which the database driver cannot store.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_PLAIN = r"^[^\u0000-\u001f\u007f]*$"
 
 
 class Text(ma.fields.String):
     """Text a client sends: refused (422) with a control character or a lone surrogate in it."""
 
     default_error_messages: ClassVar[dict] = {"unsafe": "不能包含控制字符或无效字符"}
+
+    def __init__(self, *args, metadata=None, **kwargs):
+        # Said in the OpenAPI document too, so that clients know it.
+        super().__init__(*args, metadata={"pattern": _PLAIN, **(metadata or {})}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
