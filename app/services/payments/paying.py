@@ -155,13 +155,7 @@ def settle_before_release(order_id) -> outcomes.Applied | None:
     when the channel's notification was lost); an unpaid one is closed there first, so that it
     can no longer be paid. None when no payment can book the order any more; ChannelUnavailable
     when a channel could not say (the number must not be let go yet)."""
-    pending = db.session.scalars(
-        sa.select(Payment).where(
-            Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING
-        )
-    ).all()
-    db.session.rollback()
-    for payment in pending:
+    for payment in _pending_payments(order_id):
         channel = channels.channel(payment.channel)
         booked = _apply_if_paid(channel, payment)
         if booked is not None:
@@ -177,6 +171,17 @@ def settle_before_release(order_id) -> outcomes.Applied | None:
         if closed:
             _mark_closed(payment.id)
     return None
+
+
+def _pending_payments(order_id) -> list[Payment]:
+    """The order's payments still waiting for their channel (read outside any transaction)."""
+    pending = db.session.scalars(
+        sa.select(Payment).where(
+            Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING
+        )
+    ).all()
+    db.session.rollback()
+    return list(pending)
 
 
 def _apply_if_paid(channel, payment) -> outcomes.Applied | None:
@@ -199,13 +204,7 @@ def _mark_closed(payment_id):
 def close_unpaid(order_id):
     """After a hold expired or was cancelled: close its unpaid payments at the channels, so that
     no late payment can start (one that still arrives is refunded)."""
-    payments = db.session.scalars(
-        sa.select(Payment).where(
-            Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING
-        )
-    ).all()
-    db.session.rollback()
-    for payment in payments:
+    for payment in _pending_payments(order_id):
         try:
             if not channels.channel(payment.channel).close(payment.out_trade_no):
                 # Nothing to close yet: the payment stays pending for check_payment (a late
