@@ -8,6 +8,7 @@ again), so that the services handle every channel's failures alike.
 """
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -86,6 +87,18 @@ class Channel:
     code: PaymentChannel
     needs_openid: bool = False  # pays inside WeChat: the account must have signed in there
     out_trade_no: re.Pattern  # the numbers this channel accepts
+    # The provider adapter's errors, and those of them that refuse on the merits.
+    _errors: type[Exception]
+    _rejected: type[Exception]
+
+    @contextmanager
+    def _provider(self):
+        """A call to the provider, its errors turned into ChannelRejected or ChannelUnavailable."""
+        try:
+            yield
+        except self._errors as error:
+            kind = ChannelRejected if isinstance(error, self._rejected) else ChannelUnavailable
+            raise kind(str(error)) from error
 
     def start(self, out_trade_no, subject, amount_fen, openid, expires_at) -> Started:
         """Ask the channel for the means to pay (a network call)."""
@@ -119,41 +132,27 @@ class Channel:
         raise NotImplementedError
 
 
-def _wechat_failure(error: wechatpay.WeChatPayError) -> ChannelError:
-    kind = ChannelRejected if isinstance(error, wechatpay.WeChatPayRejected) else ChannelUnavailable
-    return kind(str(error))
-
-
-def _alipay_failure(error: alipay.AlipayError) -> ChannelError:
-    kind = ChannelRejected if isinstance(error, alipay.AlipayRejected) else ChannelUnavailable
-    return kind(str(error))
-
-
 class WeChatPayChannel(Channel):
     """WeChat Pay APIv3, JSAPI inside the mini-program."""
 
     code = PaymentChannel.WECHAT
     needs_openid = True
     out_trade_no = wechatpay.OUT_TRADE_NO
+    _errors, _rejected = wechatpay.WeChatPayError, wechatpay.WeChatPayRejected
     # Bill rows: a payment, and a refund (whose own status says whether money went back).
     _PAID, _REFUND, _REFUNDED = "SUCCESS", "REFUND", "SUCCESS"
 
     def start(self, out_trade_no, subject, amount_fen, openid, expires_at) -> Started:
-        try:
-            return Started(
-                prepay_id=wechatpay.prepay(out_trade_no, subject, amount_fen, openid, expires_at)
-            )
-        except wechatpay.WeChatPayError as error:
-            raise _wechat_failure(error) from error
+        with self._provider():
+            prepay_id = wechatpay.prepay(out_trade_no, subject, amount_fen, openid, expires_at)
+        return Started(prepay_id=prepay_id)
 
     def means_to_pay(self, started: Started) -> dict:
         return {"params": wechatpay.request_payment_params(started.prepay_id)}
 
     def paid_trade(self, out_trade_no) -> PaidTrade | None:
-        try:
+        with self._provider():
             found = wechatpay.query(out_trade_no)
-        except wechatpay.WeChatPayError as error:
-            raise _wechat_failure(error) from error
         # SUCCESS only: a trade in REFUND was refunded by hand at the merchant platform, which
         # is staff's to reconcile, not ours to book.
         if found is None or found.trade_state != wechatpay.SUCCESS:
@@ -161,26 +160,20 @@ class WeChatPayChannel(Channel):
         return PaidTrade(out_trade_no, found.transaction_id, found.amount_fen, found.success_time)
 
     def close(self, out_trade_no) -> bool:
-        try:
+        with self._provider():
             wechatpay.close(out_trade_no)
-        except wechatpay.WeChatPayError as error:
-            raise _wechat_failure(error) from error
         return True
 
     def refund(self, out_trade_no, total_fen, out_refund_no, amount_fen, reason) -> RefundSent:
-        try:
+        with self._provider():
             sent = wechatpay.refund(out_trade_no, out_refund_no, amount_fen, total_fen, reason)
-        except wechatpay.WeChatPayError as error:
-            raise _wechat_failure(error) from error
         if sent.status in (wechatpay.ABNORMAL, wechatpay.CLOSED):
             raise ChannelRejected(f"the refund did not go through: {sent.status}")
         return RefundSent(sent.status == wechatpay.SUCCESS, sent.refund_id)
 
     def bill(self, bill_date: date) -> list[Entry] | None:
-        try:
+        with self._provider():
             bill = wechatpay.trade_bill(bill_date)
-        except wechatpay.WeChatPayError as error:
-            raise _wechat_failure(error) from error
         if bill.summary is None:
             return None
         return [entry for row in bill.rows if (entry := self._entry(row)) is not None]
@@ -237,39 +230,33 @@ class AlipayChannel(Channel):
 
     code = PaymentChannel.ALIPAY
     out_trade_no = alipay.OUT_NO
+    _errors, _rejected = alipay.AlipayError, alipay.AlipayRejected
     # Alipay's answer for a day without a bill (no trades, or not made yet).
     _NO_BILL = "isp.bill_not_exist"
     _PAID = (alipay.TradeStatus.TRADE_SUCCESS, alipay.TradeStatus.TRADE_FINISHED)
 
     def start(self, out_trade_no, subject, amount_fen, openid, expires_at) -> Started:
-        try:
-            return Started(
-                pay_url=alipay.wap_pay_url(out_trade_no, subject, amount_fen, expires_at)
-            )
-        except alipay.AlipayError as error:
-            raise _alipay_failure(error) from error
+        with self._provider():
+            pay_url = alipay.wap_pay_url(out_trade_no, subject, amount_fen, expires_at)
+        return Started(pay_url=pay_url)
 
     def means_to_pay(self, started: Started) -> dict:
         return {"pay_url": started.pay_url}
 
     def paid_trade(self, out_trade_no) -> PaidTrade | None:
-        try:
+        with self._provider():
             trade = alipay.query(out_trade_no)
-        except alipay.AlipayError as error:
-            raise _alipay_failure(error) from error
         if trade is None or trade.trade_status not in self._PAID:
             return None
         return PaidTrade(out_trade_no, trade.trade_no, trade.amount_fen, trade.paid_at)
 
     def close(self, out_trade_no) -> bool:
-        try:
+        with self._provider():
             # No trade yet: the signed cashier link stays payable until it expires.
             return alipay.close(out_trade_no)
-        except alipay.AlipayError as error:
-            raise _alipay_failure(error) from error
 
     def refund(self, out_trade_no, total_fen, out_refund_no, amount_fen, reason) -> RefundSent:
-        try:
+        with self._provider():
             sent = alipay.refund(out_trade_no, out_refund_no, amount_fen, reason)
             # Only fund_change Y proves the money moved; otherwise Alipay's refund query must
             # find it (a repeat of a settled refund answers N), else it stays processing for
@@ -277,19 +264,16 @@ class AlipayChannel(Channel):
             done = sent.fund_change or (
                 alipay.query_refund(out_trade_no, out_refund_no) is not None
             )
-        except alipay.AlipayError as error:
-            raise _alipay_failure(error) from error
         return RefundSent(done, sent.trade_no)
 
     def bill(self, bill_date: date) -> list[Entry] | None:
-        try:
-            rows = alipay.trade_bill(bill_date)
-        except alipay.AlipayRejected as rejected:
-            if rejected.sub_code == self._NO_BILL:
-                return None
-            raise _alipay_failure(rejected) from rejected
-        except alipay.AlipayError as error:
-            raise _alipay_failure(error) from error
+        with self._provider():
+            try:
+                rows = alipay.trade_bill(bill_date)
+            except alipay.AlipayRejected as rejected:
+                if rejected.sub_code == self._NO_BILL:
+                    return None
+                raise
         return [self._entry(row) for row in rows]
 
     @staticmethod
