@@ -88,10 +88,8 @@ def cached_document(scope, field, compute, now: datetime) -> Document:
     fills = per_app("catalogue_cache_fills", lambda config: OneAtATime())
     if fills.run((scope, field), lambda: filled.append(_fill(scope, field, compute, now))):
         return filled[0]
-    try:  # another thread filled it (or failed to, or raced a change): read it, else compute
-        document = _valid_entry(key, field, now)
-    except redis.RedisError:
-        document = None
+    # Another thread filled it (or failed to, or raced a change): read it, else compute.
+    document = cached_only(scope, field, now)
     return document if document is not None else _fill(scope, field, compute, now)
 
 

@@ -144,12 +144,7 @@ def check_payment(payment_id) -> outcomes.Applied | None:
     db.session.rollback()
     if payment is None or payment.status != PaymentStatus.PENDING:
         return None
-    paid = channels.channel(payment.channel).paid_trade(payment.out_trade_no)
-    if paid is None:
-        return None
-    return confirm_payment(
-        payment.channel, payment.out_trade_no, paid.trade_no, paid.amount_fen, paid.paid_at
-    )
+    return _apply_if_paid(payment)
 
 
 def settle_before_release(order_id) -> outcomes.Applied | None:
@@ -158,17 +153,15 @@ def settle_before_release(order_id) -> outcomes.Applied | None:
     when the channel's notification was lost); an unpaid one is closed there first, so that it
     can no longer be paid. None when no payment can book the order any more; ChannelUnavailable
     when a channel could not say (the number must not be let go yet)."""
+    booked = outcomes.Applied.BOOKED
     for payment in _pending_payments(order_id):
-        channel = channels.channel(payment.channel)
-        booked = _apply_if_paid(channel, payment)
-        if booked is not None:
+        if _apply_if_paid(payment) is booked:
             return booked
         try:
-            closed = channel.close(payment.out_trade_no)
+            closed = channels.channel(payment.channel).close(payment.out_trade_no)
         except channels.ChannelRejected:
             # Paid between the two calls (ORDERPAID), or closed already: ask once more.
-            booked = _apply_if_paid(channel, payment)
-            if booked is not None:
+            if _apply_if_paid(payment) is booked:
                 return booked
             closed = True
         if closed:
@@ -187,14 +180,15 @@ def _pending_payments(order_id) -> list[Payment]:
     return list(pending)
 
 
-def _apply_if_paid(channel, payment) -> outcomes.Applied | None:
-    paid = channel.paid_trade(payment.out_trade_no)
+def _apply_if_paid(payment) -> outcomes.Applied | None:
+    """Ask the payment's channel about its trade: applied if it was paid (what that came to),
+    else None."""
+    paid = channels.channel(payment.channel).paid_trade(payment.out_trade_no)
     if paid is None:
         return None
-    outcome = confirm_payment(
+    return confirm_payment(
         payment.channel, payment.out_trade_no, paid.trade_no, paid.amount_fen, paid.paid_at
     )
-    return outcome if outcome is outcomes.Applied.BOOKED else None
 
 
 def _mark_closed(payment_id):
