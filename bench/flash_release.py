@@ -78,7 +78,6 @@ def _local_only(url):
 
 
 def parse_args(argv=None):
-    cores = os.cpu_count() or 1
     parser = argparse.ArgumentParser(
         prog="python -m bench.flash_release",
         description="Release-morning benchmark: N holds on one schedule of C numbers.",
@@ -89,6 +88,15 @@ def parse_args(argv=None):
     # A schedule has at most 999 numbers (a check constraint of the schedule table).
     parser.add_argument("--capacity", type=_bounded(1, 999), default=200, help="numbers (C)")
     parser.add_argument("--concurrency", type=_bounded(1, 1000), default=200)
+    add_server_arguments(parser, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
+    return parser.parse_args(argv)
+
+
+def add_server_arguments(parser, database_url, redis_url):
+    """The flags of the served app and the run, shared by the benchmarks: gunicorn's workers,
+    threads, keep-alive and port, the local stores (dropped and flushed), the time limit and
+    --strict."""
+    cores = os.cpu_count() or 1
     # One process per core, each with 16 threads, so that holds arriving together are decided in
     # one transaction (group commit; bench/README.md compares settings). Connections close after
     # each answer, as behind a proxy that opens one per request (nginx's default) and as the sync
@@ -110,15 +118,14 @@ def parse_args(argv=None):
         "after each answer",
     )
     parser.add_argument("--port", type=_bounded(0, 65535), default=0, help="default: a free port")
-    parser.add_argument("--database-url", type=_local_only, default=DEFAULT_DATABASE_URL)
-    parser.add_argument("--redis-url", type=_local_only, default=DEFAULT_REDIS_URL)
+    parser.add_argument("--database-url", type=_local_only, default=database_url)
+    parser.add_argument("--redis-url", type=_local_only, default=redis_url)
     parser.add_argument(
         "--time-limit", type=_bounded(1, 3600), default=300, help="seconds for the whole run"
     )
     parser.add_argument(
         "--strict", action="store_true", help="exit 3 when a performance target is missed"
     )
-    return parser.parse_args(argv)
 
 
 def server_environment(args, port) -> dict:

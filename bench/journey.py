@@ -56,10 +56,10 @@ from bench.flash_release import (
     _integrity,
     _interrupt,
     _latencies,
-    _local_only,
     _ms,
     _print_check,
     _unless_interrupted,
+    add_server_arguments,
     exit_code,
     run,
     server_environment,
@@ -107,7 +107,6 @@ EXPECTED_REFUSALS = frozenset({(409, "slot_sold_out")})
 
 
 def parse_args(argv=None):
-    cores = os.cpu_count() or 1
     parser = argparse.ArgumentParser(
         prog="python -m bench.journey",
         description="Patients' journeys: the everyday mix and the release morning page by page.",
@@ -130,30 +129,7 @@ def parse_args(argv=None):
         help="how the journey pays: wechat calls the WeChat Pay stand-in (a gunicorn of its "
         "own); alipay signs a cashier URL without a call",
     )
-    parser.add_argument(
-        "--workers", type=_bounded(1, 64), default=cores, help="gunicorn workers (cores)"
-    )
-    parser.add_argument(
-        "--threads",
-        type=_bounded(1, 64),
-        default=16,
-        help="per worker; more than 1 uses gthread, 1 the sync worker",
-    )
-    parser.add_argument(
-        "--keep-alive",
-        type=_bounded(0, 300),
-        default=0,
-        help="gthread: seconds a connection is kept between requests; 0 closes it after each",
-    )
-    parser.add_argument("--port", type=_bounded(0, 65535), default=0, help="default: a free port")
-    parser.add_argument("--database-url", type=_local_only, default=DEFAULT_DATABASE_URL)
-    parser.add_argument("--redis-url", type=_local_only, default=DEFAULT_REDIS_URL)
-    parser.add_argument(
-        "--time-limit", type=_bounded(1, 3600), default=300, help="seconds for the whole run"
-    )
-    parser.add_argument(
-        "--strict", action="store_true", help="exit 3 when a performance target is missed"
-    )
+    add_server_arguments(parser, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
     return parser.parse_args(argv)
 
 
