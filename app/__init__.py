@@ -12,6 +12,7 @@ from app.api.observed import Observed, name_endpoint, uncacheable_by_default
 from app.errors import register_error_handlers as register_errors
 from app.extensions import JsonProvider, api, db, migrate, redis_store
 from app.infra import database, logs, sqlbatch
+from app.infra.crypto import FieldCipher, LookupHasher
 from config import load_config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -44,6 +45,9 @@ def create_app(config=None):
 
 
 def register_extensions(app):
+    # The keys are parsed here, at start, so that a malformed one stops the app at once.
+    app.extensions["field_cipher"] = FieldCipher(app.config["FIELD_ENCRYPTION_KEYS"])
+    app.extensions["lookup_hasher"] = LookupHasher(app.config["LOOKUP_HASH_KEY"])
     db.init_app(app)
     with app.app_context():
         database.tune_pool(db.engine)

@@ -182,6 +182,17 @@ def _own_connection(client, anew=False) -> _OwnConnection:
 
 # Objects stay readable after the commit that wrote them (responses are built from them); locking
 # reads refresh with populate_existing, so nothing decides on a stale copy.
+def field_cipher():
+    """The app's field cipher (app.infra.crypto.FieldCipher), which create_app builds from
+    ``FIELD_ENCRYPTION_KEYS``."""
+    return current_app.extensions["field_cipher"]
+
+
+def lookup_hasher():
+    """The app's keyed hasher (app.infra.crypto.LookupHasher), built from ``LOOKUP_HASH_KEY``."""
+    return current_app.extensions["lookup_hasher"]
+
+
 def per_app(name, build):
     """An object built once per app from its config (a keyring, a signer), kept in extensions."""
     extensions = current_app.extensions

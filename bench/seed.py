@@ -158,27 +158,7 @@ def _people(count: int) -> list[Person]:
     accounts = db.session.scalars(sa.select(Account).order_by(Account.id)).all()
     rows = []
     for index, account in enumerate(accounts):
-        number, sex, birth = resident_number(index)
-        rows.append(
-            {
-                "account_id": account.id,
-                "name": f"压测患者{index}",
-                "id_type": IdType.RESIDENT_ID,
-                "id_number_cipher": protection.seal(number, "patient.id_number"),
-                "id_number_hash": protection.lookup_hash(
-                    f"{IdType.RESIDENT_ID}:{number}", "id_number"
-                ),
-                "id_number_masked": mask_id_number(number),
-                "sex": sex,
-                "birth_date": birth,
-                "relationship": Relationship.SELF,
-                "insured": False,
-                "live": True,
-                "is_self": True,
-                "created_at": stamp,
-                "updated_at": stamp,
-            }
-        )
+        rows.append(_patient_row(account.id, index, f"压测患者{index}", Relationship.SELF, stamp))
     db.session.execute(sa.insert(Patient), rows)
     patient_of = dict(db.session.execute(sa.select(Patient.account_id, Patient.id)).tuples().all())
     return [
@@ -302,6 +282,7 @@ def _patient_row(account_id, index, name, relationship, stamp) -> dict:
     return {
         "account_id": account_id,
         "name": name,
+        "name_hash": protection.name_hash(name),
         "id_type": IdType.RESIDENT_ID,
         "id_number_cipher": protection.seal(number, "patient.id_number"),
         "id_number_hash": protection.lookup_hash(f"{IdType.RESIDENT_ID}:{number}", "id_number"),

@@ -191,13 +191,15 @@ def _mask_middle(text: str, keep_head: int, keep_tail: int) -> str:
 
 
 def mask_id_number(number: str) -> str:
-    """An ID number as responses and logs show it, same length, at most half of it shown.
+    """An ID number as responses and logs show it and as it is stored, same length.
 
-    18-character documents keep the first 3 and last 4 (110***********4518); shorter ones such as
-    passports keep 2 and 2 (E1*****78), very short ones 1 and 1.
+    18-character documents keep the first 1 and last 4 (1*************4518): with the first 3, a
+    birth date narrowed by the clinic's age rules and the check digit would leave few enough
+    candidates for the whole number to be tried. Shorter ones such as passports keep 2 and 2
+    (E1*****78), very short ones 1 and 1.
     """
     if len(number) >= 15:
-        return _mask_middle(number, 3, 4)
+        return _mask_middle(number, 1, 4)
     if len(number) >= 8:
         return _mask_middle(number, 2, 2)
     return _mask_middle(number, 1, 1)

@@ -9,7 +9,7 @@ from app.domain.accounts import AccountStatus, Relationship, Sex
 from app.domain.identity import IdType
 from app.extensions import db
 from app.models.catalogue import TimestampMixin
-from app.models.types import BigId, StrEnum, UTCDateTime
+from app.models.types import BigId, Sealed, StrEnum, UTCDateTime
 
 
 class Account(TimestampMixin, db.Model):
@@ -47,13 +47,18 @@ class Patient(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id", name="fk_patient_account"))
-    name: Mapped[str] = mapped_column(sa.String(40))
+    # The real name and the birth date are sealed: with the birth date in the clear, the masked
+    # ID number and its check digit would leave a single candidate for the whole number.
+    name: Mapped[str] = mapped_column("name_cipher", Sealed("patient.name"))
+    name_hash: Mapped[str | None] = mapped_column(sa.CHAR(64), index=True)
     id_type: Mapped[IdType] = mapped_column(StrEnum(IdType, 40))
     id_number_cipher: Mapped[str | None] = mapped_column(sa.String(255))
     id_number_hash: Mapped[str | None] = mapped_column(sa.CHAR(64))
     id_number_masked: Mapped[str] = mapped_column(sa.String(32))
     sex: Mapped[Sex] = mapped_column(StrEnum(Sex, 8))
-    birth_date: Mapped[date] = mapped_column(sa.Date)
+    birth_date: Mapped[date] = mapped_column(
+        "birth_date_cipher", Sealed("patient.birth_date", date)
+    )
     phone_cipher: Mapped[str | None] = mapped_column(sa.String(255))
     phone_masked: Mapped[str | None] = mapped_column(sa.String(16))
     relationship: Mapped[Relationship] = mapped_column(StrEnum(Relationship, 16))

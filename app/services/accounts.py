@@ -82,6 +82,7 @@ def delete_account(account_id):
             sa.select(Patient).where(Patient.account_id == account_id)
         ):
             patient.name = ANONYMISED_NAME
+            patient.name_hash = None
             patient.id_number_cipher = patient.id_number_hash = None
             patient.phone_cipher = patient.phone_masked = None
             patient.medical_card_no = None

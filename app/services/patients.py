@@ -120,7 +120,6 @@ def add_patient(account_id, data) -> Patient:
             raise _self_exists()
         patient = Patient(
             account_id=account_id,
-            name=name,
             id_type=info.id_type,
             id_number_cipher=protection.seal(info.number, "patient.id_number"),
             id_number_hash=id_hash,
@@ -133,9 +132,15 @@ def add_patient(account_id, data) -> Patient:
             medical_card_no=data.get("medical_card_no") or None,
             live=True,
         )
+        _set_name(patient, name)
         _set_phone(patient, data.get("phone"))
         db.session.add(patient)
     return patient
+
+
+def _set_name(patient, name):
+    patient.name = name
+    patient.name_hash = protection.name_hash(name)
 
 
 def _set_phone(patient, phone):
@@ -152,7 +157,7 @@ def update_patient(account_id, patient_id, changes) -> Patient:
     with transaction(on_conflict=_conflict):
         patient = get_patient(account_id, patient_id)
         if "name" in changes:
-            patient.name = _clean("name", validate_person_name, changes["name"])
+            _set_name(patient, _clean("name", validate_person_name, changes["name"]))
         if "phone" in changes:
             _set_phone(patient, changes["phone"])
         if "relationship" in changes:

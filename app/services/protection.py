@@ -1,27 +1,29 @@
-"""Identity data at rest: encrypt, decrypt and find values through keyed hashes."""
+"""Identity data at rest: encrypt, decrypt and find values through keyed hashes.
 
-from app.extensions import per_app
-from app.infra.crypto import FieldCipher, LookupHasher
+Names and birth dates are sealed column types (app/models/types.py), encrypted and decrypted
+by the ORM itself; ID and phone numbers are sealed here, explicitly, because only the owner's
+export ever reads them back.
+"""
 
-
-def _cipher() -> FieldCipher:
-    return per_app("field_cipher", lambda config: FieldCipher(config["FIELD_ENCRYPTION_KEYS"]))
-
-
-def _hasher() -> LookupHasher:
-    return per_app("lookup_hasher", lambda config: LookupHasher(config["LOOKUP_HASH_KEY"]))
+from app.extensions import field_cipher, lookup_hasher
 
 
 def seal(value: str, context: str) -> str:
     """``value`` encrypted for the column named by ``context`` (e.g. "patient.id_number")."""
-    return _cipher().encrypt(value, context)
+    return field_cipher().encrypt(value, context)
 
 
 def unseal(token: str, context: str) -> str:
     """The plaintext of a sealed column value."""
-    return _cipher().decrypt(token, context)
+    return field_cipher().decrypt(token, context)
 
 
 def lookup_hash(value: str, kind: str) -> str:
     """The keyed hash by which a sealed value of ``kind`` ("id_number", "phone") is found."""
-    return _hasher().digest(value, kind)
+    return lookup_hasher().digest(value, kind)
+
+
+def name_hash(name: str) -> str:
+    """The keyed hash by which a patient is found by exact real name (as validated and stored;
+    Latin letters in any case)."""
+    return lookup_hash(name.casefold(), "name")

@@ -103,7 +103,7 @@ class TestPatients:
             user.add_patient(name="李秀英", id_number=number, phone="13700137000"), 201
         )
         assert created["sex"] == "female" and created["birth_date"] == "1985-06-12"
-        assert created["id_number_masked"] == number[:3] + "*" * 11 + number[-4:]
+        assert created["id_number_masked"] == number[:1] + "*" * 13 + number[-4:]
         assert created["phone_masked"] == "137****7000"
         assert created["relationship_name"] == "本人" and created["id_type_name"] == "居民身份证"
         assert number not in str(created) and "13700137000" not in str(created)

@@ -2,6 +2,7 @@
 
 import base64
 import os
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from app.domain.accounts import AccountStatus
 from app.extensions import redis_store
+from app.infra.crypto import FieldCipher
 from app.models import Patient
 from app.services import auth, patients, protection
 from tests.factories import make_account, resident_id
@@ -107,10 +109,15 @@ class TestAtRest:
         )
         dump = " ".join(str(value) for value in row.values())
         assert number not in dump and "13500135000" not in dump
+        assert "赵六" not in dump and number[6:14] not in dump.replace("-", "")
+        assert row["name_cipher"].startswith("v1:") and row["birth_date_cipher"].startswith("v1:")
+        assert "name" not in row and "birth_date" not in row
+        session.expire(patient)
+        assert (patient.name, patient.birth_date) == ("赵六", date(1988, 8, 8))
         assert number[6:14] not in row["id_number_cipher"]
         assert row["id_number_cipher"].startswith("v1:")
         assert len(row["id_number_hash"]) == 64
-        assert row["id_number_masked"] == number[:3] + "*" * 11 + number[-4:]
+        assert row["id_number_masked"] == number[:1] + "*" * 13 + number[-4:]
         assert patients.reveal(patient) == {"id_number": number, "phone": "13500135000"}
 
     def test_the_ciphertext_belongs_to_its_column(self, session, account):
@@ -127,9 +134,10 @@ class TestAtRest:
         )
         old = app.config["FIELD_ENCRYPTION_KEYS"]
         new_key = base64.b64encode(os.urandom(32)).decode()
-        monkeypatch.setitem(app.config, "FIELD_ENCRYPTION_KEYS", f"k2:{new_key},{old}")
-        monkeypatch.delitem(app.extensions, "field_cipher")
+        monkeypatch.setitem(app.extensions, "field_cipher", FieldCipher(f"k2:{new_key},{old}"))
         assert patients.reveal(patient)["id_number"] == number
+        session.expire(patient)
+        assert (patient.name, patient.birth_date) == ("钱七", date(1970, 1, 1))
         newer = patients.add_patient(
             account.id,
             {"name": "孙八", "id_number": resident_id(serial=3), "relationship": "child"},
@@ -148,3 +156,21 @@ class TestAtRest:
             )
         )
         assert found is not None and found.name == "周九"
+
+    def test_a_patient_is_found_by_exact_name_without_decrypting(self, session, account):
+        patients.add_patient(
+            account.id,
+            {
+                "name": "Anna  Müller",
+                "id_number": "E12345678",
+                "id_type": "passport",
+                "sex": "female",
+                "birth_date": date(1990, 1, 2),
+                "relationship": "self",
+            },
+        )
+        found = session.scalars(
+            sa.select(Patient).where(Patient.name_hash == protection.name_hash("anna müller"))
+        ).all()
+        assert [p.name for p in found] == ["Anna Müller"]
+        assert protection.name_hash("Anna Müller") != protection.name_hash("Anna Mulle")

@@ -188,10 +188,10 @@ _LOCK_ACCOUNTS = PackedSelect(
         _account.status,
         _account.blocked_until,
         _patient.id.label("patient_id"),
-        _patient.name.label("patient_name"),
+        _patient.name_cipher.label("patient_name"),
         _patient.id_number_masked,
         _patient.sex,
-        _patient.birth_date,
+        _patient.birth_date_cipher.label("birth_date"),
     )
     .outerjoin_from(
         Account.__table__,

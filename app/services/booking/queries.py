@@ -42,7 +42,7 @@ _PAGE = (
         _doctor.name.label("doctor_name"),
         _doctor.title,
         _patient.id.label("patient_id"),
-        _patient.name.label("patient_name"),
+        _patient.name_cipher.label("patient_name"),
         _patient.id_number_masked,
         sa.func.count().over().label("total"),
     )
