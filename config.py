@@ -18,6 +18,72 @@ BASE_DIR = Path(__file__).resolve().parent
 DEV_ONLY_PREFIX = "dev-only-"
 
 
+# Subscription-message templates (订阅消息), per kind: the template id picked in the mini-program's
+# console, the page a tap on the message opens ({order_id} is filled in), and which value of the
+# message fills each keyword. A keyword's type is its name less the number (thing, name, time,
+# character_string, number, amount, phrase ...): app/domain/messages.py fits each value to it.
+# These are the WeChat stand-in's templates (app/sandbox/wechat.py); production sets its own
+# in WECHAT_TEMPLATES, JSON of the same shape.
+_ORDER_PAGE = "packages/orders/pages/detail/index?id={order_id}"
+SANDBOX_WECHAT_TEMPLATES = {
+    "booking_confirmed": {
+        "template_id": "sandboxTmplBookingConfirmed000000000000001",
+        "page": _ORDER_PAGE,
+        "data": {
+            "name1": "patient",
+            "thing2": "department",
+            "time3": "visit_time",
+            "character_string4": "number",
+            "thing5": "location",
+        },
+    },
+    "visit_reminder": {
+        "template_id": "sandboxTmplVisitReminder0000000000000000002",
+        "page": _ORDER_PAGE,
+        "data": {
+            "name1": "patient",
+            "thing2": "department",
+            "time3": "visit_time",
+            "thing4": "location",
+            "thing5": "note",
+        },
+    },
+    "stop_clinic": {
+        "template_id": "sandboxTmplStopClinic0000000000000000000003",
+        "page": _ORDER_PAGE,
+        "data": {
+            "name1": "patient",
+            "thing2": "doctor",
+            "time3": "visit_time",
+            "thing4": "reason",
+            "thing5": "note",
+        },
+    },
+    "refund_result": {
+        "template_id": "sandboxTmplRefundResult00000000000000000004",
+        "page": _ORDER_PAGE,
+        "data": {
+            "thing1": "department",
+            "amount2": "amount",
+            "phrase3": "result",
+            "time4": "time",
+            "thing5": "note",
+        },
+    },
+    "queue_called": {
+        "template_id": "sandboxTmplQueueCalled00000000000000000005",
+        "page": "packages/orders/pages/visit/index?id={order_id}",
+        "data": {
+            "name1": "patient",
+            "thing2": "department",
+            "character_string3": "number",
+            "number4": "ahead",
+            "thing5": "note",
+        },
+    },
+}
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or unsafe for the chosen environment."""
 
@@ -26,6 +92,40 @@ def env(name, default=None):
     """The environment variable ``name``, or ``default`` when unset or empty."""
     value = os.environ.get(name)
     return default if value in (None, "") else value
+
+
+def _env_json(name, default):
+    """A JSON object from the environment, or ``default``."""
+    value = env(name)
+    if value is None:
+        return default
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise ConfigError(f"{name} must be a JSON object")
+    return parsed
+
+
+def _template_problems(templates) -> list[str]:
+    """What is wrong with a WECHAT_TEMPLATES value (see SANDBOX_WECHAT_TEMPLATES)."""
+    problems = []
+    for kind, template in templates.items():
+        fields = template.get("data") if isinstance(template, dict) else None
+        if (
+            not isinstance(template, dict)
+            or not isinstance(template.get("template_id"), str)
+            or not template["template_id"]
+            or not isinstance(fields, dict)
+            or not fields
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
+            or not isinstance(template.get("page", ""), str)
+        ):
+            problems.append(
+                f"WECHAT_TEMPLATES[{kind!r}] needs a template_id and data {{keyword: value}}"
+            )
+    return problems
 
 
 def _env_int(name, default, minimum=None):
@@ -157,6 +257,7 @@ class Config:
     default_wechatpay_api_base = "https://api.mch.weixin.qq.com"
     default_alipay_gateway = "https://openapi.alipay.com/gateway.do"
     default_public_base_url = ""
+    default_wechat_templates: ClassVar[dict] = {}
 
     def generated_secrets(self):
         """Secrets used where the environment gives none; production has none to give."""
@@ -259,6 +360,13 @@ class Config:
         # After a Redis call times out, Redis is skipped (as if down) for this many seconds.
         self.REDIS_SKIP_SECONDS = float(env("REDIS_SKIP_SECONDS", "2"))
         self.RQ_QUEUE = env("RQ_QUEUE", "default")
+        # Subscription messages: the templates per kind (see SANDBOX_WECHAT_TEMPLATES) and
+        # which version of the mini-program a tap opens (developer, trial, formal).
+        self.WECHAT_TEMPLATES = _env_json("WECHAT_TEMPLATES", self.default_wechat_templates)
+        self.WECHAT_MINIPROGRAM_STATE = env("WECHAT_MINIPROGRAM_STATE", "formal")
+        # The SMS template of a stop-clinic notice to a patient who gave no WeChat consent:
+        # {1} patient, {2} clinic and time, {3} reason, {4} alternatives.
+        self.SMS_STOP_CLINIC_TEMPLATE_ID = env("SMS_STOP_CLINIC_TEMPLATE_ID", "100002")
         # Hospital booking rules: the defaults given to new and seeded hospitals.
         self.HOLD_MINUTES = _env_int("HOLD_MINUTES", 15)
         self.BOOKING_WINDOW_DAYS = _env_int("BOOKING_WINDOW_DAYS", 7)
@@ -285,6 +393,7 @@ class DevelopmentConfig(Config):
 
     ENV_NAME = "development"
     SANDBOX_ENABLED = True
+    default_wechat_templates = SANDBOX_WECHAT_TEMPLATES
 
     def generated_secrets(self):
         return _dev_secrets()
@@ -306,6 +415,7 @@ class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     SANDBOX_ENABLED = True
+    default_wechat_templates = SANDBOX_WECHAT_TEMPLATES
     default_database_url = "mysql+pymysql://root@127.0.0.1:3306/booking_test?charset=utf8mb4"
     default_redis_url = "redis://127.0.0.1:6379/15"
     # Tests that call the WeChat stand-in point this at their served app.
@@ -346,6 +456,9 @@ class ProductionConfig(Config):
             problems.append("TICKET_SIGNING_KEY must be base64 of 32 random bytes")
         if len(self.WECHATPAY_APIV3_KEY) != 32:
             problems.append("WECHATPAY_APIV3_KEY must be the 32-character APIv3 key")
+        if not self.WECHAT_TEMPLATES:
+            problems.append("WECHAT_TEMPLATES must name the subscription-message templates")
+        problems += _template_problems(self.WECHAT_TEMPLATES)
         keys = [entry.partition(":") for entry in self.FIELD_ENCRYPTION_KEYS.split(",")]
         if not self.FIELD_ENCRYPTION_KEYS or any(
             not kid or not sep or _key_bytes(key) != 32 for kid, sep, key in keys

@@ -1,5 +1,7 @@
 """Production refuses to start on development secrets, SQLite or the sandbox."""
 
+import json
+
 import pytest
 
 import config
@@ -49,6 +51,7 @@ REAL = {
     "ALIPAY_APPID": "2021001234567890",
     "ALIPAY_APP_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\n…",
     "ALIPAY_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\n…",
+    "WECHAT_TEMPLATES": json.dumps(config.SANDBOX_WECHAT_TEMPLATES),
 }
 
 
@@ -107,4 +110,26 @@ def test_production_refuses_a_malformed_key_or_a_plain_http_provider(monkeypatch
         monkeypatch.setenv(real_name, real_value)
     monkeypatch.setenv(name, value)
     with pytest.raises(config.ConfigError, match=name):
+        config.load_config("production")
+
+
+@pytest.mark.parametrize(
+    "templates",
+    [
+        None,
+        "[]",
+        "{not json",
+        json.dumps({"booking_confirmed": {"template_id": "", "data": {"thing1": "patient"}}}),
+        json.dumps({"booking_confirmed": {"template_id": "t1", "data": {}}}),
+        json.dumps({"booking_confirmed": {"template_id": "t1", "data": {"thing1": 3}}}),
+    ],
+)
+def test_production_refuses_missing_or_malformed_message_templates(monkeypatch, templates):
+    for name, value in REAL.items():
+        monkeypatch.setenv(name, value)
+    if templates is None:
+        monkeypatch.delenv("WECHAT_TEMPLATES")
+    else:
+        monkeypatch.setenv("WECHAT_TEMPLATES", templates)
+    with pytest.raises(config.ConfigError, match="WECHAT_TEMPLATES"):
         config.load_config("production")
