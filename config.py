@@ -364,6 +364,12 @@ class Config:
         # which version of the mini-program a tap opens (developer, trial, formal).
         self.WECHAT_TEMPLATES = _env_json("WECHAT_TEMPLATES", self.default_wechat_templates)
         self.WECHAT_MINIPROGRAM_STATE = env("WECHAT_MINIPROGRAM_STATE", "formal")
+        # The templates the WeChat stand-in knows: id -> {keyword: None, or the values an enum
+        # keyword allows}.
+        self.SANDBOX_WECHAT_TEMPLATE_LIBRARY = {
+            template["template_id"]: dict.fromkeys(template["data"])
+            for template in SANDBOX_WECHAT_TEMPLATES.values()
+        }
         # The SMS template of a stop-clinic notice to a patient who gave no WeChat consent:
         # {1} patient, {2} clinic and time, {3} reason, {4} alternatives.
         self.SMS_STOP_CLINIC_TEMPLATE_ID = env("SMS_STOP_CLINIC_TEMPLATE_ID", "100002")
