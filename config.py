@@ -359,7 +359,6 @@ class Config:
         self.REDIS_SOCKET_TIMEOUT = float(env("REDIS_SOCKET_TIMEOUT", "0.5"))
         # After a Redis call times out, Redis is skipped (as if down) for this many seconds.
         self.REDIS_SKIP_SECONDS = float(env("REDIS_SKIP_SECONDS", "2"))
-        self.RQ_QUEUE = env("RQ_QUEUE", "default")
         # Subscription messages: the templates per kind (see SANDBOX_WECHAT_TEMPLATES) and
         # which version of the mini-program a tap opens (developer, trial, formal).
         self.WECHAT_TEMPLATES = _env_json("WECHAT_TEMPLATES", self.default_wechat_templates)

@@ -58,10 +58,10 @@ def testing_app(suffix="", redis_offset=0, **overrides):
 
 
 def run_queued_jobs(with_scheduler=False):
-    """Run the jobs on the app's RQ queue as a worker does, until none is left (in an app
-    context). ``with_scheduler`` also moves timers that are due onto the queue first."""
-    rq_queue = queue.get_queue()
-    worker = SimpleWorker([rq_queue], connection=rq_queue.connection)
+    """Run the jobs on the app's RQ queues as a worker does, until none is left (in an app
+    context). ``with_scheduler`` also moves timers that are due onto their queue first."""
+    queues = queue.get_queues()
+    worker = SimpleWorker(queues, connection=queues[0].connection)
     worker.work(burst=True, with_scheduler=with_scheduler)
 
 

@@ -1,27 +1,59 @@
-"""Periodic jobs: ``python -m workers.cron`` enqueues them on schedule; workers run them."""
+"""Periodic jobs: ``python -m workers.cron`` enqueues them on schedule; workers run them.
+
+Every periodic job is declared once, in PERIODIC, with a stable name; each goes to the queue of
+its module (app/infra/queue.py). Cron expressions are read in the process's local time: run it
+with ``TZ=Asia/Shanghai`` (make run and the systemd unit do).
+"""
+
+from dataclasses import dataclass
 
 from rq.cron import CronScheduler
 
 from app import create_app
-from app.infra.queue import get_queue
+from app.infra.queue import get_queue, queue_of
 from workers import orders, payments, reconciliation
 
-SWEEP_SECONDS = 60
-HOURLY_SECONDS = 3600
+MINUTE = 60
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job the cron scheduler enqueues every ``interval`` seconds."""
+
+    name: str
+    func: object
+    interval: int
+    timeout: int = 120
+
+
+PERIODIC = (
+    Periodic("sweep-expired-holds", orders.sweep_expired_holds, MINUTE),
+    Periodic("resync-gates", orders.resync_gates, MINUTE),
+    Periodic("refund-sweep", payments.refund_sweep, MINUTE),
+    # Does nothing before 10:00 or once yesterday is done: hourly is "once, after 10:00".
+    Periodic("reconcile-yesterday", reconciliation.reconcile_yesterday, HOUR, timeout=600),
+)
+
+
+def dotted(func) -> str:
+    """A job function's dotted name, as the queues know it."""
+    return f"{func.__module__}.{func.__qualname__}"
 
 
 def main():
     """Run the cron scheduler until stopped."""
     app = create_app()
     with app.app_context():
-        queue = get_queue()
-        scheduler = CronScheduler(connection=queue.connection)
-        for job in (orders.sweep_expired_holds, orders.resync_gates, payments.refund_sweep):
-            scheduler.register(job, queue.name, interval=SWEEP_SECONDS, job_timeout=120)
-        # Does nothing before 10:00 or once yesterday is done: hourly is "once, after 10:00".
-        scheduler.register(
-            reconciliation.reconcile_yesterday, queue.name, interval=HOURLY_SECONDS, job_timeout=600
-        )
+        scheduler = CronScheduler(connection=get_queue().connection)
+        for job in PERIODIC:
+            scheduler.register(
+                job.func,
+                queue_of(dotted(job.func)),
+                interval=job.interval,
+                job_timeout=job.timeout,
+                name=job.name,
+            )
         scheduler.start()
 
 

@@ -3,15 +3,15 @@
 from rq import Worker
 
 from app import create_app
-from app.infra.queue import get_queue
+from app.infra.queue import get_queues
 
 
 def main():
-    """Run a worker with the scheduler on, inside the app context, until stopped."""
+    """Run a worker on every queue with the scheduler on, inside the app context, until stopped."""
     app = create_app()
     with app.app_context():
-        queue = get_queue()
-        Worker([queue], connection=queue.connection).work(with_scheduler=True)
+        queues = get_queues()  # most urgent first: a worker takes them in this order
+        Worker(queues, connection=queues[0].connection).work(with_scheduler=True)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def livez():
 def metrics_text():
     """The service's metrics in Prometheus's text format (the job queues' while Redis answers)."""
     try:
-        queues = [queue.get_queue()]
+        queues = queue.get_queues()
         queues[0].count  # noqa: B018 - Redis answers, or the queues are left out
     except redis.RedisError as error:
         log.warning("job queues left out of the metrics: %s", error)

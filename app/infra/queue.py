@@ -3,29 +3,57 @@
 import logging
 from datetime import datetime
 
-from flask import current_app
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 
 from app.extensions import redis_store
 
 log = logging.getLogger(__name__)
 
 
-def get_queue() -> Queue:
-    """The app's RQ queue, on the app's Redis."""
-    return Queue(current_app.config["RQ_QUEUE"], connection=redis_store.client)
+# The queues by urgency, in the order a worker takes them: the booking's timers and its money
+# (expiry, payments, refunds) first, then the messages patients wait for, then everything else
+# (sweeps, reconciliation, reminders being prepared).
+BOOKING = "booking"
+NOTIFICATIONS = "notifications"
+DEFAULT = "default"
+QUEUES = (BOOKING, NOTIFICATIONS, DEFAULT)
+# Which queue a job goes to, by its module in workers/.
+_QUEUE_OF_MODULE = {
+    "workers.orders": BOOKING,
+    "workers.payments": BOOKING,
+    "workers.messages": NOTIFICATIONS,
+}
+
+
+def queue_of(func_path) -> str:
+    """The queue of a job given by dotted name (e.g. "workers.orders.expire_order")."""
+    return _QUEUE_OF_MODULE.get(func_path.rpartition(".")[0], DEFAULT)
+
+
+def get_queue(name=DEFAULT) -> Queue:
+    """One of the app's RQ queues (QUEUES), on the app's Redis."""
+    if name not in QUEUES:
+        raise ValueError(f"no queue {name!r}")
+    return Queue(name, connection=redis_store.client)
+
+
+def get_queues() -> list[Queue]:
+    """Every queue, most urgent first."""
+    return [get_queue(name) for name in QUEUES]
 
 
 def enqueue(
     func_path, *args, job_id=None, at: datetime | None = None, retry=None, pipe=None, **kwargs
 ):
-    """Queue ``func_path`` (e.g. "workers.orders.expire_order") now, or at ``at``.
+    """Queue ``func_path`` (e.g. "workers.orders.expire_order") on its queue, now or at ``at``.
 
     Call only after the commit that made the job necessary; jobs re-check state themselves.
     A stable ``job_id`` makes a timer replaceable and cancellable. With ``pipe`` (a batch of
     after-commit effects, see RedisExtension.batch) the job is written when the batch is.
     """
-    queue = get_queue()
+    queue = get_queue(queue_of(func_path))
     options = {
         "job_id": job_id,
         "retry": retry or Retry(max=3, interval=[10, 60, 300]),
@@ -36,11 +64,11 @@ def enqueue(
     return queue.enqueue(func_path, *args, **options, **kwargs)
 
 
-def enqueue_quietly(func_path, *args, job_id=None, at=None):
+def enqueue_quietly(func_path, *args, job_id=None, at=None, retry=None):
     """enqueue(), logging instead of raising when Redis is away: for jobs a periodic sweep or a
     re-run catches up on, so that a request never fails for them (the state is in MySQL)."""
     try:
-        return enqueue(func_path, *args, job_id=job_id, at=at)
+        return enqueue(func_path, *args, job_id=job_id, at=at, retry=retry)
     except Exception as error:  # what the sweeps are for
         log.warning("%s%s not queued: %s", func_path, args, error)
         return None
@@ -49,8 +77,8 @@ def enqueue_quietly(func_path, *args, job_id=None, at=None):
 def cancel_job(job_id):
     """Cancel a queued or scheduled job if it is there; jobs re-check their state anyway."""
     try:
-        job = get_queue().fetch_job(job_id)
-        if job is not None:
-            job.cancel()
+        Job.fetch(job_id, connection=redis_store.client).cancel()
+    except NoSuchJobError:
+        return  # nothing to cancel
     except Exception as error:  # the job would find nothing to do
         log.info("job %s not cancelled: %s", job_id, error)

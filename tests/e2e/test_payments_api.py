@@ -287,8 +287,8 @@ class TestWhenSomethingGetsLost:
         order = booked_hold(user, world)
         pay_with(user, order["id"], "wechat")
         with served.app.app_context():
-            registry = ScheduledJobRegistry(queue=queue.get_queue())
-            jobs = [queue.get_queue().fetch_job(job_id) for job_id in registry.get_job_ids()]
+            registry = ScheduledJobRegistry(queue=queue.get_queue(queue.BOOKING))
+            jobs = [queue.get_queue(queue.BOOKING).fetch_job(job_id) for job_id in registry.get_job_ids()]
             checks = [j for j in jobs if j and j.func_name == "workers.payments.check_payment"]
         assert len(checks) >= 2
 

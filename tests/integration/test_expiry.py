@@ -37,7 +37,7 @@ def _slot_state(order):
 
 def test_a_hold_gets_a_timer_with_a_stable_id_at_its_deadline(committed):
     order, _ = _hold()
-    registry = ScheduledJobRegistry(queue=queue.get_queue())
+    registry = ScheduledJobRegistry(queue=queue.get_queue(queue.BOOKING))
     job_id = f"expire-order-{order.id}"
     assert job_id in registry.get_job_ids()
     scheduled = registry.get_scheduled_time(job_id)
@@ -61,9 +61,9 @@ def test_a_hold_has_no_timer_until_the_worker_arms_it(committed):
     db.session.commit()
     ((account_id, patient_id),) = make_patients(1)
     order, _ = holds.hold_slot(account_id, schedule.id, patient_id, "unarmed-key")
-    registry = ScheduledJobRegistry(queue=queue.get_queue())
+    registry = ScheduledJobRegistry(queue=queue.get_queue(queue.BOOKING))
     assert f"expire-order-{order.id}" not in registry.get_job_ids()
-    (job,) = queue.get_queue().get_jobs()
+    (job,) = queue.get_queue(queue.BOOKING).get_jobs()
     assert job.func_name == "workers.orders.arm_expiry_timers" and job.args == ([order.id],)
     run_queued_jobs()
     assert f"expire-order-{order.id}" in registry.get_job_ids()
@@ -79,7 +79,7 @@ def test_an_order_closed_before_its_timer_is_armed_gets_none(committed):
     ]
     cancellation.cancel_order(pairs[0][0], orders[0].id)
     assert lifecycle.arm_expiry_timers([order.id for order in orders]) == 1
-    registry = ScheduledJobRegistry(queue=queue.get_queue())
+    registry = ScheduledJobRegistry(queue=queue.get_queue(queue.BOOKING))
     assert f"expire-order-{orders[0].id}" not in registry.get_job_ids()
     assert f"expire-order-{orders[1].id}" in registry.get_job_ids()
 
@@ -100,14 +100,14 @@ def test_running_the_expiry_twice_has_one_effect(committed):
 def test_cancel_removes_the_timer(committed):
     order, account_id = _hold()
     cancellation.cancel_order(account_id, order.id)
-    registry = ScheduledJobRegistry(queue=queue.get_queue())
+    registry = ScheduledJobRegistry(queue=queue.get_queue(queue.BOOKING))
     assert f"expire-order-{order.id}" not in registry.get_job_ids()
     assert _slot_state(order) == SlotState.FREE
 
 
 def test_the_sweep_catches_a_lost_timer(committed):
     order, _ = _hold(minutes_ago=20)
-    job = queue.get_queue().fetch_job(f"expire-order-{order.id}")
+    job = queue.get_queue(queue.BOOKING).fetch_job(f"expire-order-{order.id}")
     job.delete()  # the timer is lost
     assert expiry.sweep_expired_holds() == 1
     see_committed()

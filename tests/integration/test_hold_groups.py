@@ -93,10 +93,10 @@ def test_holds_that_arrive_together_are_one_transaction_of_three_queries(grouped
     see_committed()
     assert db.session.scalar(sa.select(sa.func.count()).where(Order.active.is_(True))) == 5
     # After the commit, one job arms the group's timers, and every order has its replay key.
-    (arm,) = queue.get_queue().get_jobs()
+    (arm,) = queue.get_queue(queue.BOOKING).get_jobs()
     assert sorted(arm.args[0]) == sorted(order.id for order in outcomes)
     run_queued_jobs()
-    scheduled = set(ScheduledJobRegistry(queue=queue.get_queue()).get_job_ids())
+    scheduled = set(ScheduledJobRegistry(queue=queue.get_queue(queue.BOOKING)).get_job_ids())
     assert {lifecycle.expire_job_id(order.id) for order in outcomes} <= scheduled
     for account_id, _ in pairs:
         admission = gate.admit(account_id, f"group-{account_id}", schedule_id)

@@ -113,7 +113,7 @@ def test_redis_failing_after_the_commit_leaves_the_hold_standing(committed, monk
     monkeypatch.undo()
     assert created and order.status == OrderStatus.PENDING_PAYMENT
     assert f"after holding orders {order.id}" in caplog.text
-    registry = ScheduledJobRegistry(queue=queue.get_queue())
+    registry = ScheduledJobRegistry(queue=queue.get_queue(queue.BOOKING))
     assert lifecycle.expire_job_id(order.id) not in registry.get_job_ids()
     see_committed()
     assert db.session.get(Order, order.id).status == OrderStatus.PENDING_PAYMENT
@@ -130,7 +130,7 @@ def test_the_timer_replay_key_and_cache_invalidation_are_written_together(commit
     before = int(redis_store.client.get(version_key) or 0)
     order, _ = holds.hold_slot(account_id, schedule_id, patient_id, "together-key")
     run_queued_jobs()  # the job that arms the timer came in the same batch
-    registry = ScheduledJobRegistry(queue=queue.get_queue())
+    registry = ScheduledJobRegistry(queue=queue.get_queue(queue.BOOKING))
     assert lifecycle.expire_job_id(order.id) in registry.get_job_ids()
     assert int(redis_store.client.get(gate._REPLAY.format(account_id, "together-key"))) == order.id
     assert int(redis_store.client.get(version_key)) == before + 1

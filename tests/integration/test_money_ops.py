@@ -53,7 +53,7 @@ def test_failed_refunds_are_listed_and_can_be_retried(committed):
     assert retried.exit_code == 0 and "queued again" in retried.output
     see_committed()
     assert db.session.get(Refund, refund.id).status == RefundStatus.PENDING
-    assert queue.get_queue().fetch_job(f"refund-{refund.id}") is not None
+    assert queue.get_queue(queue.BOOKING).fetch_job(f"refund-{refund.id}") is not None
     assert "0 failed refund(s)" in runner.invoke(args=["money", "failed-refunds"]).output
 
     again = runner.invoke(args=["money", "retry-refund", str(refund.id)])

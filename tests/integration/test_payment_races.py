@@ -225,5 +225,5 @@ def test_a_free_clinic_books_at_once(committed):
     ((account_id, patient_id),) = make_patients(1)
     order, _ = holds.hold_slot(account_id, schedule.id, patient_id, "free-key-1")
     assert order.status == OrderStatus.BOOKED and order.amount_fen == 0
-    assert queue.get_queue().get_jobs() == []  # no timer to arm: nothing expires
-    assert queue.get_queue().fetch_job(f"expire-order-{order.id}") is None
+    assert queue.get_queue(queue.BOOKING).get_jobs() == []  # no timer to arm: nothing expires
+    assert queue.get_queue(queue.BOOKING).fetch_job(f"expire-order-{order.id}") is None
