@@ -19,6 +19,20 @@ class ErrorSchema(ma.Schema):
         values=ma.fields.List(ma.fields.String()),
         metadata={"description": "field errors, only for validation failures"},
     )
+    # Details some refusals add (docs/api.md names them with their refusals).
+    reason = ma.fields.String(
+        metadata={"description": "why: not_eligible, invalid_id_number, cancel_window_closed"}
+    )
+    limit = ma.fields.String(metadata={"description": "which limit: booking_limit"})
+    until = ma.fields.String(
+        metadata={"format": "date-time", "description": "blocked until: account_blocked"}
+    )
+    release_at = ma.fields.String(
+        metadata={"format": "date-time", "description": "when numbers are released: not_released"}
+    )
+    retry_after = ma.fields.Integer(
+        metadata={"description": "seconds to wait: too_many_requests (also Retry-After)"}
+    )
 
 
 class AppError(Exception):

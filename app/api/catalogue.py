@@ -21,6 +21,10 @@ blp = Blueprint("catalogue", __name__, description="医院、科室、医生与�
 
 NOT_FOUND = {"status_code": 404, "description": "不存在（not_found）"}
 INVALID = {"status_code": 422, "description": "参数有误（validation_error）"}
+INVALID_WINDOW = {
+    "status_code": 422,
+    "description": "参数有误（validation_error）：start 早于今天（北京时间），或 days 不在 1–14",
+}
 
 # The schemas that dump each answer on a cache miss, built once.
 _HOSPITAL_PAGE = schemas.HospitalPageSchema()
@@ -74,7 +78,7 @@ class DepartmentCalendar(MethodView):
     @blp.arguments(schemas.CalendarQuery(), location="query", as_kwargs=True)
     @blp.response(200, schemas.CalendarDaySchema(many=True))
     @blp.alt_response(**NOT_FOUND)
-    @blp.alt_response(**INVALID)
+    @blp.alt_response(**INVALID_WINDOW)
     def get(self, department_id, **window):
         """Per day: available / full / not_released / stopped / none, with total and remaining."""
         now = clock.now()
@@ -122,7 +126,7 @@ class DoctorSchedules(MethodView):
     @blp.arguments(schemas.CalendarQuery(), location="query", as_kwargs=True)
     @blp.response(200, schemas.ScheduleSchema(many=True))
     @blp.alt_response(**NOT_FOUND)
-    @blp.alt_response(**INVALID)
+    @blp.alt_response(**INVALID_WINDOW)
     def get(self, doctor_id, **window):
         """The doctor's schedules over the coming days (default 7 from today)."""
         now = clock.now()

@@ -73,7 +73,11 @@ class DepartmentNodeSchema(ma.Schema):
 class CalendarQuery(ma.Schema):
     """?start=YYYY-MM-DD&days=7"""
 
-    start = ma.fields.Date(metadata={"description": "默认今天（北京时间）；不能早于今天"})
+    # A static schema cannot compare with today: the description says it, and the answer is a
+    # 422 naming start (a calendar of days gone by would show numbers no one can book).
+    start = ma.fields.Date(
+        metadata={"description": "默认今天（北京时间）；不能早于今天（422 validation_error）"}
+    )
     days = ma.fields.Integer(load_default=7, validate=validate.Range(min=1, max=14))
 
 

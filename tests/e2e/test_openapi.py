@@ -63,6 +63,42 @@ def test_error_envelope_is_documented(http):
     assert "404" in responses
 
 
+def test_every_error_answer_is_documented_with_the_envelope(http):
+    spec = http.get("/api/v1/openapi.json").json()
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, item in spec["paths"].items():
+        for method in set(item) & METHODS:
+            for status, response in item[method]["responses"].items():
+                if status.startswith(("4", "5")) and "$ref" not in response:
+                    assert response["content"]["application/json"]["schema"] == error, (
+                        method,
+                        path,
+                        status,
+                    )
+    details = spec["components"]["schemas"]["Error"]["properties"]
+    assert set(details) >= {"reason", "limit", "until", "release_at", "retry_after"}
+
+
+def test_the_limits_the_code_enforces_are_in_the_document(http):
+    """Formats a client must know before it sends (the rules in app/domain/identity.py)."""
+    schemas = http.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    patient = schemas["PatientInput"]["properties"]
+    assert (patient["name"]["minLength"], patient["name"]["maxLength"]) == (2, 20)
+    assert re.fullmatch(patient["name"]["pattern"], "阿依古丽·买买提")
+    assert re.fullmatch(patient["name"]["pattern"], "José García")
+    assert not re.fullmatch(patient["name"]["pattern"], "·张三")
+    assert not re.fullmatch(patient["name"]["pattern"], "张3")
+    assert re.fullmatch(patient["id_number"]["pattern"], "11010519491231002X")
+    assert not re.fullmatch(patient["id_number"]["pattern"], "1101")
+    assert re.fullmatch(patient["phone"]["pattern"], "")
+    assert re.fullmatch(patient["phone"]["pattern"], "+86 138-0013-8000")
+    assert schemas["PatientUpdate"]["properties"]["name"] == patient["name"]
+    assert schemas["SmsLogin"]["properties"]["code"]["pattern"] == "^[0-9]{6}$"
+    for name in ("WeChatLogin", "PhoneCode"):
+        code = schemas[name]["properties"]["code"]
+        assert (code["minLength"], code["maxLength"]) == (1, 128)
+
+
 def test_docs_page_loads_its_assets_from_the_app_itself(http):
     response = http.get("/api/v1/docs")
     assert response.status_code == 200

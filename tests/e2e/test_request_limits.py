@@ -65,3 +65,18 @@ def test_control_characters_and_lone_surrogates_in_free_text_are_refused_with_42
             assert response.status_code == 422, (text, response.request.url, response.text)
             assert response.json()["code"] == "validation_error"
     assert user.call("PATCH", "/api/v1/me", json={"nickname": "小明 😀"}).status_code == 200
+
+
+def test_a_request_without_the_json_body_its_operation_takes_is_refused(http, user):
+    """Every request body of the API is required, as the OpenAPI document says: none at all is
+    422 (PATCH /me without one is not a change of nothing), one of another media type 415."""
+    for method, path in (("PATCH", "/api/v1/me"), ("POST", "/api/v1/patients")):
+        response = user.call(method, path)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["code"] == "validation_error"
+        assert response.json()["errors"] == {"_schema": ["请求体须为 JSON 对象"]}
+        form = user.call(method, path, data={"nickname": "小明"})
+        assert form.status_code == 415, (path, form.text)
+        assert form.json()["code"] == "unsupported_media_type"
+    assert http.post("/api/v1/auth/wechat").status_code == 422
+    assert user.call("PATCH", "/api/v1/me", json={}).status_code == 200  # an empty change
