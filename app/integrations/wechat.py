@@ -54,6 +54,23 @@ class NoConsent(WeChatError):
     """The user has no subscription consent left for this template (43101); permanent."""
 
 
+class InvalidOpenid(WeChatError):
+    """The openid is empty or not one of this app's users (40003); permanent."""
+
+
+class InvalidTemplate(WeChatError):
+    """The subscription template id is empty or not one of this app's (40037); permanent."""
+
+
+class InvalidData(WeChatError):
+    """A keyword of the message is missing or breaks its type's rule (47003; ``errmsg`` names
+    it); permanent."""
+
+
+class InvalidPage(WeChatError):
+    """The message's page is not in the released mini-program (41030); permanent."""
+
+
 class RateLimited(WeChatError):
     """Too many calls for now (45009, 45011); try again later."""
 
@@ -64,11 +81,15 @@ class WeChatUnavailable(WeChatError):
 
 _ERRORS = {
     -1: WeChatUnavailable,
+    40003: InvalidOpenid,
     40029: InvalidCode,
+    40037: InvalidTemplate,
     40163: CodeAlreadyUsed,
+    41030: InvalidPage,
     43101: NoConsent,
     45009: RateLimited,
     45011: RateLimited,
+    47003: InvalidData,
 }
 
 
