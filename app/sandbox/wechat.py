@@ -2,17 +2,21 @@
 
 Wire endpoints answer as api.weixin.qq.com does: JSON, and on failure HTTP 200 with
 ``{"errcode", "errmsg"}``. The credentials it accepts are the app's own WECHAT_APPID and
-WECHAT_SECRET. Control endpoints (login-code, phone-code, consents, messages, expire-token) let a
-test or a demo act as the patient's phone and see what WeChat received. All state lives in Redis
-under ``sandbox:wechat:`` with TTLs, so every worker process sees the same codes, tokens and
-messages.
+WECHAT_SECRET. A subscription message is judged as WeChat judges it: against the templates in
+SANDBOX_WECHAT_TEMPLATE_LIBRARY, WeChat's value rules per keyword type and the pages of the
+mini-program's app.json. Control endpoints (login-code, phone-code, consents, messages,
+expire-token) let a test or a demo act as the patient's phone and see what WeChat received. All
+state lives in Redis under ``sandbox:wechat:`` with TTLs, so every worker process sees the same
+codes, tokens and messages.
 """
 
 import base64
+import functools
 import json
 import re
 import secrets
 import time
+from pathlib import Path
 
 from flask import Blueprint, current_app, request
 
@@ -32,6 +36,8 @@ TEMPLATE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
 MINIPROGRAM_STATES = ("developer", "trial", "formal")
 LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
+# The mini-program whose pages a subscription message may open (41030 otherwise).
+MINIPROGRAM_APP_JSON = Path(__file__).resolve().parents[2] / "miniprogram" / "src" / "app.json"
 
 INVALID_APPID = (40013, "invalid appid")
 INVALID_SECRET = (40125, "invalid appsecret")
@@ -44,6 +50,8 @@ MISSING_TOKEN = (41001, "access_token missing")
 DATA_FORMAT_ERROR = (47001, "data format error")
 ARGUMENT_INVALID = (47003, "argument invalid!")
 INVALID_OPENID = (40003, "invalid openid")
+INVALID_TEMPLATE_ID = (40037, "invalid template_id")
+INVALID_PAGE = (41030, "invalid page")
 USER_REFUSED = (43101, "user refuse to accept the msg")
 
 # Take a one-time code: {0} unknown or expired, {1} already used, {2, payload} first use.
@@ -62,23 +70,59 @@ redis.call('DECR', KEYS[1])
 return 1
 """
 
-# Keyword types of subscription-message data ("thing1", "time2", ...): the most characters WeChat
-# accepts and, where it checks one, the shape of the value. Beyond either it answers 47003.
-_KEYWORD_RULES = {
-    "thing": (20, None),
-    "number": (32, re.compile(r"\d+(\.\d+)?")),
-    "letter": (32, re.compile(r"[A-Za-z]+")),
-    "symbol": (5, None),
-    "character_string": (32, None),
-    "time": (32, None),
-    "date": (32, None),
-    "amount": (32, re.compile(r"[¥￥]?\d+(\.\d{1,2})?元?")),
-    "phone_number": (17, re.compile(r"[\d+()\- ]+")),
-    "car_number": (8, None),
-    "name": (20, None),
-    "phrase": (5, None),
+# subscribeMessage.send: the value rules per keyword type ("thing2" is of type thing), from
+# WeChat's "订阅消息参数值内容限制说明" (developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/
+# mp-message-management/subscribe-message/sendMessage.html, 其他说明). Digits and letters are ASCII;
+# "Chinese" is the CJK ideographs.
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff"
+_DAY = (  # 2019年10月1日 (as the docs show it, 2015年01月05日 too) or 2019-10-01
+    r"[0-9]{4}(?:年(?:0?[1-9]|1[0-2])月(?:0?[1-9]|[12][0-9]|3[01])日"
+    r"|-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))"
+)
+_CLOCK = r"(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"  # 24-hour, no seconds
+_TIME_POINT = rf"(?:{_DAY} )?{_CLOCK}"
+_DATE_POINT = rf"{_DAY}(?: {_CLOCK})?"
+_DIGITS = re.compile(r"[0-9]")
+
+
+def _shape(pattern, most=None, most_digits=None):
+    """A value rule: the whole value matches ``pattern``, within ``most`` characters and
+    ``most_digits`` digits."""
+    compiled = re.compile(pattern)
+
+    def allows(value):
+        return (
+            compiled.fullmatch(value) is not None
+            and (most is None or len(value) <= most)
+            and (most_digits is None or len(_DIGITS.findall(value)) <= most_digits)
+        )
+
+    return allows
+
+
+def _name_allows(value):
+    # 10 Chinese characters, or 20 letters or symbols; Chinese mixed with letters counts as a
+    # Chinese name. Digits are neither: WeChat refuses "用户410774" as a name.
+    if _DIGITS.search(value):
+        return False
+    return len(value) <= (20 if value.isascii() else 10)
+
+
+_VALUE_RULES = {
+    "thing": _shape(r".+", most=20),  # 20 characters of any kind
+    "number": _shape(r"[0-9]+(?:\.[0-9]+)?", most_digits=32),
+    "letter": _shape(r"[A-Za-z]+", most=32),
+    "symbol": _shape(rf"[^A-Za-z0-9{_CJK}\s]+", most=5),
+    "character_string": _shape(r"[!-~]+", most=32),  # digits, letters, symbols; no Chinese
+    "time": _shape(rf"{_TIME_POINT}(?:~{_TIME_POINT})?"),  # 15:01, 2019年10月1日 15:01, 15:01~16:00
+    "date": _shape(rf"{_DATE_POINT}(?:~{_DATE_POINT})?"),  # 2019年10月1日, 2019年10月1日 15:01
+    "amount": _shape(r"[¥￥$€£][0-9]+(?:\.[0-9]+)?元?", most_digits=10),  # one currency sign
+    "phone_number": _shape(r"[0-9!-/:-@\[-`{-~]+", most=17),  # +86-0766-66888866
+    "car_number": _shape(rf"[{_CJK}A-Za-z0-9](?:[A-Za-z0-9]*[{_CJK}A-Za-z0-9])?", most=8),
+    "name": _name_allows,
+    "phrase": _shape(rf"[{_CJK}]+", most=5),  # 5 Chinese characters only: 配送中
 }
-_KEYWORD = re.compile(r"([a-z_]+?)(\d+)")
+_KEYWORD = re.compile(r"([a-z_]+?)[0-9]+")
 
 
 def _key(*parts):
@@ -264,27 +308,32 @@ def get_user_phone_number():
 
 @bp.post("/cgi-bin/message/subscribe/send")
 def subscribe_send():
-    """subscribeMessage.send: spend one consent of (touser, template_id) and record the message."""
+    """subscribeMessage.send: judge the message as WeChat does, then spend one consent of
+    (touser, template_id) and record it."""
     if error := _token_error():
         return error
     body = _wire_json()
     if body is None:
         return _fail(DATA_FORMAT_ERROR)
-    touser, template_id, data = body.get("touser"), body.get("template_id"), body.get("data")
-    if not isinstance(template_id, str) or not TEMPLATE_ID.fullmatch(template_id):
-        return _fail(ARGUMENT_INVALID, "template_id invalid")
-    if not isinstance(data, dict) or not data:
-        return _fail(ARGUMENT_INVALID, "data invalid")
-    if not isinstance(touser, str) or not OPENID.fullmatch(touser):
-        return _fail(INVALID_OPENID)
+    touser, template_id = body.get("touser"), body.get("template_id")
     state = body.get("miniprogram_state", "formal")
     lang = body.get("lang", "zh_CN")
+    if not isinstance(touser, str) or not OPENID.fullmatch(touser):
+        return _fail(INVALID_OPENID)
+    library = current_app.config["SANDBOX_WECHAT_TEMPLATE_LIBRARY"]
+    keywords = library.get(template_id) if isinstance(template_id, str) else None
+    if keywords is None:
+        return _fail(INVALID_TEMPLATE_ID)
+    if problem := _data_problem(keywords, body.get("data")):
+        return _fail(ARGUMENT_INVALID, problem)
     if state not in MINIPROGRAM_STATES:
         return _fail(ARGUMENT_INVALID, "miniprogram_state invalid")
     if lang not in LANGS:
         return _fail(ARGUMENT_INVALID, "lang invalid")
-    if problem := _data_problem(data):
-        return _fail(ARGUMENT_INVALID, problem)
+    if not _page_exists(body.get("page")):
+        return _fail(INVALID_PAGE)
+    # WeChat documents no order among its refusals; the consent comes last, so that a message
+    # refused for what it says spends none.
     client = redis_store.client
     if not client.eval(_SPEND_CONSENT, 1, _key("consent", touser, template_id)):
         return _fail(USER_REFUSED)
@@ -294,7 +343,7 @@ def subscribe_send():
         "touser": touser,
         "template_id": template_id,
         "page": body.get("page"),
-        "data": data,
+        "data": body["data"],
         "miniprogram_state": state,
         "lang": lang,
         "sent_at": int(time.time()),
@@ -307,20 +356,61 @@ def subscribe_send():
     return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
 
-def _data_problem(data):
-    """What WeChat would reject in subscription-message ``data``, or None."""
-    for name, item in data.items():
-        match = _KEYWORD.fullmatch(name)
-        rule = _KEYWORD_RULES.get(match.group(1)) if match else None
+def _data_problem(keywords, data):
+    """What WeChat's 47003 names in ``data`` for a template of ``keywords`` ({keyword: None, or
+    the values an enum keyword allows}), or None.
+
+    WeChat words it "data.thing1.value is empty" for a keyword left out, blank or not given as
+    {"value": ...} (even when all of ``data`` came as one JSON string), and "data.thing1.value
+    invalid" for a value its type refuses: errmsgs quoted on developers.weixin.qq.com/community,
+    where WeChat adds " rid: ...". Its docs say nothing of keywords the template lacks; they are
+    refused here, as the app has no reason to send one.
+    """
+    data = data if isinstance(data, dict) else {}
+    for name, allowed in keywords.items():
+        item = data.get(name)
         value = item.get("value") if isinstance(item, dict) else None
-        if rule is None or not isinstance(value, str) or not value:
-            return f"data.{name} invalid"
-        limit, shape = rule
-        if name.startswith("name") and not value.isascii():
-            limit = 10  # names: 10 Chinese characters or 20 letters
-        if len(value) > limit or (shape and not shape.fullmatch(value)):
+        if value is None or value == "":
+            return f"data.{name}.value is empty"
+        if not isinstance(value, str) or not _value_allowed(name, allowed, value):
             return f"data.{name}.value invalid"
+    for name in data:
+        if name not in keywords:
+            return f"data.{name} invalid"
     return None
+
+
+def _value_allowed(name, allowed, value):
+    if allowed is not None:  # an enum keyword: only the values the template lists
+        return value in allowed
+    match = _KEYWORD.fullmatch(name)
+    rule = _VALUE_RULES.get(match.group(1)) if match else None
+    return rule is not None and rule(value)
+
+
+def _page_exists(page):
+    """Whether a tap may open ``page``: none given, or a page of the mini-program's app.json with
+    an optional ?query. WeChat answers 41030 for a page not in the released version (its docs),
+    and for one with a leading "/" (developers.weixin.qq.com/community)."""
+    if page is None or page == "":
+        return True
+    pages = _miniprogram_pages(MINIPROGRAM_APP_JSON)
+    if pages is None:  # no mini-program source beside the app: nothing to judge by
+        return True
+    return isinstance(page, str) and page.split("?", 1)[0] in pages
+
+
+@functools.cache
+def _miniprogram_pages(app_json):
+    """The pages ``app_json`` declares, ``pages`` and each subpackage's root/pages; read once."""
+    try:
+        manifest = json.loads(app_json.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    pages = set(manifest.get("pages", []))
+    for package in manifest.get("subPackages", manifest.get("subpackages", [])):
+        pages.update(f"{package['root'].strip('/')}/{page}" for page in package["pages"])
+    return frozenset(pages)
 
 
 # --- Control endpoints: the patient's phone, and what WeChat saw --------------------------------

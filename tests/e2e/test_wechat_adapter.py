@@ -20,8 +20,14 @@ from app.integrations.wechat import (
 )
 from tests.e2e.wechat_helpers import new_openid, tokens_issued
 
-TEMPLATE = "visit-reminder-tmpl"
-REMINDER = {"thing1": "心内科 王医生", "time2": "2026-11-20 09:30", "character_string3": "A012"}
+TEMPLATE = settings.SANDBOX_WECHAT_TEMPLATES["visit_reminder"]["template_id"]
+REMINDER = {
+    "name1": "张三",
+    "thing2": "心内科 王医生",
+    "time3": "2026-11-20 09:30",
+    "thing4": "门诊楼三层",
+    "thing5": "请提前 15 分钟到",
+}
 
 
 @pytest.fixture
@@ -133,16 +139,16 @@ def test_one_consent_allows_one_message(ctx, phone):
     phone.allow(openid, TEMPLATE)
 
     msgid = wechat.send_subscribe_message(
-        openid, TEMPLATE, REMINDER, page="pages/order/detail?id=7", state="trial"
+        openid, TEMPLATE, REMINDER, page="packages/orders/pages/detail/index?id=7", state="trial"
     )
 
     assert isinstance(msgid, int)
     [message] = phone.messages(openid)
     assert message["msgid"] == msgid
     assert message["template_id"] == TEMPLATE
-    assert message["page"] == "pages/order/detail?id=7"
+    assert message["page"] == "packages/orders/pages/detail/index?id=7"
     assert message["miniprogram_state"] == "trial"
-    assert message["data"]["thing1"] == {"value": "心内科 王医生"}
+    assert message["data"]["thing2"] == {"value": "心内科 王医生"}
     with pytest.raises(NoConsent):
         wechat.send_subscribe_message(openid, TEMPLATE, REMINDER)
 
@@ -152,7 +158,7 @@ def test_data_wechat_would_reject_spends_no_consent(ctx, phone):
     phone.allow(openid, TEMPLATE)
 
     with pytest.raises(WeChatError) as invalid:
-        wechat.send_subscribe_message(openid, TEMPLATE, {"thing1": "超" * 21})
+        wechat.send_subscribe_message(openid, TEMPLATE, {**REMINDER, "thing2": "超" * 21})
     assert invalid.value.errcode == 47003
 
     assert wechat.send_subscribe_message(openid, TEMPLATE, REMINDER)
