@@ -13,6 +13,7 @@ from app.errors import register_error_handlers as register_errors
 from app.extensions import JsonProvider, api, db, migrate, redis_store
 from app.infra import database, logs, sqlbatch
 from app.infra.crypto import FieldCipher, LookupHasher
+from app.services.messages import outbox
 from config import load_config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -49,6 +50,7 @@ def register_extensions(app):
     app.extensions["field_cipher"] = FieldCipher(app.config["FIELD_ENCRYPTION_KEYS"])
     app.extensions["lookup_hasher"] = LookupHasher(app.config["LOOKUP_HASH_KEY"])
     db.init_app(app)
+    outbox.install()
     with app.app_context():
         database.tune_pool(db.engine)
         sqlbatch.register(app)

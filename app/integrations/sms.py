@@ -75,6 +75,13 @@ def send_login_code(phone: str, code: str, minutes: int, config: Mapping | None 
     return _send(config, phone, str(config["SMS_TEMPLATE_ID"]), params)
 
 
+def send_notice(phone: str, template_id: str, params, config: Mapping | None = None) -> str:
+    """Text a notice of template ``template_id`` with ``params`` to mainland mobile ``phone``;
+    return Tencent's SerialNo for the message."""
+    config = current_app.config if config is None else config
+    return _send(config, phone, str(template_id), [str(param) for param in params])
+
+
 def _send(config, phone, template_id, params):
     """Send template ``template_id`` with ``params`` to ``phone``; the SerialNo, else raise."""
     number = MAINLAND + phone

@@ -2,6 +2,7 @@
 
 from app.models.accounts import Account, Patient
 from app.models.catalogue import Department, Doctor, Hospital, Schedule, Slot
+from app.models.messages import Message, SubscriptionConsent
 from app.models.orders import Order
 from app.models.payments import Payment, Refund
 from app.models.reconciliation import Reconciliation, ReconciliationItem
@@ -11,6 +12,7 @@ __all__ = [
     "Department",
     "Doctor",
     "Hospital",
+    "Message",
     "Order",
     "Patient",
     "Payment",
@@ -19,4 +21,5 @@ __all__ = [
     "Refund",
     "Schedule",
     "Slot",
+    "SubscriptionConsent",
 ]

@@ -1,5 +1,6 @@
 """Column types shared by the models."""
 
+import json
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -74,6 +75,19 @@ class Sealed(TypeDecorator):
             return None
         text = field_cipher().decrypt(value, self.context)
         return date.fromisoformat(text) if self.value_type is date else text
+
+
+class JsonText(TypeDecorator):
+    """A JSON object kept as text (compact, UTF-8 as is)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else json.loads(value)
 
 
 def utcnow():

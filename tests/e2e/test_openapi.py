@@ -31,6 +31,7 @@ CONTRACT = {
     "/api/v1/orders/{order_id}/reschedule": {"post"},
     "/api/v1/orders/{order_id}/ticket": {"get"},
     "/api/v1/tickets/public-key": {"get"},
+    "/api/v1/subscriptions": {"get", "post"},
 }
 METHODS = {"get", "post", "put", "patch", "delete"}
 

@@ -288,7 +288,10 @@ class TestWhenSomethingGetsLost:
         pay_with(user, order["id"], "wechat")
         with served.app.app_context():
             registry = ScheduledJobRegistry(queue=queue.get_queue(queue.BOOKING))
-            jobs = [queue.get_queue(queue.BOOKING).fetch_job(job_id) for job_id in registry.get_job_ids()]
+            jobs = [
+                queue.get_queue(queue.BOOKING).fetch_job(job_id)
+                for job_id in registry.get_job_ids()
+            ]
             checks = [j for j in jobs if j and j.func_name == "workers.payments.check_payment"]
         assert len(checks) >= 2
 

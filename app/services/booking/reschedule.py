@@ -10,6 +10,7 @@ from app.extensions import db
 from app.infra import cache, gate
 from app.models import Order, Patient
 from app.services.booking import checks, lifecycle, slots
+from app.services.messages import outbox
 from app.services.transaction import transaction
 
 
@@ -27,6 +28,8 @@ def reschedule_order(account_id, order_id, schedule_id, now=None) -> Order:
             order = lifecycle.lock_order(order_id, account_id)
             old_schedule_id = order.schedule_id
             order, token = _move(order, schedule_id, now)
+            if order.status == OrderStatus.BOOKED:
+                outbox.booking_confirmed(order)
     except Exception:
         slots.give_back(token, schedule_id)
         raise

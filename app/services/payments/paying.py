@@ -15,6 +15,7 @@ from app.infra import cache, queue
 from app.integrations import channels
 from app.models import Account, Payment
 from app.services.booking import lifecycle, slots
+from app.services.messages import outbox
 from app.services.payments import outcomes, refunds
 from app.services.transaction import lock_one, transaction
 
@@ -121,6 +122,7 @@ def confirm_payment(
         if order.status == OrderStatus.PENDING_PAYMENT:
             order.set_status(OrderStatus.BOOKED)
             slots.book_slot(order)
+            outbox.booking_confirmed(order)
             outcome = outcomes.Applied.BOOKED
         else:
             reason = (

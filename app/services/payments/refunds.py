@@ -11,7 +11,8 @@ from app.errors import Conflict
 from app.extensions import db
 from app.infra import queue
 from app.integrations import channels
-from app.models import Payment, Refund
+from app.models import Order, Payment, Refund
+from app.services.messages import outbox
 from app.services.payments import outcomes
 from app.services.transaction import lock_one, transaction
 
@@ -86,6 +87,7 @@ def process_refund(refund_id) -> RefundStatus | None:
             locked.last_error = str(error)[:200]
             if gives_up:
                 locked.status = RefundStatus.FAILED
+                tell_result(locked)
         log.error("refund %s failed (attempt %s): %s", refund.out_refund_no, refund.attempts, error)
         if not gives_up:
             raise  # RQ retries it
@@ -96,6 +98,7 @@ def process_refund(refund_id) -> RefundStatus | None:
         if sent.done and locked.status == RefundStatus.PROCESSING:
             locked.status = RefundStatus.SUCCESS
             locked.succeeded_at = clock.now()
+            tell_result(locked)
         return locked.status
 
 
@@ -149,7 +152,17 @@ def refund_settled(settled: channels.RefundSettled) -> outcomes.Applied:
         else:
             refund.status = RefundStatus.FAILED
             refund.last_error = f"channel says {settled.status}"
+        tell_result(refund)
         return outcomes.Applied.SETTLED
+
+
+def tell_result(refund: Refund):
+    """The patient is told how a refund of their order ended (in the caller's transaction)."""
+    if refund.order_id is not None:  # money without an order has no one to tell
+        account_id = db.session.scalar(
+            sa.select(Order.account_id).where(Order.id == refund.order_id)
+        )
+        outbox.refund_result(refund, account_id)
 
 
 def refund_sweep(now=None) -> int:

@@ -1,0 +1,90 @@
+"""The outbox: a message is a row written in the transaction of the change that causes it, and
+queued for sending once that transaction commits (never before, never without it)."""
+
+import sqlalchemy as sa
+from rq import Retry
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.domain.messages import MessageKind, MessageStatus
+from app.extensions import db
+from app.infra import queue
+from app.models import Message
+
+_NEW = "outbox_new_messages"
+# A message WeChat or the SMS gateway could not take for now is tried again after these waits;
+# then the backstop (delivery.resend_stuck) picks it up.
+SEND_RETRY = Retry(max=4, interval=[10, 60, 300, 900])
+
+
+def add(kind: MessageKind, account_id, event_key, order_id=None, facts=None) -> Message | None:
+    """Record a message for the event ``event_key`` in the current transaction, unless the event
+    already has one (the caller holds the lock of the row the event is about, e.g. the order);
+    it is queued for sending when the transaction commits."""
+    if db.session.scalar(sa.select(Message.id).where(Message.event_key == event_key)):
+        return None
+    message = Message(
+        kind=MessageKind(kind),
+        account_id=account_id,
+        order_id=order_id,
+        event_key=event_key,
+        facts=facts or {},
+        status=MessageStatus.PENDING,
+        attempts=0,
+        last_error="",
+    )
+    db.session.add(message)
+    db.session.info.setdefault(_NEW, []).append(message)
+    return message
+
+
+def booking_confirmed(order):
+    """预约成功: the order is booked (paid, or moved to another time while booked)."""
+    add(
+        MessageKind.BOOKING_CONFIRMED,
+        order.account_id,
+        f"booking_confirmed:{order.id}:{order.reschedule_count}",
+        order_id=order.id,
+    )
+
+
+def refund_result(refund, account_id):
+    """退款结果: a refund of the account's order succeeded or was given up."""
+    add(
+        MessageKind.REFUND_RESULT,
+        account_id,
+        f"refund_result:{refund.id}",
+        order_id=refund.order_id,
+        facts={"status": str(refund.status), "amount_fen": refund.amount_fen},
+    )
+
+
+def send_later(message_id):
+    """Queue the sending of a message (a stable job id: queued twice, it is sent once)."""
+    queue.enqueue_quietly(
+        "workers.messages.send_message",
+        message_id,
+        job_id=f"message-{message_id}",
+        retry=SEND_RETRY,
+    )
+
+
+def install():
+    """Queue each committed transaction's new messages, and forget those of a rolled back one
+    (for every session; create_app calls this once)."""
+    if not event.contains(Session, "after_commit", _queue_committed):
+        event.listen(Session, "after_commit", _queue_committed)
+        event.listen(Session, "after_rollback", _forget_rolled_back)
+
+
+def _queue_committed(session):
+    # The ids are known since the flush; reading them from the identity emits no SQL, which
+    # the session no longer allows here.
+    for message in session.info.pop(_NEW, ()):
+        identity = sa.inspect(message).identity
+        if identity is not None:
+            send_later(identity[0])
+
+
+def _forget_rolled_back(session):
+    session.info.pop(_NEW, None)

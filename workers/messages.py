@@ -1,0 +1,15 @@
+"""Jobs about messages to patients: sending one from the outbox, and the backstop."""
+
+from app.services.messages import delivery
+
+
+def send_message(message_id):
+    """Send one message of the outbox by WeChat (or SMS for a stop-clinic notice without
+    consent); nothing if it was sent already or is no longer true."""
+    status = delivery.send_message(message_id)
+    return None if status is None else str(status)
+
+
+def resend_stuck():
+    """Queue again the messages left pending or abandoned by a worker; runs every 2 minutes."""
+    return delivery.resend_stuck()
