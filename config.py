@@ -370,7 +370,7 @@ class Config:
             for template in SANDBOX_WECHAT_TEMPLATES.values()
         }
         # The SMS template of a stop-clinic notice to a patient who gave no WeChat consent:
-        # {1} patient, {2} clinic and time, {3} reason, {4} alternatives.
+        # {1} patient, {2} date, {3} period, {4} doctor, {5} reason (6 characters each at most).
         self.SMS_STOP_CLINIC_TEMPLATE_ID = env("SMS_STOP_CLINIC_TEMPLATE_ID", "100002")
         # Hospital booking rules: the defaults given to new and seeded hospitals.
         self.HOLD_MINUTES = _env_int("HOLD_MINUTES", 15)

@@ -1,13 +1,15 @@
 """Commands: ``flask --app wsgi seed-demo``."""
 
+import getpass
 from datetime import date
 
 import click
 from flask import current_app
 
 from app.domain.payments import PaymentChannel
+from app.errors import AppError
 from app.infra.database import create_database
-from app.services import demo, money_ops
+from app.services import demo, money_ops, stop_clinic
 
 
 def register(app):
@@ -25,6 +27,25 @@ def register(app):
         """Create the demo hospitals, departments, doctors and 8 days of schedules (idempotent)."""
         counts = demo.seed_demo()
         click.echo("demo data: " + ", ".join(f"{k} +{v}" for k, v in counts.items()))
+
+    @app.cli.command("stop-clinic")
+    @click.argument("schedule_id", type=int)
+    @click.option("--reason", required=True, help="停诊原因, as patients will read it.")
+    @click.option("--actor", default=None, help="Who stops it (default: cli:<user>).")
+    def stop_clinic_command(schedule_id, reason, actor):
+        """Stop a schedule's clinic (停诊): cancel and fully refund its orders, notify patients."""
+        actor = actor or f"cli:{getpass.getuser()}"
+        try:
+            result = stop_clinic.stop_clinic(schedule_id, reason, actor)
+        except AppError as error:
+            raise click.ClickException(error.message) from None
+        click.echo(
+            f"schedule {result.schedule_id} stopped ({result.reason}): "
+            f"{result.cancelled} order(s) cancelled, {result.refunds} refund(s) asked "
+            f"({result.refunded_fen} fen), {result.notices} notice(s) queued"
+        )
+        if result.alternatives:
+            click.echo("alternatives offered: " + "; ".join(result.alternatives))
 
     money = click.Group("money", help="Refunds that failed and reconciliation differences.")
     app.cli.add_command(money)

@@ -11,7 +11,7 @@ from rq.cron import CronScheduler
 
 from app import create_app
 from app.infra.queue import get_queue, queue_of
-from workers import messages, orders, payments, reconciliation
+from workers import clinic, messages, orders, payments, reconciliation
 
 MINUTE = 60
 HOUR = 3600
@@ -32,6 +32,7 @@ PERIODIC = (
     Periodic("resync-gates", orders.resync_gates, MINUTE),
     Periodic("refund-sweep", payments.refund_sweep, MINUTE),
     Periodic("resend-stuck-messages", messages.resend_stuck, 2 * MINUTE),
+    Periodic("resume-stop-clinics", clinic.resume_stops, 5 * MINUTE, timeout=600),
     # Does nothing before 10:00 or once yesterday is done: hourly is "once, after 10:00".
     Periodic("reconcile-yesterday", reconciliation.reconcile_yesterday, HOUR, timeout=600),
 )

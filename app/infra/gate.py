@@ -91,6 +91,12 @@ def reset(schedule_id, free: int):
     _quietly(None, lambda: _client().set(_GATE.format(schedule_id), free, ex=GATE_SECONDS))
 
 
+def forget(schedule_id):
+    """Drop the counter: a stopped schedule has none, so that a hold meets the rules (which
+    say why it is refused) rather than a bare "sold out"."""
+    _quietly(None, lambda: _client().delete(_GATE.format(schedule_id)))
+
+
 def counted_schedules() -> list[int]:
     """The schedules that have a counter now (empty when Redis is down)."""
 

@@ -13,8 +13,8 @@ log = logging.getLogger(__name__)
 
 
 # The queues by urgency, in the order a worker takes them: the booking's timers and its money
-# (expiry, payments, refunds) first, then the messages patients wait for, then everything else
-# (sweeps, reconciliation, reminders being prepared).
+# (expiry, payments, refunds, stop-clinics) first, then the messages patients wait for, then
+# everything else (sweeps, reconciliation, reminders being prepared).
 BOOKING = "booking"
 NOTIFICATIONS = "notifications"
 DEFAULT = "default"
@@ -23,6 +23,7 @@ QUEUES = (BOOKING, NOTIFICATIONS, DEFAULT)
 _QUEUE_OF_MODULE = {
     "workers.orders": BOOKING,
     "workers.payments": BOOKING,
+    "workers.clinic": BOOKING,  # a stop-clinic's refunds
     "workers.messages": NOTIFICATIONS,
 }
 

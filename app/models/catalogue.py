@@ -127,6 +127,9 @@ class Schedule(TimestampMixin, db.Model):
         StrEnum(ScheduleStatus, 16), default=ScheduleStatus.OPEN
     )
     stop_reason: Mapped[str] = mapped_column(sa.String(200), default="")
+    # Who stopped the clinic (停诊) and when: a staff member's name, or "cli:<user>".
+    stopped_by: Mapped[str] = mapped_column(sa.String(64), default="")
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     doctor: Mapped[Doctor] = relationship()
     slots: Mapped[list["Slot"]] = relationship(back_populates="schedule", order_by="Slot.seq")

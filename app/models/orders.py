@@ -47,6 +47,13 @@ class Order(TimestampMixin, db.Model):
     cancelled_by: Mapped[CancelledBy | None] = mapped_column(StrEnum(CancelledBy, 16))
     cancel_reason: Mapped[str] = mapped_column(sa.String(200), default="")
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The visit day: check-in (签到), the place in the queue (lower is sooner, see
+    # app/domain/visits.py), being called (叫号) and seen, and how often the patient was skipped.
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queue_rank: Mapped[int | None] = mapped_column(sa.Integer)
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    skips: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
 
     patient: Mapped[Patient] = relationship()
     schedule: Mapped[Schedule] = relationship()
@@ -73,6 +80,7 @@ class Order(TimestampMixin, db.Model):
         sa.Index("ix_orders_account_created", "account_id", "created_at"),
         sa.Index("ix_orders_patient_visit", "patient_id", "visit_date"),
         sa.Index("ix_orders_status_expires", "status", "expires_at"),
+        sa.Index("ix_orders_schedule_status", "schedule_id", "status"),
         sa.CheckConstraint("amount_fen >= 0", name="ck_orders_amount"),
     )
 

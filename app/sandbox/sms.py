@@ -2,7 +2,8 @@
 
 ``POST /sandbox/sms/`` answers as https://sms.tencentcloudapi.com/ does: it checks the
 TC3-HMAC-SHA256 signature against the app's SMS_SECRET_ID and SMS_SECRET_KEY, then the SdkAppId,
-signature name and template against SMS_SDK_APP_ID, SMS_SIGN_NAME and SMS_TEMPLATE_ID, and
+signature name and template against SMS_SDK_APP_ID, SMS_SIGN_NAME and the approved templates
+(SMS_TEMPLATE_ID, SMS_STOP_CLINIC_TEMPLATE_ID) with their parameters' limits, and
 answers HTTP 200 with ``{"Response": {...}}``: either ``Error`` for the whole request or one
 ``SendStatusSet`` entry per number. Control endpoints (messages, fail-next) let a test or a demo
 read the patient's phone and script a per-number failure. State lives in Redis under
@@ -33,11 +34,18 @@ MAX_NUMBERS = 200
 E164_MAINLAND_MOBILE = re.compile(r"\+86(1[3-9]\d{9})")
 MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
 ERROR_CODE = re.compile(r"[A-Za-z]+(\.[A-Za-z0-9]+)*")
-# Verification-code templates take only 0–6 digits per variable.
+# Tencent's limit per variable (its SMS FAQ): a verification-code template takes up to 6 digits, a
+# notice template up to 6 characters (a Chinese character, letter, digit or space counts 1).
 CODE_PARAM = re.compile(r"\d{0,6}")
+NOTICE_PARAM = re.compile(r".{1,6}", re.DOTALL)
 
-# The login template as approved in the console; {1}, {2} are the TemplateParamSet values.
+# The templates approved in the console (SMS_TEMPLATE_ID, SMS_STOP_CLINIC_TEMPLATE_ID); {1}, {2}
+# … are the TemplateParamSet values.
 LOGIN_TEMPLATE = "您的验证码为{1}，{2}分钟内有效，请勿泄露给他人。"
+STOP_CLINIC_TEMPLATE = (
+    "{1}您好，您预约的{2}{3}{4}医生门诊因{5}停诊，挂号费将原路全额退回，"
+    "请在小程序“我的挂号”中改约其他号源。"
+)
 _PLACEHOLDER = re.compile(r"\{(\d+)\}")
 
 # Whole-request errors (Response.Error), with Tencent's codes and messages.
@@ -77,6 +85,10 @@ TEMPLATE_UNAPPROVED = (
 TEMPLATE_PARAMETER_FORMAT = (
     "InvalidParameterValue.TemplateParameterFormatError",
     "verification code template parameter format error",
+)
+TEMPLATE_PARAMETER_LENGTH = (
+    "InvalidParameterValue.TemplateParameterLengthLimit",
+    "single variable's content length is too long",
 )
 PHONE_NUMBER_COUNT_LIMIT = (
     "LimitExceeded.PhoneNumberCountLimit",
@@ -131,7 +143,7 @@ def send_sms():
         body = _send_request()
     except _Refused as refused:
         return _envelope({"Error": {"Code": refused.code, "Message": refused.message}})
-    text = _render(body["SignName"], body.get("TemplateParamSet") or [])
+    text = _render(body["SignName"], body["TemplateId"], body.get("TemplateParamSet") or [])
     context = body.get("SessionContext") or ""
     statuses = [_send_one(number, text, body, context) for number in body["PhoneNumberSet"]]
     return _envelope({"SendStatusSet": statuses})
@@ -207,17 +219,31 @@ def _send_request():
     if body.get("SignName") != config["SMS_SIGN_NAME"]:  # mainland messages must carry one
         raise _Refused(SIGN_UNAPPROVED)
     params = body.get("TemplateParamSet") or []
-    expected = len(set(_PLACEHOLDER.findall(LOGIN_TEMPLATE)))
-    if body["TemplateId"] != str(config["SMS_TEMPLATE_ID"]) or len(params) != expected:
+    template = _templates(config).get(body["TemplateId"])
+    if template is None or len(params) != len(set(_PLACEHOLDER.findall(template[0]))):
         raise _Refused(TEMPLATE_UNAPPROVED)
-    if not all(CODE_PARAM.fullmatch(param) for param in params):
-        raise _Refused(TEMPLATE_PARAMETER_FORMAT)
+    _, param_shape, refusal = template
+    if not all(param_shape.fullmatch(param) for param in params):
+        raise _Refused(refusal)
     return body
 
 
-def _render(sign_name, params):
+def _templates(config):
+    """The approved templates by id: (text, the shape of a parameter, the refusal if not)."""
+    return {
+        str(config["SMS_TEMPLATE_ID"]): (LOGIN_TEMPLATE, CODE_PARAM, TEMPLATE_PARAMETER_FORMAT),
+        str(config["SMS_STOP_CLINIC_TEMPLATE_ID"]): (
+            STOP_CLINIC_TEMPLATE,
+            NOTICE_PARAM,
+            TEMPLATE_PARAMETER_LENGTH,
+        ),
+    }
+
+
+def _render(sign_name, template_id, params):
     """The text as the phone shows it: 【签名】 then the template with its parameters."""
-    text = _PLACEHOLDER.sub(lambda match: params[int(match.group(1)) - 1], LOGIN_TEMPLATE)
+    template = _templates(current_app.config)[template_id][0]
+    text = _PLACEHOLDER.sub(lambda match: params[int(match.group(1)) - 1], template)
     return f"【{sign_name}】{text}"
 
 

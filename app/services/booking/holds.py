@@ -366,6 +366,11 @@ class HeldOrder:
     cancelled_by: CancelledBy | None = None
     cancel_reason: str = ""
     closed_at: datetime | None = None
+    checked_in_at: datetime | None = None
+    queue_rank: int | None = None
+    called_at: datetime | None = None
+    completed_at: datetime | None = None
+    skips: int = 0
     payments: tuple = ()
     refunds: tuple = ()
 

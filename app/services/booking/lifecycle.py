@@ -4,12 +4,12 @@ lost, and the gate counters' resync from MySQL."""
 import sqlalchemy as sa
 
 from app.domain import clock
-from app.domain.enums import SlotState
+from app.domain.enums import ScheduleStatus, SlotState
 from app.domain.orders import CancelledBy, OrderStatus
 from app.errors import NotFound
 from app.extensions import db, redis_store
 from app.infra import gate, queue
-from app.models import Order, Slot
+from app.models import Order, Schedule, Slot
 from app.services.booking import slots
 from app.services.transaction import lock_one, transaction
 
@@ -107,7 +107,17 @@ def resync_gates() -> int:
             .group_by(Slot.schedule_id)
         ).all()
     )
+    stopped = set(
+        db.session.scalars(
+            sa.select(Schedule.id).where(
+                Schedule.id.in_(schedule_ids), Schedule.status == ScheduleStatus.STOPPED
+            )
+        )
+    )
     db.session.rollback()
     for schedule_id in schedule_ids:
-        gate.reset(schedule_id, free.get(schedule_id, 0))
+        if schedule_id in stopped:
+            gate.forget(schedule_id)
+        else:
+            gate.reset(schedule_id, free.get(schedule_id, 0))
     return len(schedule_ids)

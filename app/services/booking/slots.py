@@ -4,13 +4,13 @@ import sqlalchemy as sa
 
 from app.domain import booking as rules
 from app.domain import clock
-from app.domain.enums import SlotState
+from app.domain.enums import ScheduleStatus, SlotState
 from app.errors import AppError
 from app.extensions import db, per_app
 from app.infra import cache, gate
 from app.infra.groupcommit import OneAtATime
 from app.infra.packedsql import PackedSelect
-from app.models import Order, Slot
+from app.models import Order, Schedule, Slot
 from app.models.types import utcnow
 from app.services.booking import checks
 
@@ -38,12 +38,15 @@ def admit(schedule_id, refuse_sold_out=True) -> bool:
 
 
 def _rebuild_gate(schedule_id):
-    """Set a missing counter from MySQL's count of free numbers (none for an unknown schedule)."""
+    """Set a missing counter from MySQL's count of free numbers (none for an unknown or a
+    stopped schedule: the rules answer those)."""
     total, free = db.session.execute(
         sa.select(
             sa.func.count(),
             sa.func.count(sa.case((Slot.state == SlotState.FREE, 1))),
-        ).where(Slot.schedule_id == schedule_id)
+        )
+        .join(Schedule, Schedule.id == Slot.schedule_id)
+        .where(Slot.schedule_id == schedule_id, Schedule.status == ScheduleStatus.OPEN)
     ).one()
     db.session.rollback()
     if total:

@@ -57,7 +57,8 @@ def values(message: Message, order: Order) -> dict:
     elif kind == MessageKind.STOP_CLINIC:
         found["reason"] = facts.get("reason") or "医生停诊"
         first = (facts.get("alternatives") or [None])[0]
-        found["note"] = f"已全额退款，可改约{first}" if first else "已全额退款，请改约其他号源"
+        refunded = "已全额退款，" if facts.get("refund_fen") else ""
+        found["note"] = f"{refunded}可改约{first}" if first else f"{refunded}请改约其他号源"
     elif kind == MessageKind.REFUND_RESULT:
         succeeded = facts.get("status") == RefundStatus.SUCCESS
         found["amount"] = int(facts.get("amount_fen", 0))
@@ -70,15 +71,19 @@ def values(message: Message, order: Order) -> dict:
     return found
 
 
+# Tencent takes at most 6 characters per variable of a notice template.
+SMS_PARAM_MAX = 6
+
+
 def sms_params(message: Message, order: Order) -> list[str]:
-    """The stop-clinic SMS's parameters: patient, clinic and time, reason, alternatives."""
+    """The stop-clinic SMS's parameters (SMS_STOP_CLINIC_TEMPLATE_ID): patient, date, period,
+    doctor, reason, each cut to Tencent's limit."""
     facts = message.facts or {}
-    arrive = visit_time(order)
-    clinic = f"{order.visit_date.month}月{order.visit_date.day}日{arrive:%H:%M} {order.doctor.name}"
-    alternatives = "；".join(facts.get("alternatives") or []) or "请改约其他号源"
-    return [
+    params = [
         order.patient.name,
-        clinic,
-        facts.get("reason") or "医生停诊",
-        alternatives,
+        f"{order.visit_date.month}月{order.visit_date.day}日",
+        order.schedule.period.label,
+        order.doctor.name,
+        facts.get("reason") or "临时安排",
     ]
+    return [" ".join(str(param).split())[:SMS_PARAM_MAX] for param in params]

@@ -55,7 +55,22 @@ def refund_result(refund, account_id):
         account_id,
         f"refund_result:{refund.id}",
         order_id=refund.order_id,
-        facts={"status": str(refund.status), "amount_fen": refund.amount_fen},
+        facts={"status": str(refund.status), "amount_fen": int(refund.amount_fen)},
+    )
+
+
+def stop_clinic(order, reason, alternatives, refund=None):
+    """停诊通知: the order's clinic was stopped; what was refunded and where else to go."""
+    add(
+        MessageKind.STOP_CLINIC,
+        order.account_id,
+        f"stop_clinic:{order.id}",
+        order_id=order.id,
+        facts={
+            "reason": reason,
+            "alternatives": list(alternatives),
+            "refund_fen": int(refund.amount_fen) if refund is not None else 0,
+        },
     )
 
 

@@ -29,7 +29,7 @@ def unrefunded(payment: Payment) -> int:
             Refund.payment_id == payment.id, Refund.status != RefundStatus.FAILED
         )
     )
-    return payment.amount_fen - taken
+    return payment.amount_fen - int(taken)  # SUM gives a DECIMAL on MySQL
 
 
 def new_refund(payment: Payment, amount_fen, fee_fen, reason) -> Refund:
