@@ -345,3 +345,32 @@ def test_control_endpoints_validate_with_the_error_envelope(http):
         body = response.json()
         assert body["code"] == "validation_error"
         assert field in body["errors"]
+
+
+# --- Sending a notice ----------------------------------------------------------------------------
+
+
+def test_a_stop_clinic_notice_arrives_with_its_five_parameters(ctx, served, phone):
+    number = new_phone()
+    template_id = served.app.config["SMS_STOP_CLINIC_TEMPLATE_ID"]
+    sms.send_notice(number, template_id, ["张三", "12月5日", "上午", "王建国", "临时会诊"])
+    [message] = phone.messages(number)
+    assert message["template_id"] == template_id
+    assert message["text"].startswith(
+        "【预约挂号】张三您好，您预约的12月5日上午王建国医生门诊因临时会诊停诊"
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        (["张三", "12月5日", "上午", "王建国", "医生临时外出会诊"], "TemplateParameterLengthLimit"),
+        (["张三", "12月5日", "上午", "王建国"], "TemplateIncorrectOrUnapproved"),
+        (["张三", "12月5日", "上午", "王建国", ""], "TemplateParameterLengthLimit"),
+    ],
+)
+def test_a_notice_beyond_tencents_limits_is_refused(ctx, served, params, code):
+    template_id = served.app.config["SMS_STOP_CLINIC_TEMPLATE_ID"]
+    with pytest.raises(SmsError) as refused:
+        sms.send_notice(new_phone(), template_id, params)
+    assert refused.value.code.endswith(code)
