@@ -7,6 +7,7 @@ numbers, sealed and hashed with the configured keys, and tokens come from ``issu
 
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask_migrate import upgrade
@@ -15,14 +16,26 @@ from app.domain import clock
 from app.domain.accounts import AccountStatus, Relationship, Sex
 from app.domain.enums import DoctorTitle, HospitalLevel, Period, ScheduleStatus, SexRule, SlotState
 from app.domain.identity import IdType, mask_id_number, resident_check_char
-from app.domain.orders import OrderStatus
+from app.domain.orders import CancelledBy, OrderStatus
+from app.domain.payments import PaymentChannel, PaymentStatus, new_out_trade_no
 from app.domain.schedule import slot_times
 from app.extensions import db
 from app.infra.database import create_database
-from app.models import Account, Department, Doctor, Hospital, Patient, Schedule, Slot
+from app.models import (
+    Account,
+    Department,
+    Doctor,
+    Hospital,
+    Order,
+    Patient,
+    Payment,
+    Schedule,
+    Slot,
+)
 from app.models.types import utcnow
 from app.services import protection
 from app.services.auth import issue_token
+from app.services.booking.checks import fingerprint
 
 # The clinic runs 07:00–12:00; numbers are spaced to fit, one minute apart at the least.
 CLINIC_START = time(7, 0)
@@ -313,11 +326,6 @@ def seed_visitors(count, catalogue: Catalogue, first_number: int, rng) -> list[V
     booked ones, whose slots are then booked) are inserted directly, as the service would leave
     them. Resident numbers start at ``first_number`` (keep them apart from other patients').
     ``rng`` (random.Random) makes the choices. Flushed, not committed."""
-    from app.domain.orders import CancelledBy
-    from app.domain.payments import PaymentChannel, PaymentStatus, new_out_trade_no
-    from app.models import Order, Payment
-    from app.services.booking.checks import fingerprint
-
     stamp = utcnow()
     first_id = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Account.id), 0)))
     db.session.execute(
@@ -390,6 +398,24 @@ def seed_visitors(count, catalogue: Catalogue, first_number: int, rng) -> list[V
             )
         )
     }
+    _insert_orders(chosen, slot_of, stamp, first_id)
+    per_account: dict[int, int] = {}
+    for account_id, *_ in chosen:
+        per_account[account_id] = per_account.get(account_id, 0) + 1
+    return [
+        Visitor(
+            account.id,
+            issue_token(account)[0],
+            tuple(patients[account.id]),
+            per_account.get(account.id, 0),
+        )
+        for account in accounts
+    ]
+
+
+def _insert_orders(chosen, slot_of, stamp, first_id):
+    """Insert the ``chosen`` orders (account, patient, schedule row, seq, status, n) in their
+    slots; the booked ones' slots marked booked and their WeChat payments paid."""
     orders = []
     for account_id, patient_id, schedule, seq, status, n in chosen:
         slot_id, at = slot_of[(schedule.id, seq)]
@@ -456,18 +482,6 @@ def seed_visitors(count, catalogue: Catalogue, first_number: int, rng) -> list[V
                 for row in booked
             ],
         )
-    per_account: dict[int, int] = {}
-    for account_id, *_ in chosen:
-        per_account[account_id] = per_account.get(account_id, 0) + 1
-    return [
-        Visitor(
-            account.id,
-            issue_token(account)[0],
-            tuple(patients[account.id]),
-            per_account.get(account.id, 0),
-        )
-        for account in accounts
-    ]
 
 
 @dataclass(frozen=True)
@@ -518,3 +532,31 @@ def seed_city(capacity, people, warm_up, visitors, rng, hospitals=3, doctors_per
         db.session.rollback()
         raise
     return city
+
+
+def seed_booked_clinic(count: int) -> int:
+    """A released schedule of ``count`` numbers, each booked and paid (WeChat Pay) by a patient
+    of its own; its id. Committed. For the stop-clinic benchmark."""
+    _, department, schedule, _ = _catalogue(count, 1)
+    people = _people(count)
+    row = SimpleNamespace(
+        id=schedule.id,
+        doctor_id=schedule.doctor_id,
+        department_id=schedule.department_id,
+        hospital_id=department.hospital_id,
+        date=schedule.date,
+        fee_fen=schedule.fee_fen,
+    )
+    chosen = [
+        (person.account_id, person.patient_id, row, seq, OrderStatus.BOOKED, 0)
+        for seq, person in enumerate(people, start=1)
+    ]
+    slot_of = {
+        (schedule.id, seq): (slot_id, at)
+        for slot_id, seq, at in db.session.execute(
+            sa.select(Slot.id, Slot.seq, Slot.suggested_time).where(Slot.schedule_id == schedule.id)
+        )
+    }
+    _insert_orders(chosen, slot_of, utcnow(), first_id=0)
+    db.session.commit()
+    return schedule.id
