@@ -309,6 +309,9 @@ class Config:
         self.WECHATPAY_API_BASE = env("WECHATPAY_API_BASE", self.default_wechatpay_api_base)
         # Alipay (H5 / WAP), RSA2.
         self.ALIPAY_APPID = env("ALIPAY_APPID", "2021000000000001")
+        # Our merchant's PID (2088 and 12 digits, the stand-in's off production): the seller_id
+        # an Alipay notify must name.
+        self.ALIPAY_SELLER_ID = env("ALIPAY_SELLER_ID", "2088102177846880")
         self.ALIPAY_APP_PRIVATE_KEY = env(
             "ALIPAY_APP_PRIVATE_KEY", generated.get("ALIPAY_APP_PRIVATE_KEY", "")
         )
@@ -486,12 +489,16 @@ class ProductionConfig(Config):
             "WECHATPAY_PUBLIC_KEY",
             "WECHATPAY_PUBLIC_KEY_ID",
             "ALIPAY_APPID",
+            "ALIPAY_SELLER_ID",
             "ALIPAY_APP_PRIVATE_KEY",
             "ALIPAY_PUBLIC_KEY",
         )
         for name in required:
             if env(name) is None:
                 problems.append(f"{name} must be set")
+        seller = self.ALIPAY_SELLER_ID
+        if not (len(seller) == 16 and seller.isdigit() and seller.startswith("2088")):
+            problems.append("ALIPAY_SELLER_ID must be the merchant's PID: 2088 and 12 digits")
         if not self.PUBLIC_BASE_URL.startswith("https://"):
             problems.append(
                 "PUBLIC_BASE_URL must be our public https:// address (payment notifies)"

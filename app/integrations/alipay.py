@@ -1,7 +1,8 @@
 """Alipay (支付宝) for the H5 channel: the WAP cashier, trade query and close, refunds, bills and
 async notifies, over python-alipay-sdk 3.4.0.
 
-Built from config: ALIPAY_APPID; ALIPAY_APP_PRIVATE_KEY (our app key, PKCS#8 PEM: signs requests);
+Built from config: ALIPAY_APPID; ALIPAY_SELLER_ID (our merchant's PID, 2088…: the seller a notify
+must name); ALIPAY_APP_PRIVATE_KEY (our app key, PKCS#8 PEM: signs requests);
 ALIPAY_PUBLIC_KEY (Alipay's: verifies answers and notifies); ALIPAY_GATEWAY
 (https://openapi.alipay.com/gateway.do in production, the /sandbox/alipay stand-in elsewhere, so
 tests run this very code); PUBLIC_BASE_URL (notifies go to PUBLIC_BASE_URL/webhooks/alipay).
@@ -249,10 +250,12 @@ class Alipay:
         gateway,
         notify_url,
         *,
+        seller_id,
         timeout=TIMEOUT_SECONDS,
         deadline=DEADLINE_SECONDS,
     ):
         self.appid = str(appid)
+        self.seller_id = str(seller_id)
         self.gateway = gateway
         self.notify_url = notify_url
         self.timeout = timeout
@@ -279,6 +282,7 @@ class Alipay:
             config["ALIPAY_PUBLIC_KEY"],
             config["ALIPAY_GATEWAY"],
             config["PUBLIC_BASE_URL"] + WEBHOOK_PATH,
+            seller_id=config["ALIPAY_SELLER_ID"],
             **kwargs,
         )
 
@@ -425,9 +429,9 @@ class Alipay:
     # --- Notifies ------------------------------------------------------------------------------
 
     def verify_notification(self, form: Mapping, now=None) -> Notification:
-        """The notify in ``form`` (the POSTed fields) if Alipay sent it for our app, and lately,
-        else raise NotificationInvalid. Whether it matches the order (amount, state) is the
-        caller's part."""
+        """The notify in ``form`` (the POSTed fields) if Alipay sent it for our app and our
+        merchant, and lately, else raise NotificationInvalid. Whether it matches the order
+        (amount, state) is the caller's part."""
         data = _single_values(form)
         sign = data.pop("sign", None)
         if not sign:
@@ -442,6 +446,10 @@ class Alipay:
             raise NotificationInvalid("the signature does not verify")
         if data.get("app_id") != self.appid:
             raise NotificationInvalid(f"for app_id {data.get('app_id')!r}, not ours")
+        # Signed by Alipay for our app, yet a payment to another merchant's account (an app can
+        # be authorised for several): it did not pay us.
+        if data.get("seller_id") != self.seller_id:
+            raise NotificationInvalid(f"for seller_id {data.get('seller_id')!r}, not ours")
         if data.get("notify_type") != "trade_status_sync":
             raise NotificationInvalid(f"notify_type {data.get('notify_type')!r}")
         try:
@@ -632,6 +640,7 @@ def _detail_rows(lines):
 
 _SETTINGS = (
     "ALIPAY_APPID",
+    "ALIPAY_SELLER_ID",
     "ALIPAY_APP_PRIVATE_KEY",
     "ALIPAY_PUBLIC_KEY",
     "ALIPAY_GATEWAY",

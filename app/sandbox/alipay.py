@@ -4,7 +4,9 @@
 carries the common parameters (app_id, method, charset, sign_type, timestamp, version, biz_content,
 sign); the signature is SHA256withRSA over the parameters sorted by name as ``k=v&...``, without
 ``sign`` and without empty values (``sign_type`` is signed), checked with the app's public key (the
-half of ALIPAY_APP_PRIVATE_KEY that the app "uploaded"), and app_id must be ALIPAY_APPID.
+half of ALIPAY_APP_PRIVATE_KEY that the app "uploaded"), and app_id must be ALIPAY_APPID. The app
+belongs to the merchant whose PID is ALIPAY_SELLER_ID: the seller_id of notifies and return URLs,
+and the account the bills are of.
 
 Server methods answer JSON ``{"<method, dots as _>_response": {...}, "sign": "..."}``, where sign
 is SANDBOX_ALIPAY_PRIVATE_KEY's SHA256withRSA over the inner object exactly as written in the
@@ -61,11 +63,11 @@ DEFAULT_TIMEOUT = timedelta(days=15)  # alipay.trade.wap.pay without time_expire
 MAX_REDELIVERIES = 10
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # Alipay's, always Beijing time
 
-SELLER_ID = "2088102177846880"  # the merchant's PID
 SELLER_EMAIL = "hospital@sandbox.example"
 BUYER_ID = "2088102177846881"
 BUYER_LOGON_ID = "138****8000"  # Alipay shows the payer's account masked
 OTHER_APP_ID = "2021000000009999"  # another app of the same merchant, for notify-raw app_id
+OTHER_SELLER_ID = "2088102177849999"  # another merchant's PID, for notify-raw seller_id
 
 WAP_PAY = "alipay.trade.wap.pay"
 QUERY = "alipay.trade.query"
@@ -194,6 +196,11 @@ def _alipay_key():
 def _app_public_key():
     """The public key the app uploaded to Alipay: the half of ALIPAY_APP_PRIVATE_KEY."""
     return _load_private_key(current_app.config["ALIPAY_APP_PRIVATE_KEY"]).public_key()
+
+
+def _seller_id():
+    """The PID of the merchant the app belongs to, as Alipay knows it: ALIPAY_SELLER_ID."""
+    return current_app.config["ALIPAY_SELLER_ID"]
 
 
 def _sign_content(params, exclude):
@@ -658,7 +665,7 @@ def cashier_pay():
             "version": "1.0",
             "app_id": app_id,
             "sign_type": "RSA2",
-            "seller_id": SELLER_ID,
+            "seller_id": _seller_id(),
             "timestamp": _stamp(_now()),
         }
     )
@@ -718,7 +725,7 @@ def _payment_notify(trade):
         "subject": trade["subject"],
         "gmt_create": trade["gmt_create"],
         "gmt_payment": trade.get("gmt_payment") or _stamp(_now()),
-        "seller_id": SELLER_ID,
+        "seller_id": _seller_id(),
         "seller_email": SELLER_EMAIL,
         "buyer_id": trade["buyer_id"],
         "buyer_logon_id": trade["buyer_logon_id"],
@@ -784,15 +791,15 @@ def bill_file():
         return Response("链接已失效", status=404, content_type="text/plain; charset=utf-8")
     day = date.fromisoformat(_text(day))
     rows = [json.loads(row) for row in redis_store.client.lrange(_key("bill", day), 0, -1)]
-    stamp = f"{day:%Y%m%d}"
+    stamp = f"{_seller_id()}_{day:%Y%m%d}"
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
-        bundle.writestr(f"{SELLER_ID}_{stamp}_业务明细.csv", _detail_csv(day, rows))
-        bundle.writestr(f"{SELLER_ID}_{stamp}_业务明细(汇总).csv", _summary_csv(day, rows))
+        bundle.writestr(f"{stamp}_业务明细.csv", _detail_csv(day, rows))
+        bundle.writestr(f"{stamp}_业务明细(汇总).csv", _summary_csv(day, rows))
     return Response(
         archive.getvalue(),
         content_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{SELLER_ID}_{stamp}.csv.zip"'},
+        headers={"Content-Disposition": f'attachment; filename="{stamp}.csv.zip"'},
     )
 
 
@@ -801,7 +808,7 @@ def _bill_preamble(title, day):
     end = f"{day + timedelta(days=1):%Y年%m月%d日} 00:00:00"
     return [
         f"#支付宝{title}查询",
-        f"#账号：[{SELLER_ID}0156]",
+        f"#账号：[{_seller_id()}0156]",
         f"#起始日期：[{start}]   终止日期：[{end}]",
         BILL_RULE.format(f"{title}列表"),
     ]
@@ -940,7 +947,7 @@ def redeliver():
     }
 
 
-_TAMPERS = ("signature", "amount", "app_id", "signed_amount")
+_TAMPERS = ("signature", "amount", "app_id", "seller_id", "signed_amount")
 
 
 @bp.post("/notify-raw")
@@ -948,8 +955,9 @@ def notify_raw():
     """POST a notify for ``out_trade_no`` that a webhook must refuse; returns the form sent.
 
     tamper: ``signature`` signed with a key other than Alipay's; ``amount`` total_amount changed
-    after signing; ``app_id`` validly signed, for another app; ``signed_amount`` validly signed,
-    with a total_amount other than the trade's (only the webhook's own amount check catches it).
+    after signing; ``app_id`` validly signed, for another app; ``seller_id`` validly signed, paid
+    to another merchant; ``signed_amount`` validly signed, with a total_amount other than the
+    trade's (only the webhook's own amount check catches it).
     """
     body = _control_json()
     out_trade_no = _out_trade_no(body.get("out_trade_no"))
@@ -972,6 +980,8 @@ def notify_raw():
         form = {**_signed(base), **other_amounts}
     elif tamper == "app_id":
         form = _signed({**base, "app_id": OTHER_APP_ID, "auth_app_id": OTHER_APP_ID})
+    elif tamper == "seller_id":
+        form = _signed({**base, "seller_id": OTHER_SELLER_ID})
     else:
         form = _signed({**base, **other_amounts})
     attempt, form = _send_notify(trade, f"raw:{tamper}", form)

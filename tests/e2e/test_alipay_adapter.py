@@ -386,12 +386,26 @@ def test_a_genuine_notify_out_of_date_is_refused_as_a_replay(adapter, payer, rec
     assert "notify_time" in stale.value.reason
 
 
+def test_a_genuine_notify_is_ours_only_when_it_names_our_merchant(served, adapter, payer, receiver):
+    """Alipay signs the notifies of every merchant an app is authorised for: one naming another
+    seller_id is a payment to someone else."""
+    out_trade_no = paid_trade(adapter, payer, receiver)
+    [form] = receiver.forms
+    assert form["seller_id"] == served.app.config["ALIPAY_SELLER_ID"]
+    assert adapter.verify_notification(form).out_trade_no == out_trade_no
+    other = Alipay.from_config(config_with(served, ALIPAY_SELLER_ID="2088000000000001"))
+    with pytest.raises(NotificationInvalid) as invalid:
+        other.verify_notification(form)
+    assert "seller_id" in invalid.value.reason
+
+
 @pytest.mark.parametrize(
     ("tamper", "reason"),
     [
         ("signature", "signature"),
         ("amount", "signature"),
         ("app_id", "app_id"),
+        ("seller_id", "seller_id"),
     ],
 )
 def test_tampered_notifies_are_invalid(adapter, payer, receiver, tamper, reason):

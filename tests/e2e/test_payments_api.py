@@ -144,12 +144,15 @@ class TestAlipay:
         alipay_payer.redeliver(started["out_trade_no"], times=5)
         assert order_of(user, order["id"])["status"] == "booked"
 
-    @pytest.mark.parametrize("tamper", ["signature", "amount", "app_id", "signed_amount"])
+    @pytest.mark.parametrize(
+        "tamper", ["signature", "amount", "app_id", "seller_id", "signed_amount"]
+    )
     def test_forged_notifications_change_nothing(self, user, world, alipay_payer, tamper):
         order = booked_hold(user, world)
         started = pay_with(user, order["id"], "alipay")
         alipay_payer.open(started["pay_url"])
-        alipay_payer.notify_raw(started["out_trade_no"], tamper)
+        sent = alipay_payer.notify_raw(started["out_trade_no"], tamper)
+        assert sent["delivered"] is False and sent["response_text"].startswith("fail")
         assert order_of(user, order["id"])["status"] == "pending_payment"
 
     def test_garbage_is_refused(self, http):

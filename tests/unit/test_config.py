@@ -19,6 +19,7 @@ def test_production_refuses_missing_secrets(monkeypatch):
         "REDIS_URL",
         "FIELD_ENCRYPTION_KEYS",
         "WECHAT_APPID",
+        "ALIPAY_SELLER_ID",
     ):
         assert name in str(error.value)
 
@@ -49,6 +50,7 @@ REAL = {
     "WECHATPAY_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\n…",
     "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000",
     "ALIPAY_APPID": "2021001234567890",
+    "ALIPAY_SELLER_ID": "2088123412341234",
     "ALIPAY_APP_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\n…",
     "ALIPAY_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\n…",
     "WECHAT_TEMPLATES": json.dumps(config.SANDBOX_WECHAT_TEMPLATES),
@@ -103,6 +105,8 @@ def test_a_forgotten_app_env_means_production(monkeypatch):
         ("TICKET_SIGNING_KEY", "A" * 20),
         ("WECHATPAY_API_BASE", "http://api.mch.weixin.qq.com"),
         ("ALIPAY_GATEWAY", "http://openapi.alipay.com/gateway.do"),
+        ("ALIPAY_SELLER_ID", "2021001234567890"),  # an app id, not a PID
+        ("ALIPAY_SELLER_ID", "2088 1234 1234 1234"),
     ],
 )
 def test_production_refuses_a_malformed_key_or_a_plain_http_provider(monkeypatch, name, value):
