@@ -177,7 +177,11 @@ class TestHold:
             ({"json": {"schedule_id": "x", "patient_id": 1}}, 422, "validation_error"),
             ({"json": {"extra": 1}}, 422, "validation_error"),
             ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400, None),
-            ({"data": b'{"schedule_id": 1}', "headers": {"Content-Type": "text/plain"}}, 422, None),
+            (
+                {"data": b'{"schedule_id": 1}', "headers": {"Content-Type": "text/plain"}},
+                415,
+                "unsupported_media_type",
+            ),
         ],
     )
     def test_anything_else_is_flasks_answer(
