@@ -379,6 +379,23 @@ class Config:
         self.HOLD_MINUTES = _env_int("HOLD_MINUTES", 15)
         self.BOOKING_WINDOW_DAYS = _env_int("BOOKING_WINDOW_DAYS", 7)
         self.RELEASE_TIME = env("RELEASE_TIME", "07:00")
+        # The visit day (app/domain/visits.py): check-in opens this long before the period starts;
+        # a patient later than their suggested time plus the grace waits behind those waiting;
+        # the patient is told when this many are ahead; skipped this often, a no-show.
+        self.CHECK_IN_OPENS_MINUTES = _env_int("CHECK_IN_OPENS_MINUTES", 60, minimum=0)
+        self.ARRIVAL_GRACE_MINUTES = _env_int("ARRIVAL_GRACE_MINUTES", 15, minimum=0)
+        self.QUEUE_CALLED_AHEAD = _env_int("QUEUE_CALLED_AHEAD", 3, minimum=0)
+        self.MAX_SKIPS = _env_int("MAX_SKIPS", 2, minimum=1)
+        # No-shows (爽约): booked orders not checked in this long after their period ends; this
+        # many in the window block new holds for the block's days.
+        self.NO_SHOW_GRACE_MINUTES = _env_int("NO_SHOW_GRACE_MINUTES", 30, minimum=0)
+        self.NO_SHOW_STRIKES = _env_int("NO_SHOW_STRIKES", 3, minimum=1)
+        self.NO_SHOW_WINDOW_DAYS = _env_int("NO_SHOW_WINDOW_DAYS", 90, minimum=1)
+        self.NO_SHOW_BLOCK_DAYS = _env_int("NO_SHOW_BLOCK_DAYS", 30, minimum=1)
+        # Visit reminders: the evening before (from this hour, China time) and this many minutes
+        # before the suggested arrival time.
+        self.REMINDER_EVENING_HOUR = _env_int("REMINDER_EVENING_HOUR", 20, minimum=0)
+        self.REMINDER_BEFORE_MINUTES = _env_int("REMINDER_BEFORE_MINUTES", 60, minimum=1)
         # How long a catalogue read (calendar, schedules) may be served from Redis, in seconds.
         self.CATALOGUE_CACHE_SECONDS = _env_int("CATALOGUE_CACHE_SECONDS", 60)
         # Swagger UI's assets, served by the app itself (app/api/docs.py): no CDN needed.

@@ -11,7 +11,7 @@ from rq.cron import CronScheduler
 
 from app import create_app
 from app.infra.queue import get_queue, queue_of
-from workers import clinic, messages, orders, payments, reconciliation
+from workers import clinic, messages, orders, payments, reconciliation, visits
 
 MINUTE = 60
 HOUR = 3600
@@ -33,6 +33,8 @@ PERIODIC = (
     Periodic("refund-sweep", payments.refund_sweep, MINUTE),
     Periodic("resend-stuck-messages", messages.resend_stuck, 2 * MINUTE),
     Periodic("resume-stop-clinics", clinic.resume_stops, 5 * MINUTE, timeout=600),
+    Periodic("queue-visit-reminders", visits.queue_reminders, 5 * MINUTE),
+    Periodic("mark-no-shows", visits.mark_no_shows, 5 * MINUTE),
     # Does nothing before 10:00 or once yesterday is done: hourly is "once, after 10:00".
     Periodic("reconcile-yesterday", reconciliation.reconcile_yesterday, HOUR, timeout=600),
 )

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from app.api.blueprint import Blueprint
 from app.api.security import BEARER, current_account, signed_caller
 from app.schemas import orders as schemas
-from app.services import cancellation
+from app.services import cancellation, visits
 from app.services.booking import holds, queries, reschedule, tickets
 from app.services.payments import paying
 
@@ -115,3 +115,25 @@ class TicketKey(MethodView):
     def get(self):
         """The Ed25519 public key with which scanners verify e-tickets offline."""
         return tickets.ticket_public_key()
+
+
+@blp.route("/orders/<int:order_id>/check-in")
+class CheckIn(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.response(200, schemas.QueuePlaceSchema)
+    @blp.alt_response(404, description="not_found (also for another account's order)")
+    @blp.alt_response(409, description="not_visit_day / check_in_closed / order_not_checkable")
+    def post(self, order_id):
+        """签到: join the schedule's queue on the visit day (again: the same place)."""
+        return visits.check_in(current_account().id, order_id)
+
+
+@blp.route("/orders/<int:order_id>/queue")
+class QueuePlace(MethodView):
+    @blp.doc(security=[BEARER])
+    @blp.response(200, schemas.QueuePlaceSchema)
+    @blp.alt_response(404, description="not_found (also for another account's order)")
+    def get(self, order_id):
+        """The order's place in its queue: position and patients ahead once checked in, when
+        it was called, the estimated wait."""
+        return visits.queue_place(current_account().id, order_id)

@@ -182,13 +182,19 @@ def estimate_wait_minutes(
     ``ahead`` counts the consultations to sit through before being called: those waiting in front,
     plus the one in the room if a patient is with the doctor. Nobody ahead, no wait.
     """
+    pace = minutes_per_patient(
+        observed_minutes=observed_minutes, default_minutes=default_minutes, window=window
+    )
+    return wait_at_pace(ahead=ahead, pace=pace)
+
+
+def wait_at_pace(*, ahead: int, pace: float) -> int:
+    """The wait in whole minutes, rounded up, for ``ahead`` consultations of ``pace`` minutes
+    (minutes_per_patient's figure, as the queue's read model keeps it)."""
     if ahead < 0:
         raise ValueError("ahead cannot be negative")
     if ahead == 0:
         return 0
-    pace = minutes_per_patient(
-        observed_minutes=observed_minutes, default_minutes=default_minutes, window=window
-    )
     # Rounded first, so float dust (3 × 7.000000001) does not add a whole minute.
     return math.ceil(round(ahead * pace, 6))
 

@@ -158,3 +158,22 @@ class RefundQuoteSchema(ma.Schema):
     refund_fen = ma.fields.Integer()
     fee_fen = ma.fields.Integer()
     reason = ma.fields.String()
+
+
+class QueuePlaceSchema(ma.Schema):
+    """Where an order is on its visit day."""
+
+    order_id = ma.fields.Integer()
+    status = ma.fields.Enum(OrderStatus, by_value=True)
+    status_text = ma.fields.Function(lambda p: OrderStatus(p.status).label)
+    position = ma.fields.Integer(
+        allow_none=True, metadata={"description": "1 is next; null unless checked in and waiting"}
+    )
+    ahead = ma.fields.Integer(
+        allow_none=True, metadata={"description": "patients waiting in front; null unless waiting"}
+    )
+    called_at = ChinaDateTime(allow_none=True)
+    estimated_wait_minutes = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "at today's pace of this clinic; 0 once called; null otherwise"},
+    )

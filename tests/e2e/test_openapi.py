@@ -32,6 +32,8 @@ CONTRACT = {
     "/api/v1/orders/{order_id}/ticket": {"get"},
     "/api/v1/tickets/public-key": {"get"},
     "/api/v1/subscriptions": {"get", "post"},
+    "/api/v1/orders/{order_id}/check-in": {"post"},
+    "/api/v1/orders/{order_id}/queue": {"get"},
 }
 METHODS = {"get", "post", "put", "patch", "delete"}
 

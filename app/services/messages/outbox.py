@@ -40,7 +40,7 @@ def add(kind: MessageKind, account_id, event_key, order_id=None, facts=None) -> 
 
 def booking_confirmed(order):
     """预约成功: the order is booked (paid, or moved to another time while booked)."""
-    add(
+    return add(
         MessageKind.BOOKING_CONFIRMED,
         order.account_id,
         f"booking_confirmed:{order.id}:{order.reschedule_count}",
@@ -50,7 +50,7 @@ def booking_confirmed(order):
 
 def refund_result(refund, account_id):
     """退款结果: a refund of the account's order succeeded or was given up."""
-    add(
+    return add(
         MessageKind.REFUND_RESULT,
         account_id,
         f"refund_result:{refund.id}",
@@ -61,7 +61,7 @@ def refund_result(refund, account_id):
 
 def stop_clinic(order, reason, alternatives, refund=None):
     """停诊通知: the order's clinic was stopped; what was refunded and where else to go."""
-    add(
+    return add(
         MessageKind.STOP_CLINIC,
         order.account_id,
         f"stop_clinic:{order.id}",
@@ -71,6 +71,27 @@ def stop_clinic(order, reason, alternatives, refund=None):
             "alternatives": list(alternatives),
             "refund_fen": int(refund.amount_fen) if refund is not None else 0,
         },
+    )
+
+
+def queue_called(order_id, account_id, ahead):
+    """叫号提醒: few enough patients are ahead in the visit-day queue (once per order)."""
+    return add(
+        MessageKind.QUEUE_CALLED,
+        account_id,
+        f"queue_called:{order_id}",
+        order_id=order_id,
+        facts={"ahead": ahead},
+    )
+
+
+def visit_reminder(order, which):
+    """就诊提醒: ``which`` is "evening" (the evening before) or "before" (before arrival)."""
+    return add(
+        MessageKind.VISIT_REMINDER,
+        order.account_id,
+        f"visit_reminder:{which}:{order.id}",
+        order_id=order.id,
     )
 
 
