@@ -19,6 +19,7 @@ from app.domain.identity import IdType, mask_id_number, resident_check_char
 from app.domain.orders import CancelledBy, OrderStatus
 from app.domain.payments import PaymentChannel, PaymentStatus, new_out_trade_no
 from app.domain.schedule import slot_times
+from app.domain.visits import ON_TIME_STEP
 from app.extensions import db
 from app.infra.database import create_database
 from app.models import (
@@ -33,7 +34,7 @@ from app.models import (
     Slot,
 )
 from app.models.types import utcnow
-from app.services import protection
+from app.services import protection, visits
 from app.services.auth import issue_token
 from app.services.booking.checks import fingerprint
 
@@ -152,13 +153,14 @@ def resident_number(index: int) -> tuple[str, Sex, date]:
     return first17 + resident_check_char(first17), sex, birth
 
 
-def _people(count: int) -> list[Person]:
+def _people(count: int, prefix="o-bench-") -> list[Person]:
     stamp = utcnow()
+    first_id = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Account.id), 0)))
     db.session.execute(
         sa.insert(Account),
         [
             {
-                "openid": f"o-bench-{index}",
+                "openid": f"{prefix}{index}",
                 "nickname": "",
                 "status": AccountStatus.ACTIVE,
                 "token_version": 1,
@@ -168,12 +170,20 @@ def _people(count: int) -> list[Person]:
             for index in range(count)
         ],
     )
-    accounts = db.session.scalars(sa.select(Account).order_by(Account.id)).all()
+    accounts = db.session.scalars(
+        sa.select(Account).where(Account.id > first_id).order_by(Account.id)
+    ).all()
     rows = []
     for index, account in enumerate(accounts):
         rows.append(_patient_row(account.id, index, f"压测患者{index}", Relationship.SELF, stamp))
     db.session.execute(sa.insert(Patient), rows)
-    patient_of = dict(db.session.execute(sa.select(Patient.account_id, Patient.id)).tuples().all())
+    patient_of = dict(
+        db.session.execute(
+            sa.select(Patient.account_id, Patient.id).where(Patient.account_id > first_id)
+        )
+        .tuples()
+        .all()
+    )
     return [
         Person(account.id, patient_of[account.id], issue_token(account)[0]) for account in accounts
     ]
@@ -501,7 +511,7 @@ def seed_city(capacity, people, warm_up, visitors, rng, hospitals=3, doctors_per
     ``capacity`` numbers for tomorrow, released a minute ago (and one of ``warm_up`` numbers the
     day after). Commit."""
     try:
-        everyone = _people(people + warm_up)  # first: it takes every account there is
+        everyone = _people(people + warm_up)
         catalogue = seed_catalogue(hospitals, doctors_per_department)
         department = db.session.get(Department, catalogue.department_ids[0])
         doctor = _flushed(
@@ -534,11 +544,12 @@ def seed_city(capacity, people, warm_up, visitors, rng, hospitals=3, doctors_per
     return city
 
 
-def seed_booked_clinic(count: int) -> int:
-    """A released schedule of ``count`` numbers, each booked and paid (WeChat Pay) by a patient
-    of its own; its id. Committed. For the stop-clinic benchmark."""
+def seed_booked_clinic(count: int, prefix="o-clinic-") -> tuple[int, list[Person]]:
+    """A released schedule of ``count`` numbers for tomorrow, each booked and paid (WeChat Pay)
+    by a patient of its own; its id and the patients. Committed. For the stop-clinic and the
+    visit-day benchmarks."""
     _, department, schedule, _ = _catalogue(count, 1)
-    people = _people(count)
+    people = _people(count, prefix)
     row = SimpleNamespace(
         id=schedule.id,
         doctor_id=schedule.doctor_id,
@@ -557,6 +568,32 @@ def seed_booked_clinic(count: int) -> int:
             sa.select(Slot.id, Slot.seq, Slot.suggested_time).where(Slot.schedule_id == schedule.id)
         )
     }
-    _insert_orders(chosen, slot_of, utcnow(), first_id=0)
+    _insert_orders(chosen, slot_of, utcnow(), first_id=people[0].account_id - 1)
     db.session.commit()
-    return schedule.id
+    return schedule.id, people
+
+
+def seed_waiting_room(count: int) -> list[tuple[int, str]]:
+    """A clinic of ``count`` patients all checked in, in number order, with its queue written
+    to Redis as the visit-day service writes it; (order id, bearer token) of each. Committed.
+    For the visit-day workload: phones polling their place."""
+    schedule_id, people = seed_booked_clinic(count, "o-waiting-")
+    db.session.execute(
+        sa.update(Order)
+        .where(Order.schedule_id == schedule_id)
+        .values(
+            status=OrderStatus.CHECKED_IN,
+            queue_rank=Order.seq * ON_TIME_STEP,
+            checked_in_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    visits.publish(schedule_id)
+    order_of = dict(
+        db.session.execute(
+            sa.select(Order.account_id, Order.id).where(Order.schedule_id == schedule_id)
+        )
+        .tuples()
+        .all()
+    )
+    return [(order_of[person.account_id], person.token) for person in people]

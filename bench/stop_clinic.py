@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     with app.app_context():
         migrate()
         print(f"seeding {args.orders} booked and paid orders …", flush=True)
-        schedule_id = seed_booked_clinic(args.orders)
+        schedule_id, _ = seed_booked_clinic(args.orders)
         db.session.remove()
 
         started = time.monotonic()

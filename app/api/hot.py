@@ -1,10 +1,11 @@
-"""The release morning's requests, answered before Flask dispatches them.
+"""The requests that come by the thousand at once, answered before Flask dispatches them.
 
 At 07:00 nearly every request is one of two: a hold (most of them refused ``slot_sold_out`` by
 the Redis gate, a few hundred booked) or a look at a department's calendar (one cached
-document). Through Flask, flask-smorest and webargs each costs several times its own work, so
-this WSGI layer answers exactly those two cases itself, with the services' own functions and
-the same schemas, and hands every other request, unchanged, to the app:
+document); on a visit day, the waiting room's phones poll their place in the queue. Through
+Flask, flask-smorest and webargs each costs several times its own work, so this WSGI layer
+answers exactly those cases itself, with the services' own functions and the same schemas,
+and hands every other request, unchanged, to the app:
 
 - ``POST /api/v1/orders`` whose header and body pass the endpoint's schemas and whose bearer
   token has a valid signature: decided by ``holds.hold_slot`` as the endpoint decides it, and
@@ -12,10 +13,13 @@ the same schemas, and hands every other request, unchanged, to the app:
   header, the 500 envelope for anything unexpected).
 - ``GET /api/v1/departments/<id>/calendar`` with no query, while the cache holds it: the cached
   document, as the endpoint sends it.
+- ``GET /api/v1/orders/<id>/queue`` with no query, a validly signed token whose account state
+  and the order's queue entry Redis holds (one round trip, ``visits.cached_place``): the place,
+  as the endpoint answers it.
 
 Anything else, any doubt before the hold is decided (a body it cannot read, a failed check, a
 cache miss) goes to Flask, which gives the full answer, errors included.
-tests/e2e/test_hot_paths.py holds the two paths' answers equal to the endpoints'.
+tests/e2e/test_hot_paths.py holds the paths' answers equal to the endpoints'.
 """
 
 import io
@@ -36,12 +40,14 @@ from app.errors import AppError
 from app.infra import cache
 from app.infra.groupcommit import arrivals
 from app.schemas import orders as order_schemas
-from app.services import auth, catalogue
+from app.services import auth, catalogue, visits
 from app.services.booking import holds
 
 _HOLD = "/api/v1/orders"
 _CALENDAR = re.compile(r"/api/v1/departments/([1-9][0-9]{0,17})/calendar")
 _CALENDAR_RULE = "/api/v1/departments/<int:department_id>/calendar"
+_QUEUE = re.compile(r"/api/v1/orders/([1-9][0-9]{0,17})/queue")
+_QUEUE_RULE = "/api/v1/orders/<int:order_id>/queue"
 _MAX_HOLD_BODY = 1024  # a hold's body is ~40 bytes; anything bigger is Flask's to judge
 _JSON = "application/json"
 
@@ -55,6 +61,7 @@ class HotPaths:
         self.header_schema = order_schemas.IdempotencyHeader()
         self.body_schema = order_schemas.OrderCreateSchema()
         self.order_schema = order_schemas.OrderSchema()
+        self.place_schema = order_schemas.QueuePlaceSchema()
 
     def __call__(self, environ, start_response):
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
@@ -66,14 +73,30 @@ class HotPaths:
             # (app/infra/groupcommit.py).
             arrivals.end()
             if method == "GET" and not environ.get("QUERY_STRING"):
-                match = _CALENDAR.fullmatch(path)
-                if match:
+                if match := _CALENDAR.fullmatch(path):
                     answer = self._calendar(int(match[1]), environ.get("HTTP_IF_NONE_MATCH"))
+                    rule = _CALENDAR_RULE
+                elif match := _QUEUE.fullmatch(path):
+                    answer = self._queue(int(match[1]), environ.get("HTTP_AUTHORIZATION"))
+                    rule = _QUEUE_RULE
         if answer is None:
             return self.wsgi_app(environ, start_response)
         # Answered here: named as Flask's routing names the same endpoint.
-        environ[ENDPOINT] = _HOLD if method == "POST" else _CALENDAR_RULE
+        environ[ENDPOINT] = _HOLD if method == "POST" else rule
         return answer(environ, start_response)
+
+    def _queue(self, order_id, authorization) -> "_Answer | None":
+        token = bearer_token(authorization)
+        if not token:
+            return None
+        with self.app.app_context():
+            try:
+                place = visits.cached_place(auth.verify_signature(token), order_id)
+            except AppError:
+                return None
+            if place is None:
+                return None
+            return _Answer(200, self._dumps(self.place_schema.dump(place)), {})
 
     def _calendar(self, department_id, if_none_match) -> Response | None:
         now = clock.now()

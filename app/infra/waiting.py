@@ -27,21 +27,23 @@ TTL_SECONDS = 36 * 3600
 _PREFIX = "waiting:"
 _BUCKET = 1000
 
-# KEYS[1] the order's index bucket; ARGV[1] the order id. → false (not kept here), or
-# {entry, ahead, with_doctor, pace}.
+# KEYS[1] the order's index bucket, KEYS[2] a key read along (or ''); ARGV[1] the order id.
+# → {false, along} when the order is not kept here, else {entry, along, ahead, with_doctor, pace}.
 _READ = """
+local along = false
+if KEYS[2] ~= '' then along = redis.call('GET', KEYS[2]) end
 local schedule = redis.call('HGET', KEYS[1], ARGV[1])
-if not schedule then return false end
+if not schedule then return {false, along} end
 local base = 'waiting:s:' .. schedule
 local entry = redis.call('HGET', base, ARGV[1])
-if not entry then return false end
+if not entry then return {false, along} end
 local rank = string.match(entry, '^[^|]*|[^|]*|([^|]*)|')
 local ahead = 0
 if rank and rank ~= '' then
   ahead = redis.call('ZCOUNT', base .. ':ranks', '-inf', '(' .. rank)
 end
 local meta = redis.call('HMGET', base .. ':meta', 'with_doctor', 'pace')
-return {entry, ahead, meta[1] or '0', meta[2] or '0'}
+return {entry, along, ahead, meta[1] or '0', meta[2] or '0'}
 """
 
 
@@ -118,15 +120,17 @@ def publish(schedule_id, entries: list[Entry], with_doctor: int, pace: float):
         log.warning("queue of schedule %s not published: %s", schedule_id, error)
 
 
-def read(order_id) -> Seen | None:
-    """An order's place, or None when its queue is not kept here (or Redis is away)."""
+def read(order_id, along="") -> tuple[Seen | None, bytes | None]:
+    """An order's place (None when its queue is not kept here, or Redis is away), and the value
+    at key ``along`` read in the same round trip (None when missing or not asked for)."""
     try:
-        found = _client().eval(_READ, 1, _bucket(order_id), str(int(order_id)))
+        found = _client().eval(_READ, 2, _bucket(order_id), along, str(int(order_id)))
     except redis.RedisError as error:
         log.warning("queue read from MySQL, Redis unavailable: %s", error)
-        return None
-    if not found:
-        return None
-    entry, ahead, with_doctor, pace = found
+        return None, None
+    entry, value = found[0], found[1] or None
+    if not entry:
+        return None, value
     text = entry.decode() if isinstance(entry, bytes) else entry
-    return Seen(_unpack(order_id, text), int(ahead), int(with_doctor), float(pace))
+    ahead, with_doctor, pace = found[2:]
+    return Seen(_unpack(order_id, text), int(ahead), int(with_doctor), float(pace)), value

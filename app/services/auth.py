@@ -162,16 +162,27 @@ def ensure_state(principal: Principal, current_version, status):
         raise Unauthorized("登录已失效，请重新登录")
 
 
+def state_key(account_id) -> str:
+    """The Redis key of an account's cached token version and status (read it with
+    cached_state, e.g. in the same round trip as something else)."""
+    return _STATE_KEY.format(account_id)
+
+
+def cached_state(cached: bytes) -> tuple[int, str]:
+    """(token version, status) from the value at state_key."""
+    version, _, status = cached.decode().partition(":")
+    return int(version), status
+
+
 def _account_state(account_id) -> tuple[int | None, str | None]:
     """(token version, status) of an account, from Redis or else MySQL."""
-    key = _STATE_KEY.format(account_id)
+    key = state_key(account_id)
     try:
         cached = redis_store.client.get(key)
     except redis.RedisError:
         cached = None
     if cached is not None:
-        version, _, status = cached.decode().partition(":")
-        return int(version), status
+        return cached_state(cached)
     row = db.session.execute(
         sa.select(Account.token_version, Account.status).where(Account.id == account_id)
     ).first()

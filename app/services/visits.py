@@ -21,6 +21,7 @@ from app.extensions import db
 from app.infra import waiting
 from app.infra.crypto import TicketInvalid, verify_ticket
 from app.models import Order, Schedule
+from app.services import auth
 from app.services.booking import tickets
 from app.services.messages import outbox
 from app.services.no_shows import record_no_show
@@ -257,19 +258,11 @@ def _tell_the_next(schedule_id):
 def queue_place(account_id, order_id) -> QueuePlace:
     """Where the account's order is in its queue: from Redis, else from MySQL (and the queue is
     written to Redis for the next question)."""
-    seen = waiting.read(order_id)
+    seen, _ = waiting.read(order_id)
     if seen is not None:
         if seen.entry.account_id != account_id:
             raise NotFound("未找到该挂号单")
-        called_at = datetime.fromisoformat(seen.entry.called_at) if seen.entry.called_at else None
-        return _place(
-            order_id,
-            OrderStatus(seen.entry.status),
-            seen.ahead,
-            seen.with_doctor,
-            seen.pace,
-            called_at,
-        )
+        return _seen_place(order_id, seen)
     order = db.session.scalar(
         sa.select(Order).where(Order.id == order_id, Order.account_id == account_id)
     )
@@ -289,6 +282,29 @@ def queue_place(account_id, order_id) -> QueuePlace:
     if order.visit_date == clock.business_date(clock.now()):
         waiting.publish(order.schedule_id, entries, with_doctor, pace)
     return place
+
+
+def cached_place(principal, order_id) -> QueuePlace | None:
+    """The place, from Redis in one round trip (the caller's token state and the order's entry),
+    for a caller whose token signature was verified; None whenever anything is missing or in
+    doubt (queue_place then answers, errors included)."""
+    seen, state = waiting.read(order_id, along=auth.state_key(principal.id))
+    if seen is None or seen.entry.account_id != principal.id:
+        return None
+    try:
+        if state is None:  # not cached (or expired): MySQL says, and it is cached again
+            auth.ensure_current(principal)
+        else:
+            auth.ensure_state(principal, *auth.cached_state(state))
+    except AppError:
+        return None
+    return _seen_place(order_id, seen)
+
+
+def _seen_place(order_id, seen: waiting.Seen) -> QueuePlace:
+    called_at = datetime.fromisoformat(seen.entry.called_at) if seen.entry.called_at else None
+    status = OrderStatus(seen.entry.status)
+    return _place(order_id, status, seen.ahead, seen.with_doctor, seen.pace, called_at)
 
 
 def _place(order_id, status, ahead, with_doctor, pace, called_at) -> QueuePlace:

@@ -1,18 +1,23 @@
-"""app/api/hot.py: holds and the cached calendar answered before Flask dispatches.
+"""app/api/hot.py: holds, the cached calendar and queue places answered before Flask dispatches.
 
 Each test watches whether the request reached the Flask app behind the hot paths, and compares
 what the hot path answered with what the endpoint itself answers to the same request.
 """
 
+from datetime import time
+
 import pytest
 
 from app.api.hot import HotPaths
+from app.domain import clock
 from app.extensions import db, redis_store
 from app.infra import gate
 from app.infra.groupcommit import arrivals
 from app.models import Doctor
 from app.services.booking import holds
 from tests.e2e.clients import expect, hold, patient_of
+
+TODAY = clock.business_date(clock.now())
 
 
 @pytest.fixture
@@ -276,3 +281,39 @@ def _department_of(world, served):
     doctor_id = world.doctor()
     with served.app.app_context():
         return db.session.get(Doctor, doctor_id).department_id
+
+
+class TestQueuePlace:
+    @pytest.fixture
+    def checked_in(self, user, world):
+        """The user's order in a free all-day clinic of today, checked in (its queue in Redis)."""
+        schedule_id = world.schedule(
+            on=TODAY, start_time=time(0, 1), end_time=time(23, 59), fee_fen=0
+        )
+        order = expect(hold(user, schedule_id, patient_of(user)), 201)
+        expect(user.call("POST", f"/api/v1/orders/{order['id']}/check-in"), 200)
+        return order
+
+    def test_a_place_redis_holds_is_answered_before_flask_as_the_endpoint_answers(
+        self, user, checked_in, flask_calls, without_hot_paths
+    ):
+        url = f"/api/v1/orders/{checked_in['id']}/queue"
+        expect(user.call("GET", url), 200)  # the first read fills the token's cached state
+        flask_calls.clear()
+        hot = user.call("GET", url)
+        assert flask_calls == [] and hot.json()["position"] == 1
+        _same_answer(hot, without_hot_paths(lambda: user.call("GET", url)))
+
+    def test_anything_in_doubt_is_flasks_answer(
+        self, http, user, other, checked_in, served, flask_calls
+    ):
+        url = f"/api/v1/orders/{checked_in['id']}/queue"
+        expect(user.call("GET", url), 200)
+        flask_calls.clear()
+        expect(other.call("GET", url), 404, "not_found")  # another account's order
+        assert http.get(url).status_code == 401  # no token
+        forged = {"Authorization": f"Bearer {user.token[:-2]}xx"}
+        assert http.get(url, headers=forged).status_code == 401
+        user.call("POST", "/api/v1/auth/logout")  # the token revoked behind the cached state
+        assert user.call("GET", url).status_code == 401
+        assert flask_calls == [url, url, url, "/api/v1/auth/logout", url]
