@@ -19,14 +19,16 @@ DEV_ONLY_PREFIX = "dev-only-"
 
 
 # Subscription-message templates (订阅消息), per kind: the template id picked in the mini-program's
-# console, the page a tap on the message opens ({order_id} is filled in), and which value of the
-# message fills each keyword. A keyword's type is its name less the number (thing, name, time,
-# character_string, number, amount, phrase ...): app/domain/messages.py fits each value to it.
+# console (and its title there), the page a tap on the message opens ({order_id} is filled in),
+# and which value of the message fills each keyword. A keyword's type is its name less the
+# number (thing, name, time, character_string, number, amount, phrase ...): app/domain/messages.py
+# fits each value to it.
 # These are the WeChat stand-in's templates (app/sandbox/wechat.py); production sets its own
 # in WECHAT_TEMPLATES, JSON of the same shape.
 _ORDER_PAGE = "packages/orders/pages/detail/index?id={order_id}"
 SANDBOX_WECHAT_TEMPLATES = {
     "booking_confirmed": {
+        "title": "预约成功通知",
         "template_id": "sandboxTmplBookingConfirmed000000000000001",
         "page": _ORDER_PAGE,
         "data": {
@@ -38,6 +40,7 @@ SANDBOX_WECHAT_TEMPLATES = {
         },
     },
     "visit_reminder": {
+        "title": "就诊提醒",
         "template_id": "sandboxTmplVisitReminder0000000000000000002",
         "page": _ORDER_PAGE,
         "data": {
@@ -49,6 +52,7 @@ SANDBOX_WECHAT_TEMPLATES = {
         },
     },
     "stop_clinic": {
+        "title": "停诊通知",
         "template_id": "sandboxTmplStopClinic0000000000000000000003",
         "page": _ORDER_PAGE,
         "data": {
@@ -60,6 +64,7 @@ SANDBOX_WECHAT_TEMPLATES = {
         },
     },
     "refund_result": {
+        "title": "退款结果通知",
         "template_id": "sandboxTmplRefundResult00000000000000000004",
         "page": _ORDER_PAGE,
         "data": {
@@ -71,6 +76,7 @@ SANDBOX_WECHAT_TEMPLATES = {
         },
     },
     "queue_called": {
+        "title": "叫号提醒",
         "template_id": "sandboxTmplQueueCalled00000000000000000005",
         "page": "packages/orders/pages/visit/index?id={order_id}",
         "data": {
@@ -367,9 +373,13 @@ class Config:
         self.WECHAT_TEMPLATES = _env_json("WECHAT_TEMPLATES", self.default_wechat_templates)
         self.WECHAT_MINIPROGRAM_STATE = env("WECHAT_MINIPROGRAM_STATE", "formal")
         # The templates the WeChat stand-in knows: id -> {keyword: None, or the values an enum
-        # keyword allows}.
+        # keyword allows}, and their titles as the patient's phone shows them.
         self.SANDBOX_WECHAT_TEMPLATE_LIBRARY = {
             template["template_id"]: dict.fromkeys(template["data"])
+            for template in SANDBOX_WECHAT_TEMPLATES.values()
+        }
+        self.SANDBOX_WECHAT_TEMPLATE_TITLES = {
+            template["template_id"]: template["title"]
             for template in SANDBOX_WECHAT_TEMPLATES.values()
         }
         # The SMS template of a stop-clinic notice to a patient who gave no WeChat consent:

@@ -342,6 +342,7 @@ def subscribe_send():
         "msgid": msgid,
         "touser": touser,
         "template_id": template_id,
+        "title": current_app.config["SANDBOX_WECHAT_TEMPLATE_TITLES"].get(template_id, ""),
         "page": body.get("page"),
         "data": body["data"],
         "miniprogram_state": state,

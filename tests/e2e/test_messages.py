@@ -113,6 +113,7 @@ class TestBookingConfirmed:
         (sent,) = user.phone.messages(user.openid)
         template = served.app.config["WECHAT_TEMPLATES"]["booking_confirmed"]
         assert sent["template_id"] == template["template_id"]
+        assert sent["title"] == "预约成功通知"  # as the patient's phone shows it
         assert sent["page"] == f"packages/orders/pages/detail/index?id={order['id']}"
         data = {keyword: item["value"] for keyword, item in sent["data"].items()}
         visit = clock.business_date(clock.now()) + timedelta(days=1)
