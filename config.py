@@ -406,6 +406,12 @@ class Config:
         # before the suggested arrival time.
         self.REMINDER_EVENING_HOUR = _env_int("REMINDER_EVENING_HOUR", 20, minimum=0)
         self.REMINDER_BEFORE_MINUTES = _env_int("REMINDER_BEFORE_MINUTES", 60, minimum=1)
+        # The staff admin: a session idle this long ends; its cookie is HttpOnly and SameSite,
+        # and Secure wherever the admin is served over HTTPS (production).
+        self.ADMIN_IDLE_MINUTES = _env_int("ADMIN_IDLE_MINUTES", 30, minimum=1)
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.ENV_NAME == "production"
         # How long a catalogue read (calendar, schedules) may be served from Redis, in seconds.
         self.CATALOGUE_CACHE_SECONDS = _env_int("CATALOGUE_CACHE_SECONDS", 60)
         # Swagger UI's assets, served by the app itself (app/api/docs.py): no CDN needed.

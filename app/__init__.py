@@ -5,7 +5,7 @@ from pathlib import Path
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import cli, sandbox
+from app import admin, cli, sandbox
 from app.api import register_blueprints as register_api
 from app.api.hot import HotPaths
 from app.api.observed import Observed, name_endpoint, uncacheable_by_default
@@ -64,6 +64,7 @@ def register_extensions(app):
 
 def register_blueprints(app):
     register_api(app)
+    admin.register(app)
     if app.config["SANDBOX_ENABLED"]:
         sandbox.register(app)
 

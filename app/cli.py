@@ -7,9 +7,11 @@ import click
 from flask import current_app
 
 from app.domain.payments import PaymentChannel
+from app.domain.staff import StaffRole
 from app.errors import AppError
 from app.infra.database import create_database
 from app.services import demo, money_ops, stop_clinic
+from app.services import staff as staff_service
 
 
 def register(app):
@@ -27,6 +29,29 @@ def register(app):
         """Create the demo hospitals, departments, doctors and 8 days of schedules (idempotent)."""
         counts = demo.seed_demo()
         click.echo("demo data: " + ", ".join(f"{k} +{v}" for k, v in counts.items()))
+
+    @app.cli.command("create-staff")
+    @click.option("--username", required=True)
+    @click.option("--password", required=True, help="10+ characters, letters and digits or symbols")
+    @click.option("--role", required=True, type=click.Choice([role.value for role in StaffRole]))
+    @click.option("--hospital", "hospital_id", type=int, help="a hospital admin's hospital")
+    @click.option("--department", "department_id", type=int, help="a department admin's")
+    @click.option("--doctor", "doctor_id", type=int, help="a doctor's own id")
+    def create_staff_command(username, password, role, hospital_id, department_id, doctor_id):
+        """Create a staff member of the admin pages, without prompting (for scripts)."""
+        try:
+            staff = staff_service.create_staff(
+                username,
+                password,
+                role,
+                hospital_id=hospital_id,
+                department_id=department_id,
+                doctor_id=doctor_id,
+                actor=f"cli:{getpass.getuser()}",
+            )
+        except AppError as error:
+            raise click.ClickException(error.message) from None
+        click.echo(f"staff {staff.id} {staff.username} created ({staff.role.label})")
 
     @app.cli.command("stop-clinic")
     @click.argument("schedule_id", type=int)

@@ -6,9 +6,11 @@ from app.models.messages import Message, SubscriptionConsent
 from app.models.orders import Order
 from app.models.payments import Payment, Refund
 from app.models.reconciliation import Reconciliation, ReconciliationItem
+from app.models.staff import AuditEntry, Staff
 
 __all__ = [
     "Account",
+    "AuditEntry",
     "Department",
     "Doctor",
     "Hospital",
@@ -21,5 +23,6 @@ __all__ = [
     "Refund",
     "Schedule",
     "Slot",
+    "Staff",
     "SubscriptionConsent",
 ]

@@ -23,6 +23,7 @@ from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.infra import cache, gate, queue
 from app.models import Doctor, Order, Schedule, Slot
+from app.services import audit
 from app.services.booking import lifecycle
 from app.services.messages import outbox
 from app.services.payments import refunds
@@ -50,8 +51,9 @@ class StopResult:
     alternatives: list[str] = field(default_factory=list)
 
 
-def stop_clinic(schedule_id, reason, actor, now=None, batch=BATCH) -> StopResult:
-    """Stop a schedule's clinic (停诊) for ``reason``, by ``actor``, and handle all its orders.
+def stop_clinic(schedule_id, reason, actor, now=None, batch=BATCH, staff=None) -> StopResult:
+    """Stop a schedule's clinic (停诊) for ``reason``, by ``actor`` (a staff member's name, or
+    the command line's user; ``staff`` when it is one), and handle all its orders.
 
     Stopping a stopped schedule again keeps the first reason and finishes what is left.
     """
@@ -73,6 +75,14 @@ def stop_clinic(schedule_id, reason, actor, now=None, batch=BATCH) -> StopResult
                 sa.update(Slot)
                 .where(Slot.schedule_id == schedule_id, Slot.state == SlotState.FREE)
                 .values(state=SlotState.BLOCKED, updated_at=now)
+            )
+            audit.record(
+                staff,
+                "stop_clinic",
+                schedule,
+                before={"status": str(ScheduleStatus.OPEN)},
+                after={"status": str(ScheduleStatus.STOPPED), "reason": reason},
+                actor=actor,
             )
         department_id = schedule.department_id
     gate.forget(schedule_id)

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.infra import waiting
 from app.infra.crypto import TicketInvalid, verify_ticket
 from app.models import Order, Schedule
-from app.services import auth
+from app.services import audit, auth
 from app.services.booking import tickets
 from app.services.messages import outbox
 from app.services.no_shows import record_no_show
@@ -111,8 +111,9 @@ def check_in(account_id, order_id, now=None) -> QueuePlace:
     return queue_place(account_id, order_id)
 
 
-def check_in_by_ticket(qr_payload, schedule_id, now=None) -> Order:
-    """Staff scanned a patient's e-ticket at the clinic of ``schedule_id``: check the order in."""
+def check_in_by_ticket(qr_payload, schedule_id, now=None, by=None) -> Order:
+    """Staff (``by``) scanned a patient's e-ticket at the clinic of ``schedule_id``: check the
+    order in."""
     now = now or clock.now()
     try:
         payload = verify_ticket(tickets.ticket_public_key()["public_key"], qr_payload)
@@ -122,11 +123,11 @@ def check_in_by_ticket(qr_payload, schedule_id, now=None) -> Order:
         raise AppError("电子凭证无效", code="invalid_ticket", status=422) from None
     if ticket_schedule != schedule_id:
         raise Conflict("该凭证不是本诊室本时段的挂号", code="wrong_clinic")
-    _check_in(schedule_id, order_id, now)
+    _check_in(schedule_id, order_id, now, by)
     return db.session.get(Order, order_id)
 
 
-def _check_in(schedule_id, order_id, now):
+def _check_in(schedule_id, order_id, now, by=None):
     config = current_app.config
     with transaction():
         schedule = _lock_schedule(schedule_id)
@@ -158,6 +159,7 @@ def _check_in(schedule_id, order_id, now):
         )
         order.set_status(OrderStatus.CHECKED_IN)
         order.checked_in_at = now
+        _audit(by, "check_in", order, OrderStatus.BOOKED)
         _tell_the_next(schedule_id)
     publish(schedule_id)
 
@@ -165,7 +167,7 @@ def _check_in(schedule_id, order_id, now):
 # --- the staff's queue console -------------------------------------------------------------------
 
 
-def call_next(schedule_id, now=None) -> Order | None:
+def call_next(schedule_id, now=None, by=None) -> Order | None:
     """叫号: the first patient waiting is called in; None when nobody waits."""
     now = now or clock.now()
     with transaction():
@@ -180,12 +182,13 @@ def call_next(schedule_id, now=None) -> Order | None:
             return None
         order.set_status(OrderStatus.CALLED)
         order.called_at = now
+        _audit(by, "call_next", order, OrderStatus.CHECKED_IN)
         _tell_the_next(schedule_id)
     publish(schedule_id)
     return order
 
 
-def recall(schedule_id, order_id, now=None) -> Order:
+def recall(schedule_id, order_id, now=None, by=None) -> Order:
     """重呼: call a called patient again (the display shows them once more)."""
     now = now or clock.now()
     with transaction():
@@ -194,11 +197,12 @@ def recall(schedule_id, order_id, now=None) -> Order:
         if order.status != OrderStatus.CALLED:
             raise Conflict("只能重呼已叫号的患者", code="not_called")
         order.called_at = now
+        _audit(by, "recall", order, OrderStatus.CALLED)
     publish(schedule_id)
     return order
 
 
-def skip(schedule_id, order_id, now=None) -> Order:
+def skip(schedule_id, order_id, now=None, by=None) -> Order:
     """过号: a called patient who did not come goes to the back of the line; skipped
     MAX_SKIPS times, the order is a no-show (a strike)."""
     now = now or clock.now()
@@ -215,12 +219,13 @@ def skip(schedule_id, order_id, now=None) -> Order:
             order.queue_rank = rules.skip_rank(waiting_ranks=_waiting_ranks(schedule_id))
             order.set_status(OrderStatus.CHECKED_IN)
             order.called_at = None
+        _audit(by, "skip", order, OrderStatus.CALLED)
         _tell_the_next(schedule_id)
     publish(schedule_id)
     return order
 
 
-def complete(schedule_id, order_id, now=None) -> Order:
+def complete(schedule_id, order_id, now=None, by=None) -> Order:
     """就诊完成: the called patient has been seen."""
     now = now or clock.now()
     with transaction():
@@ -232,8 +237,33 @@ def complete(schedule_id, order_id, now=None) -> Order:
             raise Conflict("只能完成已叫号的患者", code="not_called")
         order.set_status(OrderStatus.COMPLETED)
         order.completed_at = now
+        _audit(by, "complete", order, OrderStatus.CALLED)
     publish(schedule_id)
     return order
+
+
+def mark_no_show(schedule_id, order_id, now=None, by=None) -> Order:
+    """爽约: staff mark a patient who is not there (called, waiting or never checked in) as a
+    no-show (a strike)."""
+    now = now or clock.now()
+    with transaction():
+        _lock_schedule(schedule_id)
+        order = _lock_order_of(schedule_id, order_id)
+        was = order.status
+        if was not in (OrderStatus.BOOKED, OrderStatus.CHECKED_IN, OrderStatus.CALLED):
+            raise Conflict("该患者当前状态不能标记爽约", code="not_markable")
+        record_no_show(order, now)
+        _audit(by, "no_show", order, was)
+        _tell_the_next(schedule_id)
+    publish(schedule_id)
+    return order
+
+
+def _audit(by, action, order, was):
+    if by is not None:
+        audit.record(
+            by, action, order, before={"status": str(was)}, after={"status": str(order.status)}
+        )
 
 
 def _tell_the_next(schedule_id):

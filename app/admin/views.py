@@ -1,0 +1,216 @@
+"""The admin's pages: signing in and out, the dashboard, a schedule (and stopping its clinic), the
+visit-day queue console and the waiting-room display. Each view loads what it shows through the
+scoping helper and changes things only through the services."""
+
+from urllib.parse import urlsplit
+
+from flask import abort, g, redirect, render_template, request, session, url_for
+from flask_login import login_required, login_user, logout_user
+
+from app.admin.blueprint import IDLE_KEY, StaffUser, bp
+from app.domain import clock
+from app.domain.identity import mask_name
+from app.domain.orders import OrderStatus
+from app.domain.staff import Scope
+from app.errors import AppError
+from app.models import Doctor, Schedule
+from app.services import dashboard as figures
+from app.services import scoping, stop_clinic, visits
+from app.services import staff as staff_service
+
+
+def scope() -> Scope:
+    """What the signed-in staff member may see."""
+    return staff_service.scope_of(g.staff)
+
+
+def _safe_next(target) -> str:
+    """A place in the admin to go back to after signing in; never another site."""
+    parts = urlsplit(target or "")
+    if parts.scheme or parts.netloc or not parts.path.startswith("/admin/"):
+        return url_for("admin.dashboard")
+    return parts.path
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """登录."""
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            staff = staff_service.sign_in(
+                request.form.get("username"), request.form.get("password")
+            )
+        except AppError as refused:
+            error, status = refused.message, refused.status
+        else:
+            session.clear()
+            login_user(StaffUser(staff))
+            session[IDLE_KEY] = clock.now().timestamp()
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("admin/login.html", error=error), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """退出: this cookie and every other one of the staff member stop working."""
+    staff_service.sign_out(g.staff)
+    logout_user()
+    session.clear()
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@login_required
+def dashboard():
+    """仪表盘: today in the staff member's scope."""
+    return render_template("admin/dashboard.html", today=figures.today(scope()))
+
+
+@bp.get("/schedules/<int:schedule_id>")
+@login_required
+def schedule_page(schedule_id):
+    """出诊: the schedule, its orders, and stopping its clinic."""
+    schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
+    return _schedule(schedule)
+
+
+def _schedule(schedule, result=None, error=None, status=200):
+    orders = visits.queue_of(schedule.id)
+    doctor = scoping.get_in_scope(Doctor, schedule.doctor_id, Scope())
+    return (
+        render_template(
+            "admin/schedule.html",
+            schedule=schedule,
+            doctor=doctor,
+            orders=orders,
+            result=result,
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.post("/schedules/<int:schedule_id>/stop")
+@login_required
+def stop_schedule(schedule_id):
+    """停诊: stop the clinic with a reason (stopping it again finishes what is left)."""
+    schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
+    try:
+        result = stop_clinic.stop_clinic(
+            schedule.id, request.form.get("reason", ""), g.staff.username, staff=g.staff
+        )
+    except AppError as refused:
+        return _schedule(schedule, error=refused.message, status=refused.status)
+    schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
+    return _schedule(schedule, result=result)
+
+
+# --- the visit-day queue console (叫号) --------------------------------------------------------
+
+
+def _console(schedule, message=None, error=None, status=200):
+    template = "admin/_queue.html" if request.headers.get("HX-Request") else "admin/queue.html"
+    return (
+        render_template(
+            template,
+            schedule=schedule,
+            doctor=scoping.get_in_scope(Doctor, schedule.doctor_id, Scope()),
+            orders=visits.queue_of(schedule.id),
+            message=message,
+            error=error,
+            Status=OrderStatus,
+        ),
+        status,
+    )
+
+
+@bp.get("/queue/<int:schedule_id>")
+@login_required
+def queue_page(schedule_id):
+    """叫号台: the schedule's queue, with one click per action."""
+    return _console(scoping.get_in_scope(Schedule, schedule_id, scope()))
+
+
+_ACTIONS = {
+    "recall": (visits.recall, "已重呼 {seq} 号"),
+    "skip": (visits.skip, "{seq} 号已过号"),
+    "complete": (visits.complete, "{seq} 号就诊完成"),
+    "no-show": (visits.mark_no_show, "{seq} 号已标记爽约"),
+}
+
+
+@bp.post("/queue/<int:schedule_id>/call-next")
+@login_required
+def call_next(schedule_id):
+    """叫下一位."""
+    schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
+    order = visits.call_next(schedule.id, by=g.staff)
+    message = f"请 {order.seq} 号就诊" if order else "没有候诊的患者"
+    return _console(schedule, message=message)
+
+
+@bp.post("/queue/<int:schedule_id>/orders/<int:order_id>/<action>")
+@login_required
+def queue_action(schedule_id, order_id, action):
+    """重呼 / 过号 / 完成 / 爽约 for one patient of the queue."""
+    if action not in _ACTIONS:
+        abort(404)
+    schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
+    service, done = _ACTIONS[action]
+    try:
+        order = service(schedule.id, order_id, by=g.staff)
+    except AppError as refused:
+        return _console(schedule, error=refused.message, status=refused.status)
+    return _console(schedule, message=done.format(seq=order.seq))
+
+
+@bp.post("/queue/<int:schedule_id>/check-in")
+@login_required
+def check_in(schedule_id):
+    """签到 by the e-ticket's code, scanned or typed."""
+    schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
+    try:
+        order = visits.check_in_by_ticket(
+            (request.form.get("ticket") or "").strip(), schedule.id, by=g.staff
+        )
+    except AppError as refused:
+        return _console(schedule, error=refused.message, status=refused.status)
+    return _console(schedule, message=f"{order.seq} 号已签到")
+
+
+# --- the waiting-room display (候诊屏) ---------------------------------------------------------
+
+
+@bp.get("/display/<int:schedule_id>")
+@login_required
+def display(schedule_id):
+    """The waiting room's screen: the numbers being called and the next ones, names masked."""
+    schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
+    orders = visits.queue_of(schedule.id)
+    called = [o for o in orders if o.status == OrderStatus.CALLED]
+    waiting = [o for o in orders if o.status == OrderStatus.CHECKED_IN][:5]
+    template = "admin/_display.html" if request.headers.get("HX-Request") else "admin/display.html"
+    return render_template(
+        template,
+        schedule=schedule,
+        doctor=scoping.get_in_scope(Doctor, schedule.doctor_id, Scope()),
+        called=called,
+        waiting=waiting,
+        masked=lambda order: mask_name(order.patient.name),
+    )
+
+
+@bp.app_template_filter("fen")
+def _yuan(fen) -> str:
+    """Fen as yuan with two decimals."""
+    fen = int(fen or 0)
+    sign = "-" if fen < 0 else ""
+    return f"{sign}¥{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+@bp.app_template_filter("china")
+def _china(moment, pattern="%Y-%m-%d %H:%M") -> str:
+    """An aware datetime in China time."""
+    return clock.to_china(moment).strftime(pattern) if moment else ""

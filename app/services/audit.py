@@ -1,0 +1,36 @@
+"""The audit log (操作日志): every change staff make, who, when, from what to what."""
+
+from app.domain import clock
+from app.extensions import db
+from app.models import AuditEntry, Department, Doctor, Hospital, Order, Schedule, Staff
+
+
+def _hospital_of(target) -> int | None:
+    if isinstance(target, Hospital):
+        return target.id
+    if isinstance(target, Order | Staff):
+        return target.hospital_id
+    if isinstance(target, Department):
+        return target.hospital_id
+    if isinstance(target, Schedule | Doctor):
+        department = db.session.get(Department, target.department_id)
+        return department.hospital_id if department else None
+    return None
+
+
+def record(staff, action, target, before=None, after=None, actor=None):
+    """Add an entry for ``staff`` (None for a command line's user, named by ``actor``) doing
+    ``action`` to ``target`` (a model row), in the caller's transaction."""
+    db.session.add(
+        AuditEntry(
+            staff_id=staff.id if staff is not None else None,
+            actor=(staff.username if staff is not None else actor or "system")[:64],
+            action=action,
+            target_type=type(target).__tablename__,
+            target_id=target.id,
+            hospital_id=_hospital_of(target),
+            before=before or {},
+            after=after or {},
+            at=clock.now(),
+        )
+    )

@@ -1,0 +1,366 @@
+"""The staff admin over HTTP (the app's whole WSGI stack, through Flask's test client): signing
+in, lock-out, CSRF, sessions that end, scoping by role, the queue console, stopping a clinic, the
+waiting-room display."""
+
+import re
+from datetime import time
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+
+from app.admin.blueprint import IDLE_KEY
+from app.domain import clock
+from app.domain.orders import OrderStatus
+from app.extensions import db, redis_store
+from app.models import AuditEntry, Order, Schedule
+from app.services import staff as staff_service
+from app.services.booking import holds, tickets
+from tests import support
+from tests.factories import make_department, make_doctor, make_hospital, make_schedule
+from tests.integration.committed import make_patients
+
+PASSWORD = "correct-horse-9"
+TODAY = clock.business_date(clock.now())
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_HX_CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def served():
+    """The app on a database of its own (its hospitals stay out of the seeded catalogue the
+    other e2e tests count), called through its whole WSGI stack with Flask's test client."""
+    app = support.testing_app("_admin", redis_offset=3)
+    with app.app_context():
+        redis_store.client.flushdb()
+    return SimpleNamespace(app=app)
+
+
+@pytest.fixture
+def hospital(served):
+    """Two departments of one hospital, each with a doctor and an all-day clinic of today with
+    two patients booked (free clinics book at once); a staff member of each role."""
+    with served.app.app_context():
+        hospital = make_hospital()
+        places = []
+        for _ in range(2):
+            doctor = make_doctor(make_department(hospital))
+            schedule = make_schedule(
+                doctor, on=TODAY, start_time=time(0, 1), end_time=time(23, 59), fee_fen=0
+            )
+            places.append((doctor, schedule))
+        db.session.commit()
+        orders = []
+        for n, (account_id, patient_id) in enumerate(make_patients(2)):
+            order, _ = holds.hold_slot(
+                account_id, places[0][1].id, patient_id, f"admin-{places[0][1].id}-{n}"
+            )
+            orders.append(SimpleNamespace(id=order.id, account_id=account_id, seq=order.seq))
+        suffix = places[0][1].id
+        people = {
+            "platform": staff_service.create_staff(
+                f"platform-{suffix}", PASSWORD, "platform_admin"
+            ),
+            "hospital": staff_service.create_staff(
+                f"hospital-{suffix}", PASSWORD, "hospital_admin", hospital_id=hospital.id
+            ),
+            "department": staff_service.create_staff(
+                f"department-{suffix}",
+                PASSWORD,
+                "department_admin",
+                department_id=places[0][0].department_id,
+            ),
+            "doctor": staff_service.create_staff(
+                f"doctor-{suffix}", PASSWORD, "doctor", doctor_id=places[0][0].id
+            ),
+            "other_doctor": staff_service.create_staff(
+                f"other-{suffix}", PASSWORD, "doctor", doctor_id=places[1][0].id
+            ),
+        }
+        return SimpleNamespace(
+            id=hospital.id,
+            mine=places[0][1].id,
+            theirs=places[1][1].id,
+            orders=orders,
+            staff={role: s.username for role, s in people.items()},
+        )
+
+
+class Browser:
+    """A staff member's browser: cookies, and the CSRF token of the last page."""
+
+    def __init__(self, app):
+        self.client = app.test_client()
+        self.token = None
+
+    def get(self, url, **kwargs):
+        answer = self.client.get(url, **kwargs)
+        found = _HX_CSRF.search(answer.text) or _CSRF.search(answer.text)
+        self.token = found.group(1) if found else self.token
+        return answer
+
+    def login(self, username, password=PASSWORD):
+        self.get("/admin/login")
+        return self.client.post(
+            "/admin/login",
+            data={"username": username, "password": password, "csrf_token": self.token},
+        )
+
+    def post(self, url, data=None, htmx=True, token=True):
+        headers = {"HX-Request": "true"} if htmx else {}
+        if token:
+            headers["X-CSRFToken"] = self.token
+        return self.client.post(url, data=data or {}, headers=headers)
+
+
+@pytest.fixture
+def browser(served):
+    return Browser(served.app)
+
+
+def signed_in(served, hospital, role):
+    browser = Browser(served.app)
+    assert browser.login(hospital.staff[role]).status_code == 302
+    browser.get("/admin/")
+    return browser
+
+
+class TestSigningIn:
+    def test_a_page_needs_a_session_and_the_right_password_opens_the_dashboard(
+        self, browser, hospital
+    ):
+        first = browser.get("/admin/")
+        assert first.status_code == 302 and "/admin/login" in first.headers["Location"]
+        assert browser.login(hospital.staff["hospital"], "wrong-password-1").status_code == 401
+        assert browser.login(hospital.staff["hospital"]).status_code == 302
+        dashboard = browser.get("/admin/")
+        assert dashboard.status_code == 200 and "今日概况" in dashboard.text
+        cookie = dashboard.headers.get("Set-Cookie") or ""
+        assert "no-store" in dashboard.headers["Cache-Control"]
+        assert "frame-ancestors 'none'" in dashboard.headers["Content-Security-Policy"]
+        assert cookie == "" or "HttpOnly" in cookie
+
+    def test_five_failures_lock_the_account_even_against_the_right_password(
+        self, browser, hospital
+    ):
+        name = hospital.staff["doctor"]
+        for _ in range(4):
+            assert browser.login(name, "wrong-password-1").status_code == 401
+        assert browser.login(name, "wrong-password-1").status_code == 423
+        locked = browser.login(name)
+        assert locked.status_code == 423 and "锁定" in locked.text
+
+    def test_a_form_without_or_with_a_stale_csrf_token_is_refused(self, served, hospital):
+        browser = signed_in(served, hospital, "platform")
+        url = f"/admin/queue/{hospital.mine}/call-next"
+        assert browser.post(url, token=False).status_code == 400
+        stale = Browser(served.app)
+        stale.get("/admin/login")  # a token of another session
+        browser.token = stale.token
+        assert browser.post(url).status_code == 400
+
+    def test_a_cookie_from_before_logout_no_longer_opens_anything(self, served, hospital):
+        browser = signed_in(served, hospital, "hospital")
+        copy = Browser(served.app)
+        for cookie in browser.client._cookies.values():
+            copy.client.set_cookie(cookie.key, cookie.value, domain=cookie.domain)
+        assert copy.get("/admin/").status_code == 200
+        assert browser.post("/admin/logout", htmx=False).status_code == 302
+        assert copy.get("/admin/").status_code == 302  # redirected to the login page
+
+    def test_an_idle_session_ends(self, served, hospital):
+        browser = signed_in(served, hospital, "hospital")
+        with browser.client.session_transaction() as session:
+            session[IDLE_KEY] = clock.now().timestamp() - 31 * 60
+        answer = browser.get("/admin/")
+        assert answer.status_code == 302 and "/admin/login" in answer.headers["Location"]
+
+
+class TestScope:
+    @pytest.mark.parametrize("role", ["department", "doctor"])
+    def test_another_departments_or_doctors_schedule_is_not_found(self, served, hospital, role):
+        browser = signed_in(served, hospital, role)
+        assert browser.get(f"/admin/schedules/{hospital.mine}").status_code == 200
+        for url in (
+            f"/admin/schedules/{hospital.theirs}",
+            f"/admin/queue/{hospital.theirs}",
+            f"/admin/display/{hospital.theirs}",
+        ):
+            assert browser.get(url).status_code == 404, url
+        assert browser.post(f"/admin/queue/{hospital.theirs}/call-next").status_code == 404
+        stop = browser.post(f"/admin/schedules/{hospital.theirs}/stop", {"reason": "x"})
+        assert stop.status_code == 404
+
+    def test_an_order_of_another_schedule_is_not_found_through_this_one(self, served, hospital):
+        browser = signed_in(served, hospital, "other_doctor")
+        order = hospital.orders[0]
+        answer = browser.post(f"/admin/queue/{hospital.theirs}/orders/{order.id}/complete")
+        assert answer.status_code == 404
+
+    def test_the_hospital_and_the_platform_see_every_department(self, served, hospital):
+        for role in ("hospital", "platform"):
+            browser = signed_in(served, hospital, role)
+            assert browser.get(f"/admin/queue/{hospital.theirs}").status_code == 200
+
+
+class TestQueueConsole:
+    def test_check_in_by_ticket_call_complete_and_each_step_is_audited(self, served, hospital):
+        browser = signed_in(served, hospital, "doctor")
+        first, second = hospital.orders
+        with served.app.app_context():
+            codes = [tickets.ticket(o.account_id, o.id)["qr_payload"] for o in (first, second)]
+        url = f"/admin/queue/{hospital.mine}"
+        for code, order in zip(codes, (first, second), strict=True):
+            checked = browser.post(f"{url}/check-in", {"ticket": code})
+            assert checked.status_code == 200 and f"{order.seq} 号已签到" in checked.text
+        called = browser.post(f"{url}/call-next")
+        assert f"请 {first.seq} 号就诊" in called.text
+        done = browser.post(f"{url}/orders/{first.id}/complete")
+        assert f"{first.seq} 号就诊完成" in done.text
+        skipped = browser.post(f"{url}/call-next")
+        assert f"请 {second.seq} 号就诊" in skipped.text
+        browser.post(f"{url}/orders/{second.id}/no-show")
+        with served.app.app_context():
+            statuses = [db.session.get(Order, o.id).status for o in (first, second)]
+            actions = db.session.scalars(
+                sa.select(AuditEntry.action)
+                .where(
+                    AuditEntry.target_type == "orders",
+                    AuditEntry.target_id.in_([first.id, second.id]),
+                )
+                .order_by(AuditEntry.id)
+            ).all()
+        assert statuses == [OrderStatus.COMPLETED, OrderStatus.NO_SHOW]
+        assert actions == ["check_in", "check_in", "call_next", "complete", "call_next", "no_show"]
+
+    def test_a_forged_ticket_and_a_wrong_step_are_refused_with_the_reason(self, served, hospital):
+        browser = signed_in(served, hospital, "doctor")
+        url = f"/admin/queue/{hospital.mine}"
+        forged = browser.post(f"{url}/check-in", {"ticket": "T1.abc.def"})
+        assert forged.status_code == 422 and "电子凭证无效" in forged.text
+        order = hospital.orders[0]
+        early = browser.post(f"{url}/orders/{order.id}/complete")
+        assert early.status_code == 409 and "只能完成已叫号的患者" in early.text
+
+    def test_the_display_shows_the_called_number_with_the_name_masked(self, served, hospital):
+        browser = signed_in(served, hospital, "doctor")
+        with served.app.app_context():
+            code = tickets.ticket(hospital.orders[0].account_id, hospital.orders[0].id)
+        url = f"/admin/queue/{hospital.mine}"
+        browser.post(f"{url}/check-in", {"ticket": code["qr_payload"]})
+        browser.post(f"{url}/call-next")
+        screen = browser.get(f"/admin/display/{hospital.mine}")
+        assert f"{hospital.orders[0].seq} 号" in screen.text
+        assert "患*" in screen.text and "患者" not in screen.text.replace("患者准备", "").replace(
+            "患者就诊", ""
+        ).replace("候诊患者", "")
+
+
+class TestStopClinic:
+    def test_stopping_from_the_schedule_page_twice_stops_once(self, served, hospital):
+        browser = signed_in(served, hospital, "department")
+        url = f"/admin/schedules/{hospital.mine}"
+        browser.get(url)
+        stopped = browser.post(f"{url}/stop", {"reason": "设备检修"}, htmx=False)
+        assert stopped.status_code == 200 and "已停诊：取消 2 个挂号" in stopped.text
+        again = browser.post(f"{url}/stop", {"reason": "另一个原因"}, htmx=False)
+        assert "取消 0 个挂号" in again.text
+        with served.app.app_context():
+            schedule = db.session.get(Schedule, hospital.mine)
+            audits = db.session.scalars(
+                sa.select(AuditEntry).where(
+                    AuditEntry.target_type == "schedule", AuditEntry.target_id == hospital.mine
+                )
+            ).all()
+        assert schedule.stop_reason == "设备检修"
+        assert [(a.action, a.actor) for a in audits] == [
+            ("stop_clinic", hospital.staff["department"])
+        ]
+
+    def test_a_stop_without_a_reason_is_refused(self, served, hospital):
+        browser = signed_in(served, hospital, "hospital")
+        url = f"/admin/schedules/{hospital.mine}"
+        browser.get(url)
+        refused = browser.post(f"{url}/stop", {"reason": "  "}, htmx=False)
+        assert refused.status_code == 422 and "停诊原因" in refused.text
+
+
+def test_names_are_escaped_on_every_page(served, hospital):
+    with served.app.app_context():
+        schedule = db.session.get(Schedule, hospital.mine)
+        schedule.doctor.name = "<b>王</b>"
+        db.session.commit()
+    browser = signed_in(served, hospital, "hospital")
+    for url in (
+        "/admin/",
+        f"/admin/schedules/{hospital.mine}",
+        f"/admin/queue/{hospital.mine}",
+        f"/admin/display/{hospital.mine}",
+    ):
+        page = browser.get(url).text
+        assert "<b>王</b>" not in page and "&lt;b&gt;王&lt;/b&gt;" in page, url
+
+
+class TestCreateStaff:
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--role", "hospital_admin"], "医院管理员须指定：医院"),
+            (["--role", "platform_admin", "--hospital", "1"], "平台管理员不属于"),
+            (["--role", "doctor", "--doctor", "999999999"], "未找到该医生"),
+        ],
+    )
+    def test_a_role_without_its_place_is_refused(self, served, args, message):
+        runner = served.app.test_cli_runner()
+        result = runner.invoke(
+            args=["create-staff", "--username", "someone", "--password", PASSWORD, *args]
+        )
+        assert result.exit_code != 0 and message in result.output
+
+    def test_a_weak_password_and_a_taken_name_are_refused(self, served, hospital):
+        runner = served.app.test_cli_runner()
+        weak = runner.invoke(
+            args=[
+                "create-staff",
+                "--username",
+                "weak",
+                "--password",
+                "12345678901",
+                "--role",
+                "platform_admin",
+            ]
+        )
+        assert weak.exit_code != 0 and "密码" in weak.output
+        taken = runner.invoke(
+            args=[
+                "create-staff",
+                "--username",
+                hospital.staff["platform"],
+                "--password",
+                PASSWORD,
+                "--role",
+                "platform_admin",
+            ]
+        )
+        assert taken.exit_code != 0 and "用户名已存在" in taken.output
+
+    def test_a_department_admin_gets_the_departments_hospital(self, served, hospital):
+        with served.app.app_context():
+            schedule = db.session.get(Schedule, hospital.mine)
+            department_id = schedule.department_id
+        result = served.app.test_cli_runner().invoke(
+            args=[
+                "create-staff",
+                "--username",
+                f"new{hospital.mine}",
+                "--password",
+                PASSWORD,
+                "--role",
+                "department_admin",
+                "--department",
+                str(department_id),
+            ]
+        )
+        assert result.exit_code == 0, result.output
+        browser = Browser(served.app)
+        assert browser.login(f"new{hospital.mine}").status_code == 302
