@@ -4,18 +4,18 @@ scoping helper and changes things only through the services."""
 
 from urllib.parse import urlsplit
 
-from flask import abort, g, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import login_required, login_user, logout_user
 
 from app.admin.blueprint import IDLE_KEY, StaffUser, bp
 from app.domain import clock
 from app.domain.identity import mask_name
 from app.domain.orders import OrderStatus
-from app.domain.staff import Scope
+from app.domain.staff import Scope, StaffRole
 from app.errors import AppError
-from app.models import Doctor, Schedule
+from app.models import Doctor, Refund, Schedule
 from app.services import dashboard as figures
-from app.services import scoping, stop_clinic, visits
+from app.services import money_ops, scoping, staff_orders, stop_clinic, visits
 from app.services import staff as staff_service
 
 
@@ -214,3 +214,76 @@ def _yuan(fen) -> str:
 def _china(moment, pattern="%Y-%m-%d %H:%M") -> str:
     """An aware datetime in China time."""
     return clock.to_china(moment).strftime(pattern) if moment else ""
+
+
+# --- orders and money --------------------------------------------------------------------------
+
+
+def _admins_only():
+    """Money is handled by admins; a doctor's session is refused (403)."""
+    if g.staff.role == StaffRole.DOCTOR:
+        abort(403)
+
+
+@bp.get("/orders")
+@login_required
+def orders_page():
+    """挂号查询: by order id, merchant order number, mobile number or patient name."""
+    text = request.args.get("q", "")
+    found = staff_orders.search(scope(), text) if text.strip() else None
+    return render_template("admin/orders.html", q=text, found=found)
+
+
+@bp.get("/orders/<int:order_id>")
+@login_required
+def order_page(order_id, error=None, message=None, status=200):
+    """The order's whole story: holds, payments, refunds, messages, audit."""
+    return (
+        render_template(
+            "admin/order.html",
+            story=staff_orders.story(scope(), order_id),
+            error=error,
+            message=message,
+            can_refund=g.staff.role != StaffRole.DOCTOR,
+        ),
+        status,
+    )
+
+
+@bp.post("/orders/<int:order_id>/refund")
+@login_required
+def refund_order(order_id):
+    """退款 in full, with a reason, through the payment service."""
+    _admins_only()
+    try:
+        refund = staff_orders.refund_in_full(
+            scope(), order_id, request.form.get("reason", ""), g.staff
+        )
+    except AppError as refused:
+        if refused.status == 404:
+            raise
+        return order_page(order_id, error=refused.message, status=refused.status)
+    return order_page(order_id, message=f"已发起退款 {_yuan(refund.amount_fen)}")
+
+
+@bp.get("/refunds/failed")
+@login_required
+def failed_refunds():
+    """失败退款: money still owed, for staff to send again."""
+    _admins_only()
+    return render_template("admin/failed_refunds.html", refunds=money_ops.failed_refunds(scope()))
+
+
+@bp.post("/refunds/<int:refund_id>/retry")
+@login_required
+def retry_refund(refund_id):
+    """Send a failed refund again."""
+    _admins_only()
+    scoping.get_in_scope(Refund, refund_id, scope())
+    try:
+        money_ops.retry_refund(refund_id, staff=g.staff)
+    except AppError as refused:
+        flash(refused.message, "error")
+    else:
+        flash("已重新发起退款", "done")
+    return redirect(url_for("admin.failed_refunds"))

@@ -40,6 +40,7 @@ class RefundReason(StrEnum):
     DUPLICATE_PAYMENT = "duplicate_payment"
     HOSPITAL_STOP = "hospital_stop"
     RECONCILIATION = "reconciliation"
+    STAFF = "staff"
 
     @property
     def label(self):
@@ -52,6 +53,7 @@ _REASON_LABELS = {
     RefundReason.DUPLICATE_PAYMENT: "重复支付，全额退款",
     RefundReason.HOSPITAL_STOP: "医生停诊，全额退款",
     RefundReason.RECONCILIATION: "对账发现未入账的支付，全额退款",
+    RefundReason.STAFF: "医院工作人员办理退款",
 }
 
 

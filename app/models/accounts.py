@@ -60,6 +60,7 @@ class Patient(TimestampMixin, db.Model):
         "birth_date_cipher", Sealed("patient.birth_date", date)
     )
     phone_cipher: Mapped[str | None] = mapped_column(sa.String(255))
+    phone_hash: Mapped[str | None] = mapped_column(sa.CHAR(64), index=True)
     phone_masked: Mapped[str | None] = mapped_column(sa.String(16))
     relationship: Mapped[Relationship] = mapped_column(StrEnum(Relationship, 16))
     insured: Mapped[bool] = mapped_column(sa.Boolean, default=False)

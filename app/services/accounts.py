@@ -84,7 +84,7 @@ def delete_account(account_id):
             patient.name = ANONYMISED_NAME
             patient.name_hash = None
             patient.id_number_cipher = patient.id_number_hash = None
-            patient.phone_cipher = patient.phone_masked = None
+            patient.phone_cipher = patient.phone_hash = patient.phone_masked = None
             patient.medical_card_no = None
             patient.live = patient.is_self = None
             patient.deleted_at = patient.deleted_at or account.deleted_at

@@ -2,7 +2,17 @@
 
 from app.domain import clock
 from app.extensions import db
-from app.models import AuditEntry, Department, Doctor, Hospital, Order, Schedule, Staff
+from app.models import (
+    AuditEntry,
+    Department,
+    Doctor,
+    Hospital,
+    Order,
+    Payment,
+    Refund,
+    Schedule,
+    Staff,
+)
 
 
 def _hospital_of(target) -> int | None:
@@ -10,6 +20,9 @@ def _hospital_of(target) -> int | None:
         return target.id
     if isinstance(target, Order | Staff):
         return target.hospital_id
+    if isinstance(target, Refund | Payment) and target.order_id is not None:
+        order = db.session.get(Order, target.order_id)
+        return order.hospital_id if order else None
     if isinstance(target, Department):
         return target.hospital_id
     if isinstance(target, Schedule | Doctor):

@@ -6,22 +6,30 @@ from datetime import date
 import sqlalchemy as sa
 
 from app.domain.payments import PaymentChannel, RefundStatus
+from app.domain.staff import Scope
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Reconciliation, ReconciliationItem, Refund
-from app.services import reconciliation
+from app.services import audit, reconciliation
 from app.services.payments import refunds
+from app.services.scoping import scoped
 from app.services.transaction import lock_one, transaction
 
+EVERYTHING = Scope()
 
-def failed_refunds() -> list[Refund]:
-    """Refunds the channels would not complete: money still owed to patients."""
+
+def failed_refunds(scope: Scope = EVERYTHING) -> list[Refund]:
+    """Refunds the channels would not complete (in ``scope``): money still owed to patients."""
     return db.session.scalars(
-        sa.select(Refund).where(Refund.status == RefundStatus.FAILED).order_by(Refund.id)
+        scoped(
+            sa.select(Refund).where(Refund.status == RefundStatus.FAILED).order_by(Refund.id),
+            Refund,
+            scope,
+        )
     ).all()
 
 
-def retry_refund(refund_id) -> Refund:
+def retry_refund(refund_id, staff=None) -> Refund:
     """Send a failed refund again (after staff fixed what stopped it)."""
     with transaction():
         refund = lock_one(sa.select(Refund).where(Refund.id == refund_id))
@@ -31,6 +39,14 @@ def retry_refund(refund_id) -> Refund:
             raise Conflict("只能重试失败的退款", code="refund_not_failed")
         refund.status = RefundStatus.PENDING
         refund.attempts = 0
+        audit.record(
+            staff,
+            "retry_refund",
+            refund,
+            before={"status": str(RefundStatus.FAILED)},
+            after={"status": str(RefundStatus.PENDING)},
+            actor="cli" if staff is None else None,
+        )
     refunds.schedule_refund(refund)
     return refund
 

@@ -145,10 +145,11 @@ def _set_name(patient, name):
 
 def _set_phone(patient, phone):
     if not phone:
-        patient.phone_cipher = patient.phone_masked = None
+        patient.phone_cipher = patient.phone_hash = patient.phone_masked = None
         return
     phone = _clean("phone", validate_mobile, phone)
     patient.phone_cipher = protection.seal(phone, "patient.phone")
+    patient.phone_hash = protection.lookup_hash(phone, "phone")
     patient.phone_masked = mask_phone(phone)
 
 

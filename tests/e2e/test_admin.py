@@ -3,7 +3,7 @@ in, lock-out, CSRF, sessions that end, scoping by role, the queue console, stopp
 waiting-room display."""
 
 import re
-from datetime import time
+from datetime import time, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -12,10 +12,19 @@ import sqlalchemy as sa
 from app.admin.blueprint import IDLE_KEY
 from app.domain import clock
 from app.domain.orders import OrderStatus
+from app.domain.payments import (
+    PaymentChannel,
+    PaymentStatus,
+    RefundReason,
+    RefundStatus,
+    new_out_trade_no,
+)
 from app.extensions import db, redis_store
-from app.models import AuditEntry, Order, Schedule
+from app.models import AuditEntry, Order, Payment, Refund, Schedule
+from app.services import patients
 from app.services import staff as staff_service
 from app.services.booking import holds, tickets
+from app.services.payments import paying
 from tests import support
 from tests.factories import make_department, make_doctor, make_hospital, make_schedule
 from tests.integration.committed import make_patients
@@ -364,3 +373,92 @@ class TestCreateStaff:
         assert result.exit_code == 0, result.output
         browser = Browser(served.app)
         assert browser.login(f"new{hospital.mine}").status_code == 302
+
+
+@pytest.fixture
+def paid(served, hospital):
+    """A patient with a phone, who paid 20.00 元 (WeChat Pay, confirmed as a notify confirms it)
+    for tomorrow's clinic of the first department's doctor."""
+    with served.app.app_context():
+        mine = db.session.get(Schedule, hospital.mine)
+        schedule = make_schedule(mine.doctor, on=TODAY + timedelta(days=1), fee_fen=2000)
+        db.session.commit()
+        ((account_id, patient_id),) = make_patients(1)
+        phone = f"139{schedule.id:08d}"
+        patients.update_patient(account_id, patient_id, {"phone": phone})
+        order, _ = holds.hold_slot(account_id, schedule.id, patient_id, f"paid-{schedule.id}")
+        out_trade_no = new_out_trade_no(order.id, PaymentChannel.WECHAT)
+        db.session.add(
+            Payment(
+                order_id=order.id,
+                channel=PaymentChannel.WECHAT,
+                out_trade_no=out_trade_no,
+                amount_fen=2000,
+                status=PaymentStatus.PENDING,
+                expires_at=order.expires_at,
+            )
+        )
+        db.session.commit()
+        paying.confirm_payment("wechat", out_trade_no, "4200000001", 2000, clock.now())
+        return SimpleNamespace(id=order.id, phone=phone, out_trade_no=out_trade_no)
+
+
+class TestOrdersAndMoney:
+    def test_an_order_is_found_by_id_trade_number_phone_or_name(self, served, hospital, paid):
+        browser = signed_in(served, hospital, "department")
+        for text in (str(paid.id), paid.out_trade_no, paid.phone, "患者"):
+            page = browser.get("/admin/orders", query_string={"q": text})
+            assert f'href="/admin/orders/{paid.id}"' in page.text, text
+        nothing = browser.get("/admin/orders", query_string={"q": "13800000000"})
+        assert "没有找到匹配的挂号" in nothing.text
+
+    def test_another_departments_admin_finds_nothing_and_opens_nothing(
+        self, served, hospital, paid
+    ):
+        browser = signed_in(served, hospital, "other_doctor")
+        page = browser.get("/admin/orders", query_string={"q": str(paid.id)})
+        assert f'href="/admin/orders/{paid.id}"' not in page.text
+        assert browser.get(f"/admin/orders/{paid.id}").status_code == 404
+
+    def test_a_full_refund_cancels_the_order_once_and_never_more_than_was_paid(
+        self, served, hospital, paid
+    ):
+        browser = signed_in(served, hospital, "hospital")
+        story = browser.get(f"/admin/orders/{paid.id}")
+        assert story.status_code == 200 and paid.out_trade_no in story.text
+        done = browser.post(f"/admin/orders/{paid.id}/refund", {"reason": "患者投诉"}, htmx=False)
+        assert done.status_code == 200 and "已发起退款 ¥20.00" in done.text
+        again = browser.post(f"/admin/orders/{paid.id}/refund", {"reason": "再退一次"}, htmx=False)
+        assert again.status_code == 409, again.text
+        assert "已全部退款" in again.text, again.text[again.text.find("<main>"):][:600]
+        with served.app.app_context():
+            order = db.session.get(Order, paid.id)
+            refunds_made = db.session.scalars(sa.select(Refund).where(Refund.order_id == paid.id))
+            made = [(r.reason, r.amount_fen, r.fee_fen) for r in refunds_made]
+        assert order.status == OrderStatus.CANCELLED and order.cancelled_by == "hospital"
+        assert made == [(RefundReason.STAFF, 2000, 0)]
+
+    def test_a_doctor_may_read_an_order_but_not_refund_it(self, served, hospital, paid):
+        browser = signed_in(served, hospital, "doctor")
+        page = browser.get(f"/admin/orders/{paid.id}")
+        assert page.status_code == 200 and "全额退款" not in page.text
+        refused = browser.post(f"/admin/orders/{paid.id}/refund", {"reason": "x"}, htmx=False)
+        assert refused.status_code == 403
+        assert browser.get("/admin/refunds/failed").status_code == 403
+
+    def test_a_failed_refund_is_listed_in_scope_and_sent_again(self, served, hospital, paid):
+        browser = signed_in(served, hospital, "hospital")
+        browser.post(f"/admin/orders/{paid.id}/refund", {"reason": "患者投诉"}, htmx=False)
+        with served.app.app_context():
+            refund = db.session.scalar(sa.select(Refund).where(Refund.order_id == paid.id))
+            refund.status, refund.last_error = RefundStatus.FAILED, "channel says ABNORMAL"
+            db.session.commit()
+            refund_id = refund.id
+        listed = browser.get("/admin/refunds/failed")
+        assert refund.out_refund_no in listed.text and "channel says ABNORMAL" in listed.text
+        other = signed_in(served, hospital, "platform")
+        assert refund.out_refund_no in other.get("/admin/refunds/failed").text
+        retried = browser.post(f"/admin/refunds/{refund_id}/retry", htmx=False)
+        assert retried.status_code == 302
+        with served.app.app_context():
+            assert db.session.get(Refund, refund_id).status == RefundStatus.PENDING
