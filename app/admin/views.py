@@ -2,6 +2,8 @@
 visit-day queue console and the waiting-room display. Each view loads what it shows through the
 scoping helper and changes things only through the services."""
 
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
@@ -9,13 +11,14 @@ from flask_login import login_required, login_user, logout_user
 
 from app.admin.blueprint import IDLE_KEY, StaffUser, bp
 from app.domain import clock
+from app.domain.enums import Period
 from app.domain.identity import mask_name
 from app.domain.orders import OrderStatus
 from app.domain.staff import Scope, StaffRole
-from app.errors import AppError
+from app.errors import AppError, ValidationFailed
 from app.models import Doctor, Refund, Schedule
 from app.services import dashboard as figures
-from app.services import money_ops, scoping, staff_orders, stop_clinic, visits
+from app.services import money_ops, schedules, scoping, staff_orders, stop_clinic, visits
 from app.services import staff as staff_service
 
 
@@ -76,7 +79,7 @@ def schedule_page(schedule_id):
     return _schedule(schedule)
 
 
-def _schedule(schedule, result=None, error=None, status=200):
+def _schedule(schedule, result=None, error=None, status=200, changed=False):
     orders = visits.queue_of(schedule.id)
     doctor = scoping.get_in_scope(Doctor, schedule.doctor_id, Scope())
     return (
@@ -87,6 +90,7 @@ def _schedule(schedule, result=None, error=None, status=200):
             orders=orders,
             result=result,
             error=error,
+            changed=changed,
         ),
         status,
     )
@@ -287,3 +291,111 @@ def retry_refund(refund_id):
     else:
         flash("已重新发起退款", "done")
     return redirect(url_for("admin.failed_refunds"))
+
+
+# --- schedules (排班) ----------------------------------------------------------------------------
+
+
+def _fen(text, field="fee"):
+    """Yuan as typed ("20", "20.5", "20.50") in fen."""
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        value = None
+    if value is None or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise ValidationFailed(
+            {field: ["请填写金额（元），最多两位小数"]}, message="请填写金额（元），最多两位小数"
+        )
+    return int(value * 100)
+
+
+def _parse(kind, text, field):
+    try:
+        if kind is date:
+            return date.fromisoformat(text)
+        if kind is time:
+            return time.fromisoformat(text)
+        return datetime.fromisoformat(text).replace(tzinfo=clock.CHINA_TZ)
+    except (TypeError, ValueError):
+        raise ValidationFailed({field: ["格式不正确"]}, message=f"{field} 格式不正确") from None
+
+
+@bp.get("/schedules")
+@login_required
+def schedules_page(error=None, message=None, status=200):
+    """排班: a department's week, and a new schedule."""
+    departments = schedules.departments(scope())
+    if not departments:
+        return render_template("admin/schedules.html", week=None, departments=[]), status
+    department_id = request.args.get("department", type=int) or departments[0].id
+    first = request.args.get("week")
+    first = date.fromisoformat(first) if first else clock.business_date(clock.now())
+    shown = schedules.week(scope(), department_id, first)
+    return (
+        render_template(
+            "admin/schedules.html",
+            week=shown,
+            departments=departments,
+            periods=list(Period),
+            timedelta=timedelta,
+            error=error,
+            message=message,
+        ),
+        status,
+    )
+
+
+@bp.post("/schedules")
+@login_required
+def create_schedule():
+    """A new schedule from the week's form."""
+    form = request.form
+    try:
+        schedule = schedules.create_schedule(
+            scope(),
+            int(form.get("doctor_id") or 0),
+            _parse(date, form.get("date"), "date"),
+            form.get("period"),
+            _parse(time, form.get("start_time"), "start_time"),
+            _parse(time, form.get("end_time"), "end_time"),
+            int(form.get("capacity") or 0),
+            _fen(form.get("fee")) if form.get("fee") else None,
+            staff=g.staff,
+        )
+    except AppError as refused:
+        if refused.status == 404:
+            raise
+        return schedules_page(error=refused.message, status=refused.status)
+    return redirect(
+        url_for(
+            "admin.schedules_page",
+            department=schedule.department_id,
+            week=schedule.date.isoformat(),
+        )
+    )
+
+
+@bp.post("/schedules/<int:schedule_id>/change")
+@login_required
+def change_schedule(schedule_id):
+    """号源数 / 挂号费 / 放号时间 of a schedule."""
+    schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
+    form = request.form
+    try:
+        schedules.change_schedule(
+            scope(),
+            schedule.id,
+            capacity=int(form["capacity"]) if form.get("capacity") else None,
+            fee_fen=_fen(form["fee"]) if form.get("fee") else None,
+            release=_parse(datetime, form["release_at"], "release_at")
+            if form.get("release_at")
+            else None,
+            staff=g.staff,
+        )
+    except (AppError, ValueError) as refused:
+        if isinstance(refused, AppError) and refused.status == 404:
+            raise
+        message = refused.message if isinstance(refused, AppError) else "请填写正确的数字"
+        status = refused.status if isinstance(refused, AppError) else 422
+        return _schedule(schedule, error=message, status=status)
+    return _schedule(scoping.get_in_scope(Schedule, schedule_id, scope()), changed=True)

@@ -6,12 +6,13 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.domain import clock
-from app.domain.enums import Period, ScheduleStatus, SlotState
-from app.domain.schedule import release_at, slot_times
+from app.domain.enums import Period, ScheduleStatus
+from app.domain.schedule import release_at
 from app.extensions import db
 from app.infra import cache
 from app.models import Department, Doctor, Hospital, Schedule, Slot
 from app.services import demo_data as data
+from app.services import schedules
 from app.services.transaction import transaction
 
 PERIOD_HOURS = {
@@ -150,13 +151,7 @@ def _schedules(hospital, doctors, today, counts, touched):
     db.session.flush()
     slots = []
     for schedule in new:
-        times = slot_times(
-            schedule.start_time, schedule.end_time, schedule.minutes_per_patient, schedule.capacity
-        )
-        slots += [
-            {"schedule_id": schedule.id, "seq": seq, "state": SlotState.FREE, "suggested_time": at}
-            for seq, at in enumerate(times, start=1)
-        ]
+        slots += schedules.slot_rows(schedule)
         touched.add(schedule.department_id)
     if slots:
         db.session.execute(sa.insert(Slot), slots)

@@ -430,7 +430,7 @@ class TestOrdersAndMoney:
         assert done.status_code == 200 and "已发起退款 ¥20.00" in done.text
         again = browser.post(f"/admin/orders/{paid.id}/refund", {"reason": "再退一次"}, htmx=False)
         assert again.status_code == 409, again.text
-        assert "已全部退款" in again.text, again.text[again.text.find("<main>"):][:600]
+        assert "已全部退款" in again.text, again.text[again.text.find("<main>") :][:600]
         with served.app.app_context():
             order = db.session.get(Order, paid.id)
             refunds_made = db.session.scalars(sa.select(Refund).where(Refund.order_id == paid.id))
@@ -462,3 +462,81 @@ class TestOrdersAndMoney:
         assert retried.status_code == 302
         with served.app.app_context():
             assert db.session.get(Refund, refund_id).status == RefundStatus.PENDING
+
+
+class TestSchedules:
+    def test_the_week_shows_the_departments_schedules_with_numbers_taken(self, served, hospital):
+        browser = signed_in(served, hospital, "department")
+        page = browser.get("/admin/schedules")
+        assert page.status_code == 200 and "排班" in page.text
+        assert f'href="/admin/schedules/{hospital.mine}"' in page.text
+        assert "2/10" in page.text  # two of ten numbers taken today
+        assert f'href="/admin/schedules/{hospital.theirs}"' not in page.text
+
+    def test_a_new_schedule_gets_its_numbers_and_is_audited(self, served, hospital):
+        browser = signed_in(served, hospital, "department")
+        browser.get("/admin/schedules")
+        with served.app.app_context():
+            doctor_id = db.session.get(Schedule, hospital.mine).doctor_id
+        day = (TODAY + timedelta(days=3)).isoformat()
+        form = {
+            "doctor_id": doctor_id,
+            "date": day,
+            "period": "afternoon",
+            "start_time": "14:00",
+            "end_time": "17:00",
+            "capacity": "12",
+            "fee": "35.5",
+        }
+        created = browser.post("/admin/schedules", form, htmx=False)
+        assert created.status_code == 302
+        again = browser.post("/admin/schedules", form, htmx=False)
+        assert again.status_code == 409 and "已有排班" in again.text
+        with served.app.app_context():
+            schedule = db.session.scalar(
+                sa.select(Schedule).where(
+                    Schedule.doctor_id == doctor_id, Schedule.date == TODAY + timedelta(days=3)
+                )
+            )
+            slots = len(schedule.slots)
+            action = db.session.scalar(
+                sa.select(AuditEntry.action).where(
+                    AuditEntry.target_type == "schedule", AuditEntry.target_id == schedule.id
+                )
+            )
+        assert (schedule.capacity, schedule.fee_fen, slots) == (12, 3550, 12)
+        assert action == "create_schedule"
+
+    def test_another_departments_doctor_cannot_be_scheduled(self, served, hospital):
+        browser = signed_in(served, hospital, "department")
+        browser.get("/admin/schedules")
+        with served.app.app_context():
+            theirs = db.session.get(Schedule, hospital.theirs).doctor_id
+        refused = browser.post(
+            "/admin/schedules",
+            {
+                "doctor_id": theirs,
+                "date": (TODAY + timedelta(days=3)).isoformat(),
+                "period": "morning",
+                "start_time": "08:00",
+                "end_time": "12:00",
+                "capacity": "10",
+            },
+            htmx=False,
+        )
+        assert refused.status_code == 404
+
+    def test_capacity_never_goes_below_the_numbers_taken(self, served, hospital):
+        browser = signed_in(served, hospital, "hospital")
+        url = f"/admin/schedules/{hospital.mine}"
+        browser.get(url)
+        refused = browser.post(f"{url}/change", {"capacity": "1"}, htmx=False)
+        assert refused.status_code == 422 and "不能少于 2" in refused.text
+        grown = browser.post(f"{url}/change", {"capacity": "15", "fee": "12"}, htmx=False)
+        assert grown.status_code == 200 and "已保存" in grown.text
+        shrunk = browser.post(f"{url}/change", {"capacity": "3"}, htmx=False)
+        assert shrunk.status_code == 200
+        with served.app.app_context():
+            schedule = db.session.get(Schedule, hospital.mine)
+            seqs = sorted(slot.seq for slot in schedule.slots)
+        assert (schedule.capacity, schedule.fee_fen, seqs) == (3, 1200, [1, 2, 3])
