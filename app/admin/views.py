@@ -399,3 +399,42 @@ def change_schedule(schedule_id):
         status = refused.status if isinstance(refused, AppError) else 422
         return _schedule(schedule, error=message, status=status)
     return _schedule(scoping.get_in_scope(Schedule, schedule_id, scope()), changed=True)
+
+
+# --- reconciliation (对账) ---------------------------------------------------------------------
+
+
+def _platform_only():
+    """Reconciliation is of the merchant accounts, which serve every hospital: platform admins'."""
+    if g.staff.role != StaffRole.PLATFORM_ADMIN:
+        abort(403)
+
+
+@bp.get("/reconciliation")
+@login_required
+def reconciliation_page(error=None, status=200):
+    """对账: each channel's days, and the differences not yet resolved."""
+    _platform_only()
+    return (
+        render_template(
+            "admin/reconciliation.html",
+            days=money_ops.recent_days(),
+            differences=money_ops.open_differences(),
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.post("/reconciliation/items/<int:item_id>/resolve")
+@login_required
+def resolve_difference(item_id):
+    """处理: a difference marked resolved, with a note."""
+    _platform_only()
+    try:
+        money_ops.resolve_difference(item_id, request.form.get("note", ""), staff=g.staff)
+    except AppError as refused:
+        if refused.status == 404:
+            raise
+        return reconciliation_page(error=refused.message, status=refused.status)
+    return redirect(url_for("admin.reconciliation_page"))

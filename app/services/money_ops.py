@@ -6,8 +6,9 @@ from datetime import date
 import sqlalchemy as sa
 
 from app.domain.payments import PaymentChannel, RefundStatus
+from app.domain.reconciliation import FindingKind
 from app.domain.staff import Scope
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Reconciliation, ReconciliationItem, Refund
 from app.services import audit, reconciliation
@@ -59,6 +60,40 @@ def open_differences() -> list[tuple[Reconciliation, ReconciliationItem]]:
         .where(ReconciliationItem.resolved.is_(False))
         .order_by(Reconciliation.bill_date.desc(), ReconciliationItem.id)
     ).all()
+
+
+def recent_days(limit=30) -> list[Reconciliation]:
+    """The latest days' reconciliations of every channel, newest first."""
+    return db.session.scalars(
+        sa.select(Reconciliation)
+        .order_by(Reconciliation.bill_date.desc(), Reconciliation.channel)
+        .limit(limit)
+    ).all()
+
+
+def resolve_difference(item_id, note, staff=None) -> ReconciliationItem:
+    """Mark a reconciliation difference resolved, saying how (对账差异处理)."""
+    note = " ".join(str(note or "").split())
+    if not note or len(note) > 255:
+        message = "请填写处理说明（1–255 字）"
+        raise ValidationFailed({"note": [message]}, message=message)
+    with transaction():
+        item = lock_one(sa.select(ReconciliationItem).where(ReconciliationItem.id == item_id))
+        if item is None or item.kind == FindingKind.MATCHED:
+            raise NotFound("未找到该对账差异")
+        if item.resolved:
+            raise Conflict("该差异已处理", code="already_resolved")
+        item.resolved = True
+        item.note = note
+        audit.record(
+            staff,
+            "resolve_difference",
+            item,
+            before={"resolved": False},
+            after={"resolved": True, "note": note},
+            actor="cli" if staff is None else None,
+        )
+    return item
 
 
 def reconcile_day(day: date, channels=tuple(PaymentChannel)) -> list[Reconciliation]:

@@ -2,6 +2,7 @@
 in, lock-out, CSRF, sessions that end, scoping by role, the queue console, stopping a clinic, the
 waiting-room display."""
 
+import itertools
 import re
 from datetime import time, timedelta
 from types import SimpleNamespace
@@ -19,8 +20,17 @@ from app.domain.payments import (
     RefundStatus,
     new_out_trade_no,
 )
+from app.domain.reconciliation import FindingKind, ReconciliationStatus
 from app.extensions import db, redis_store
-from app.models import AuditEntry, Order, Payment, Refund, Schedule
+from app.models import (
+    AuditEntry,
+    Order,
+    Payment,
+    Reconciliation,
+    ReconciliationItem,
+    Refund,
+    Schedule,
+)
 from app.services import patients
 from app.services import staff as staff_service
 from app.services.booking import holds, tickets
@@ -540,3 +550,53 @@ class TestSchedules:
             schedule = db.session.get(Schedule, hospital.mine)
             seqs = sorted(slot.seq for slot in schedule.slots)
         assert (schedule.capacity, schedule.fee_fen, seqs) == (3, 1200, [1, 2, 3])
+
+
+_BILL_DAYS = itertools.count(1)
+
+
+class TestReconciliation:
+    @pytest.fixture
+    def difference(self, served):
+        with served.app.app_context():
+            day = Reconciliation(
+                bill_date=TODAY - timedelta(days=next(_BILL_DAYS)),
+                channel=PaymentChannel.WECHAT,
+                status=ReconciliationStatus.DONE,
+                missing_here_count=1,
+                error="",
+            )
+            db.session.add(day)
+            db.session.flush()
+            item = ReconciliationItem(
+                reconciliation_id=day.id,
+                kind=FindingKind.MISSING_HERE,
+                out_trade_no=f"BKX{day.id}W00000000",
+                amount_there_fen=2000,
+                note="",
+                resolved=False,
+            )
+            db.session.add(item)
+            db.session.commit()
+            return SimpleNamespace(id=item.id, out_trade_no=item.out_trade_no)
+
+    def test_the_platform_admin_resolves_a_difference_with_a_note(
+        self, served, hospital, difference
+    ):
+        browser = signed_in(served, hospital, "platform")
+        page = browser.get("/admin/reconciliation")
+        assert page.status_code == 200 and difference.out_trade_no in page.text
+        url = f"/admin/reconciliation/items/{difference.id}/resolve"
+        assert browser.post(url, {"note": "  "}, htmx=False).status_code == 422
+        assert browser.post(url, {"note": "已人工退款"}, htmx=False).status_code == 302
+        assert browser.post(url, {"note": "再处理"}, htmx=False).status_code == 409
+        with served.app.app_context():
+            item = db.session.get(ReconciliationItem, difference.id)
+        assert item.resolved and item.note == "已人工退款"
+
+    def test_other_roles_may_not_open_it(self, served, hospital, difference):
+        for role in ("hospital", "department", "doctor"):
+            browser = signed_in(served, hospital, role)
+            assert browser.get("/admin/reconciliation").status_code == 403
+            url = f"/admin/reconciliation/items/{difference.id}/resolve"
+            assert browser.post(url, {"note": "x"}, htmx=False).status_code == 403
