@@ -18,7 +18,15 @@ from app.domain.staff import Scope, StaffRole
 from app.errors import AppError, ValidationFailed
 from app.models import Doctor, Refund, Schedule
 from app.services import dashboard as figures
-from app.services import money_ops, schedules, scoping, staff_orders, stop_clinic, visits
+from app.services import (
+    money_ops,
+    schedules,
+    scoping,
+    staff_accounts,
+    staff_orders,
+    stop_clinic,
+    visits,
+)
 from app.services import staff as staff_service
 
 
@@ -438,3 +446,58 @@ def resolve_difference(item_id):
             raise
         return reconciliation_page(error=refused.message, status=refused.status)
     return redirect(url_for("admin.reconciliation_page"))
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+@bp.get("/accounts")
+@login_required
+def accounts_page():
+    """账号: by id, verified phone or a patient's name (platform admins: accounts book in every
+    hospital)."""
+    _platform_only()
+    text = request.args.get("q", "")
+    found = staff_accounts.find(text) if text.strip() else None
+    return render_template("admin/accounts.html", q=text, found=found)
+
+
+@bp.get("/accounts/<int:account_id>")
+@login_required
+def account_page(account_id, error=None, message=None, status=200):
+    """An account: its patients (masked), no-show strikes and block, freeze and unfreeze."""
+    _platform_only()
+    return (
+        render_template(
+            "admin/account.html",
+            shown=staff_accounts.view(account_id),
+            now=clock.now(),
+            error=error,
+            message=message,
+        ),
+        status,
+    )
+
+
+_ACCOUNT_ACTIONS = {
+    "freeze": (staff_accounts.freeze, "账号已冻结"),
+    "unfreeze": (staff_accounts.unfreeze, "账号已解冻"),
+    "lift-block": (staff_accounts.lift_block, "已解除爽约限制"),
+}
+
+
+@bp.post("/accounts/<int:account_id>/<action>")
+@login_required
+def account_action(account_id, action):
+    """冻结 / 解冻 / 解除爽约限制, each with a reason."""
+    _platform_only()
+    if action not in _ACCOUNT_ACTIONS:
+        abort(404)
+    service, done = _ACCOUNT_ACTIONS[action]
+    try:
+        service(account_id, request.form.get("reason", ""), g.staff)
+    except AppError as refused:
+        if refused.status == 404:
+            raise
+        return account_page(account_id, error=refused.message, status=refused.status)
+    return account_page(account_id, message=done)

@@ -23,6 +23,7 @@ from app.domain.payments import (
 from app.domain.reconciliation import FindingKind, ReconciliationStatus
 from app.extensions import db, redis_store
 from app.models import (
+    Account,
     AuditEntry,
     Order,
     Payment,
@@ -31,7 +32,7 @@ from app.models import (
     Refund,
     Schedule,
 )
-from app.services import patients
+from app.services import auth, patients
 from app.services import staff as staff_service
 from app.services.booking import holds, tickets
 from app.services.payments import paying
@@ -600,3 +601,59 @@ class TestReconciliation:
             assert browser.get("/admin/reconciliation").status_code == 403
             url = f"/admin/reconciliation/items/{difference.id}/resolve"
             assert browser.post(url, {"note": "x"}, htmx=False).status_code == 403
+
+
+class TestAccounts:
+    def test_freezing_stops_the_accounts_tokens_and_unfreezing_lets_it_sign_in(
+        self, served, hospital
+    ):
+        order = hospital.orders[0]
+        with served.app.app_context():
+            token, _ = auth.issue_token(db.session.get(Account, order.account_id))
+        api = served.app.test_client()
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert api.get("/api/v1/me", headers=bearer).status_code == 200
+        browser = signed_in(served, hospital, "platform")
+        found = browser.get("/admin/accounts", query_string={"q": "患者"})
+        assert f'href="/admin/accounts/{order.account_id}"' in found.text
+        url = f"/admin/accounts/{order.account_id}"
+        browser.get(url)
+        assert browser.post(f"{url}/freeze", {"reason": " "}, htmx=False).status_code == 422
+        frozen = browser.post(f"{url}/freeze", {"reason": "恶意占号"}, htmx=False)
+        assert frozen.status_code == 200 and "账号已冻结" in frozen.text
+        assert api.get("/api/v1/me", headers=bearer).status_code == 401
+        assert browser.post(f"{url}/freeze", {"reason": "again"}, htmx=False).status_code == 409
+        thawed = browser.post(f"{url}/unfreeze", {"reason": "误冻结"}, htmx=False)
+        assert "账号已解冻" in thawed.text
+        with served.app.app_context():
+            actions = db.session.scalars(
+                sa.select(AuditEntry.action).where(
+                    AuditEntry.target_type == "account", AuditEntry.target_id == order.account_id
+                )
+            ).all()
+        assert actions == ["freeze_account", "unfreeze_account"]
+
+    def test_a_block_is_lifted_with_a_reason(self, served, hospital):
+        order = hospital.orders[1]
+        with served.app.app_context():
+            db.session.get(Account, order.account_id).blocked_until = clock.now() + timedelta(
+                days=9
+            )
+            db.session.commit()
+        browser = signed_in(served, hospital, "platform")
+        url = f"/admin/accounts/{order.account_id}"
+        assert "爽约限制" in browser.get(url).text
+        lifted = browser.post(f"{url}/lift-block", {"reason": "患者已说明情况"}, htmx=False)
+        assert lifted.status_code == 200 and "已解除爽约限制" in lifted.text
+        again = browser.post(f"{url}/lift-block", {"reason": "再来"}, htmx=False)
+        assert again.status_code == 409
+        with served.app.app_context():
+            assert db.session.get(Account, order.account_id).blocked_until is None
+
+    def test_only_platform_admins_handle_accounts(self, served, hospital):
+        account_id = hospital.orders[0].account_id
+        for role in ("hospital", "department", "doctor"):
+            browser = signed_in(served, hospital, role)
+            assert browser.get(f"/admin/accounts/{account_id}").status_code == 403
+            refused = browser.post(f"/admin/accounts/{account_id}/freeze", {"reason": "x"})
+            assert refused.status_code == 403
