@@ -24,7 +24,7 @@ run: install
 	scripts/run.sh
 
 test: install-dev
-	scripts/services.sh mysql redis nginx
+	scripts/services.sh mysql redis nginx chromium
 	TZ=Asia/Shanghai $(PY) -m pytest
 	$(MAKE) test-miniprogram
 	$(MAKE) lint

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Make sure the services the project needs answer on 127.0.0.1, starting or installing them if not.
-#   scripts/services.sh redis                Redis only (make run)
-#   scripts/services.sh mysql redis nginx    MariaDB, Redis and nginx (make test)
+#   scripts/services.sh redis                         Redis only (make run)
+#   scripts/services.sh mysql redis nginx chromium    MariaDB, Redis, nginx, Chromium (make test)
 # nginx is only installed: the deployment test starts it itself, with its own config and ports.
+# chromium is only installed, with a CJK font: the admin's browser tests (tests/browser) drive it.
 set -euo pipefail
 
 SUDO=""
@@ -65,11 +66,22 @@ ensure_nginx() {
   fi
 }
 
+ensure_chromium() {
+  # Without a CJK font the admin's Chinese renders as boxes in the browser and its screenshots.
+  local missing=()
+  for package in chromium fonts-wqy-microhei; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 for service in "$@"; do
   case "$service" in
     redis) ensure_redis ;;
     mysql) ensure_mysql ;;
     nginx) ensure_nginx ;;
+    chromium) ensure_chromium ;;
     *) log "unknown service $service"; exit 2 ;;
   esac
 done
