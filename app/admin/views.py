@@ -17,8 +17,8 @@ from app.domain.orders import OrderStatus
 from app.domain.staff import Scope, StaffRole
 from app.errors import AppError, ValidationFailed
 from app.models import Doctor, Refund, Schedule
-from app.services import dashboard as figures
 from app.services import (
+    audit,
     money_ops,
     schedules,
     scoping,
@@ -27,6 +27,7 @@ from app.services import (
     stop_clinic,
     visits,
 )
+from app.services import dashboard as figures
 from app.services import staff as staff_service
 
 
@@ -501,3 +502,24 @@ def account_action(account_id, action):
             raise
         return account_page(account_id, error=refused.message, status=refused.status)
     return account_page(account_id, message=done)
+
+
+# --- the audit log (操作日志) ---------------------------------------------------------------------
+
+
+@bp.get("/audit")
+@login_required
+def audit_page():
+    """操作日志: who changed what, filtered by action, actor and day (hospital and platform
+    admins)."""
+    if g.staff.role not in (StaffRole.PLATFORM_ADMIN, StaffRole.HOSPITAL_ADMIN):
+        abort(403)
+    args = request.args
+    try:
+        day = date.fromisoformat(args["day"]) if args.get("day") else None
+    except ValueError:
+        day = None
+    shown = audit.entries(
+        scope(), action=args.get("action") or None, actor=args.get("actor") or None, day=day
+    )
+    return render_template("admin/audit.html", entries=shown, args=args)

@@ -1,5 +1,9 @@
 """The audit log (操作日志): every change staff make, who, when, from what to what."""
 
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+
 from app.domain import clock
 from app.extensions import db
 from app.models import (
@@ -13,6 +17,7 @@ from app.models import (
     Schedule,
     Staff,
 )
+from app.services.scoping import scoped
 
 
 def _hospital_of(target) -> int | None:
@@ -47,3 +52,19 @@ def record(staff, action, target, before=None, after=None, actor=None):
             at=clock.now(),
         )
     )
+
+
+def entries(scope, action=None, actor=None, day=None, limit=200) -> list[AuditEntry]:
+    """The audit entries ``scope`` may read (its hospital's; everything for a platform admin),
+    newest first, filtered by action, actor and China-time day."""
+    statement = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if action:
+        statement = statement.where(AuditEntry.action == action)
+    if actor:
+        statement = statement.where(AuditEntry.actor == actor)
+    if day is not None:
+        start = datetime.combine(day, time(0), tzinfo=clock.CHINA_TZ)
+        statement = statement.where(
+            AuditEntry.at >= start, AuditEntry.at < start + timedelta(days=1)
+        )
+    return db.session.scalars(scoped(statement, AuditEntry, scope)).all()

@@ -657,3 +657,21 @@ class TestAccounts:
             assert browser.get(f"/admin/accounts/{account_id}").status_code == 403
             refused = browser.post(f"/admin/accounts/{account_id}/freeze", {"reason": "x"})
             assert refused.status_code == 403
+
+
+class TestAuditLog:
+    def test_admins_read_and_filter_their_hospitals_entries(self, served, hospital):
+        doctor = signed_in(served, hospital, "doctor")
+        assert doctor.get("/admin/audit").status_code == 403
+        admin = signed_in(served, hospital, "department")
+        url = f"/admin/schedules/{hospital.mine}"
+        admin.get(url)
+        admin.post(f"{url}/change", {"capacity": "12"}, htmx=False)
+        reader = signed_in(served, hospital, "hospital")
+        page = reader.get("/admin/audit", query_string={"action": "change_schedule"})
+        assert "change_schedule" in page.text and hospital.staff["department"] in page.text
+        assert "create_staff" not in page.text
+        by_other = reader.get("/admin/audit", query_string={"actor": "nobody"})
+        assert "没有记录" in by_other.text
+        today = reader.get("/admin/audit", query_string={"day": TODAY.isoformat()})
+        assert "change_schedule" in today.text
