@@ -9,11 +9,13 @@ read of theirs is scoped (app/services/scoping.py) and every change audited.
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from app.domain import clock
+from app.errors import AppError
 from app.services import staff as staff_service
 
 bp = Blueprint(
@@ -75,6 +77,31 @@ def _guard():
     session[IDLE_KEY] = now
     g.staff = current_user.staff
     return None
+
+
+def _refused(status, message):
+    """An admin page's refusal, as a page, or for htmx a message shown above the page (the
+    htmx configuration swaps these answers in)."""
+    if request.headers.get("HX-Request"):
+        body = render_template("admin/_refused.html", message=message)
+        return body, status, {"HX-Retarget": "#refused", "HX-Reswap": "innerHTML"}
+    return render_template("admin/refused.html", message=message, status=status), status
+
+
+@bp.errorhandler(AppError)
+def _app_error(error):
+    return _refused(error.status, error.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error):
+    messages = {
+        400: "请求无效或页面已过期，请刷新后重试",
+        403: "没有权限进行该操作",
+        404: "未找到该页面或记录",
+        405: "不支持该操作",
+    }
+    return _refused(error.code or 500, messages.get(error.code, "请求无法处理"))
 
 
 @bp.after_request

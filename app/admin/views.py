@@ -89,7 +89,7 @@ def schedule_page(schedule_id):
 
 
 def _schedule(schedule, result=None, error=None, status=200, changed=False):
-    orders = visits.queue_of(schedule.id)
+    orders = schedules.orders_of(schedule)
     doctor = scoping.get_in_scope(Doctor, schedule.doctor_id, Scope())
     return (
         render_template(

@@ -12,7 +12,7 @@ from app.domain.staff import Scope
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.infra import cache, gate
-from app.models import Department, Doctor, Hospital, Schedule, Slot
+from app.models import Department, Doctor, Hospital, Order, Schedule, Slot
 from app.services import audit
 from app.services.scoping import get_in_scope, scoped
 from app.services.transaction import transaction
@@ -171,6 +171,13 @@ def _resize(schedule: Schedule, capacity: int):
         )
     else:
         db.session.execute(sa.insert(Slot), slot_rows(schedule, first=old + 1))
+
+
+def orders_of(schedule: Schedule) -> list[Order]:
+    """Every order of a schedule (a stopped clinic's cancelled ones included), by number."""
+    return db.session.scalars(
+        sa.select(Order).where(Order.schedule_id == schedule.id).order_by(Order.seq, Order.id)
+    ).all()
 
 
 @dataclass(frozen=True)
