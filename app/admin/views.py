@@ -76,8 +76,18 @@ def logout():
 @bp.get("/")
 @login_required
 def dashboard():
-    """仪表盘: today in the staff member's scope."""
-    return render_template("admin/dashboard.html", today=figures.today(scope()))
+    """仪表盘: today in the staff member's scope, the last 30 days and each department's share."""
+    recent = figures.trend(scope())
+    charts = {
+        "labels": [day.strftime("%m-%d") for day, _, _ in recent.days],
+        "visits": [count for _, count, _ in recent.days],
+        "fees": [fees / 100 for _, _, fees in recent.days],
+        "departments": {
+            "labels": [name for name, _ in recent.departments],
+            "values": [count for _, count in recent.departments],
+        },
+    }
+    return render_template("admin/dashboard.html", today=figures.today(scope()), charts=charts)
 
 
 @bp.get("/schedules/<int:schedule_id>")

@@ -12,7 +12,7 @@ from app.domain.orders import OrderStatus
 from app.domain.payments import PaymentStatus, RefundStatus
 from app.domain.staff import Scope
 from app.extensions import db
-from app.models import Doctor, Message, Order, Payment, Refund, Schedule, Slot
+from app.models import Department, Doctor, Message, Order, Payment, Refund, Schedule, Slot
 from app.services.scoping import scoped
 
 _BOOKED_OR_LATER = (
@@ -142,3 +142,51 @@ def today(scope: Scope, now=None) -> Today:
     )
     db.session.rollback()
     return figures
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The last days' booked visits and their fees, and each department's share of them."""
+
+    days: list  # [(date, visits, fees_fen)], oldest first
+    departments: list  # [(department name, visits)], most first
+
+
+def trend(scope: Scope, now=None, days=30) -> Trend:
+    """Booked visits (and their fees) per visit day over the ``days`` up to today, and per
+    department over the same days, in scope."""
+    now = now or clock.now()
+    last = clock.business_date(now)
+    first = last - timedelta(days=days - 1)
+    window = (Order.visit_date.between(first, last), Order.status.in_(_BOOKED_OR_LATER))
+    per_day = dict(
+        (day, (count, int(fees or 0)))
+        for day, count, fees in db.session.execute(
+            scoped(
+                sa.select(Order.visit_date, sa.func.count(), sa.func.sum(Order.amount_fen))
+                .where(*window)
+                .group_by(Order.visit_date),
+                Order,
+                scope,
+            )
+        )
+    )
+    per_department = db.session.execute(
+        scoped(
+            sa.select(Department.name, sa.func.count())
+            .select_from(Order)
+            .join(Department, Department.id == Order.department_id)
+            .where(*window)
+            .group_by(Department.id, Department.name)
+            .order_by(sa.func.count().desc()),
+            Order,
+            scope,
+        )
+    ).all()
+    db.session.rollback()
+    series = []
+    for n in range(days):
+        day = first + timedelta(days=n)
+        count, fees = per_day.get(day, (0, 0))
+        series.append((day, count, fees))
+    return Trend(series, [(name, count) for name, count in per_department])

@@ -39,6 +39,9 @@ class TestSigningIn:
             row = clinics.filter(has_text=doctor)
             expect(row.locator("td").nth(2)).to_have_text("出诊")
             expect(row.get_by_role("link", name="叫号台")).to_be_visible()
+        # The 30 days' charts are drawn (by the vendored Chart.js, within the page's CSP).
+        expect(page.locator("body")).to_have_attribute("data-charts-drawn", "true")
+        expect(page.locator("#trend-chart")).to_be_visible()
         screenshot(page, "dashboard")
 
     def test_a_wrong_password_shows_why_and_stays_on_the_form(self, page, sign_in, hospital):
