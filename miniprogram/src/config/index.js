@@ -1,6 +1,6 @@
 /**
  * Build-time settings of the mini-program. No secrets live here: the AppID is in
- * project.config.json, and subscription template ids are public identifiers from 微信公众平台.
+ * project.config.json; subscription template ids come from the server (GET /subscriptions).
  */
 
 /** The API's origin for each environment version reported by wx.getAccountInfoSync(). */
@@ -29,16 +29,10 @@ const PAYMENT_POLL = { intervalMs: 1500, attempts: 20 };
 const QUEUE_REFRESH_MS = 15000;
 
 /**
- * Subscription message template ids (微信公众平台 → 订阅消息), one per kind of the API.
- * Replace them with the ids of the templates chosen for the mini-program's AppID.
+ * How long a tap's action (paying, checking in) waits for the consents accepted in WeChat's
+ * prompt to be recorded (POST /subscriptions) before it goes on regardless.
  */
-const SUBSCRIBE_TEMPLATES = {
-  booking_confirmed: 'REPLACE_WITH_TEMPLATE_ID_BOOKING_CONFIRMED',
-  visit_reminder: 'REPLACE_WITH_TEMPLATE_ID_VISIT_REMINDER',
-  stop_clinic: 'REPLACE_WITH_TEMPLATE_ID_STOP_CLINIC',
-  refund_result: 'REPLACE_WITH_TEMPLATE_ID_REFUND_RESULT',
-  queue_called: 'REPLACE_WITH_TEMPLATE_ID_QUEUE_CALLED',
-};
+const CONSENT_RECORD_WAIT_MS = 2000;
 
 module.exports = {
   API_BASE,
@@ -46,5 +40,5 @@ module.exports = {
   REQUEST_TIMEOUT_MS,
   PAYMENT_POLL,
   QUEUE_REFRESH_MS,
-  SUBSCRIBE_TEMPLATES,
+  CONSENT_RECORD_WAIT_MS,
 };

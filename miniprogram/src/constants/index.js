@@ -79,14 +79,17 @@ const SEX = [
 
 const PAYMENT_CHANNEL = { WECHAT: 'wechat', ALIPAY: 'alipay' };
 
-/** Subscription message kinds, as POST /subscriptions names them. */
-const SUBSCRIPTION_KINDS = [
-  { value: 'booking_confirmed', label: '预约成功通知' },
-  { value: 'visit_reminder', label: '就诊提醒' },
-  { value: 'stop_clinic', label: '停诊通知' },
-  { value: 'refund_result', label: '退款结果通知' },
-  { value: 'queue_called', label: '叫号提醒' },
-];
+/** Subscription message kinds, as /subscriptions names them (their names come with the answer). */
+const SUBSCRIPTION_KIND = {
+  BOOKING_CONFIRMED: 'booking_confirmed',
+  VISIT_REMINDER: 'visit_reminder',
+  STOP_CLINIC: 'stop_clinic',
+  REFUND_RESULT: 'refund_result',
+  QUEUE_CALLED: 'queue_called',
+};
+
+/** Who cancelled an order (`cancelled_by`). */
+const CANCELLED_BY = { PATIENT: 'patient', HOSPITAL: 'hospital', SYSTEM: 'system' };
 
 /** Why GET /orders/{id}/refund-quote answers as it does, in the patient's words. */
 const REFUND_QUOTE_REASON = {
@@ -118,7 +121,8 @@ module.exports = {
   ID_TYPE,
   SEX,
   PAYMENT_CHANNEL,
-  SUBSCRIPTION_KINDS,
+  SUBSCRIPTION_KIND,
+  CANCELLED_BY,
   REFUND_QUOTE_REASON,
   NOT_ELIGIBLE_HINT,
   ACTIVE_STATUSES,

@@ -60,12 +60,20 @@ function getTicket(id) {
   return api.get(`/orders/${id}/ticket`);
 }
 
-/** POST /orders/{id}/check-in: join the queue on the visit day (409 not_visit_day / check_in_closed). */
+/**
+ * POST /orders/{id}/check-in: 签到, join the queue on the visit day → the place, as getQueue
+ * answers it (checking in again answers the same place). 409 not_visit_day / check_in_closed /
+ * order_not_checkable, 404 for another account's order.
+ */
 function checkIn(id) {
   return api.post(`/orders/${id}/check-in`);
 }
 
-/** GET /orders/{id}/queue → {status, position, ahead, called_at, estimated_wait_minutes}. */
+/**
+ * GET /orders/{id}/queue → {order_id, status, status_text, position, ahead, called_at,
+ * estimated_wait_minutes}: position (1 is next) and ahead only while checked in and waiting,
+ * the wait 0 once called and null when not waiting, called_at ISO 8601 or null.
+ */
 function getQueue(id) {
   return api.get(`/orders/${id}/queue`);
 }

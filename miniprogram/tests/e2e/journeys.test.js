@@ -1,8 +1,8 @@
 /**
  * Patient journeys through the pages against the real backend (see support/backend.js): the
- * pages' own code calls the API over loopback; WeChat login and payment go through the
- * backend's sandbox stand-ins. Check-in, the queue and subscriptions are not served yet, so
- * they stay out of these journeys (their pages are covered with scripted answers).
+ * pages' own code calls the API over loopback; WeChat login, payment and subscription consent
+ * go through the backend's sandbox stand-ins. No worker runs beside the backend: a journey that
+ * waits for a message runs the queued jobs itself (backendProcess.runJobs).
  */
 const backendProcess = require('../support/backend');
 const { call, installBridge, apiLogin } = require('../support/bridge');
@@ -27,11 +27,57 @@ const DAY2 = nextDates(chinaDate(new Date()), 3)[2]; // free cancellation: ≥ 2
 
 beforeAll(async () => {
   backend = await backendProcess.start();
-}, 90000);
+}, backendProcess.LOCK_WAIT_MS + 90000); // another run of the journeys may hold Redis first
 
 afterAll(() => {
   backendProcess.stop(backend);
 });
+
+/** The template ids the server gives for wx.requestSubscribeMessage, by kind. */
+async function templateIds(token) {
+  const answer = await api('GET', '/subscriptions', undefined, token);
+  return Object.fromEntries(answer.data.items.map((item) => [item.kind, item.template_id]));
+}
+
+async function remainingByKind(token) {
+  const answer = await api('GET', '/subscriptions', undefined, token);
+  expect(answer.statusCode).toBe(200);
+  return Object.fromEntries(answer.data.items.map((item) => [item.kind, item.remaining]));
+}
+
+/** The subscription messages the WeChat stand-in accepted for `openid`. */
+async function wechatMessages(openid) {
+  const answer = await call(backend, 'GET', `/sandbox/wechat/messages?openid=${openid}`);
+  expect(answer.statusCode).toBe(200);
+  return answer.data.items;
+}
+
+/** The messages of one template WeChat accepted for `openid`, which must be `count`. */
+async function sentMessages(openid, templateId, count) {
+  const sent = (await wechatMessages(openid)).filter((m) => m.template_id === templateId);
+  if (sent.length !== count) {
+    const log = backendProcess.tasksLog(backend);
+    throw new Error(
+      `${sent.length} message(s) of ${templateId}, not ${count}; the jobs said:\n${log}`,
+    );
+  }
+  return sent;
+}
+
+/** A signed-in account with its own 本人, its token also the pages'. */
+async function patientAccount(openid, name, idNumber) {
+  installBridge(backend, { openid });
+  const token = await apiLogin(backend, openid);
+  const added = await api(
+    'POST',
+    '/patients',
+    { name, id_number: idNumber, relationship: 'self' },
+    token,
+  );
+  expect(added.statusCode).toBe(201);
+  wx.setStorageSync('auth.token', token);
+  return token;
+}
 
 async function api(method, path, body, token, headers = {}) {
   const auth = token ? { Authorization: `Bearer ${token}` } : {};
@@ -238,4 +284,150 @@ test('a sold-out schedule shows 约满, and booking it shows the server’s sold
   await tap(page, '.submit');
   await waitFor(() => page.data.refusal, 10000, 'the refusal');
   expect(text(page, '.refusal')).toContain('该时段号源已约满');
+});
+
+test('paying asks for reminders: the grants are kept, the booking confirmation reaches WeChat, and a stopped clinic explains its full refund', async () => {
+  const openid = 'o_e2e_consent';
+  const token = await patientAccount(openid, '孙雨桐', residentId('1992-07-08', 'female', 50));
+  const { department } = await departmentOf('京华第一人民医院', '皮肤科');
+  let schedule = null;
+  for (const date of nextDates(DAY2, 5)) {
+    const day = await api('GET', `/departments/${department.id}/schedules?date=${date}`);
+    schedule = day.data.find((s) => s.status === 'available' && s.fee_fen > 0);
+    if (schedule) break;
+  }
+  expect(schedule).toBeTruthy();
+  const ids = await templateIds(token);
+  expect(ids.booking_confirmed).toMatch(/^sandboxTmpl/); // the WeChat stand-in's, in development
+  expect(await remainingByKind(token)).toMatchObject({ booking_confirmed: 0, visit_reminder: 0 });
+
+  // Hold, then the pay tap: WeChat's prompt with the server's template ids, accepted.
+  let page = openPage('packages/booking/pages/confirm/index', {
+    schedule_id: String(schedule.id),
+    department_id: String(department.id),
+    date: schedule.date,
+  });
+  await settled(page, 10000);
+  await tap(page, '.submit');
+  await waitFor(() => page.data.order, 10000, 'the hold');
+  const orderId = page.data.order.id;
+  expect(wx.__fake.subscribeRequests).toHaveLength(0);
+  await tap(page, '.pay');
+  await waitFor(() => lastNavigation().kind === 'redirectTo', 15000, 'the payment');
+  expect(wx.__fake.subscribeRequests).toEqual([
+    [ids.booking_confirmed, ids.visit_reminder, ids.stop_clinic],
+  ]);
+  expect(await remainingByKind(token)).toEqual({
+    booking_confirmed: 1,
+    visit_reminder: 1,
+    stop_clinic: 1,
+    refund_result: 0,
+    queue_called: 0,
+  });
+  page = openPage(lastNavigation().url);
+  await waitFor(() => page.data.state !== 'waiting', 15000, 'the booked order');
+  expect(page.data.state).toBe('booked');
+
+  // The backend's job sends the booking confirmation.
+  backendProcess.runJobs(backend);
+  const confirmations = await sentMessages(openid, ids.booking_confirmed, 1);
+  expect(confirmations[0].page).toBe(`packages/orders/pages/detail/index?id=${orderId}`);
+  expect(JSON.stringify(confirmations[0].data)).toContain('孙雨桐');
+  expect(await remainingByKind(token)).toMatchObject({ booking_confirmed: 0, stop_clinic: 1 });
+
+  // The hospital stops the clinic (停诊): the order page says why, and that the fee comes back.
+  backendProcess.flask(backend, [
+    'stop-clinic',
+    String(schedule.id),
+    '--reason',
+    '医生临时外出会诊',
+  ]);
+  page = openPage('packages/orders/pages/detail/index', { id: String(orderId) });
+  await settled(page, 10000);
+  expect(page.data.order.status).toBe('cancelled');
+  expect(page.data.order.cancelled_by).toBe('hospital');
+  expect(text(page, '.cancel-reason')).toContain('停诊：医生临时外出会诊');
+  expect(text(page, '.full-refund')).toContain(`挂号费 ${page.data.order.amount} 全额退还`);
+  expect(text(page, '.refunds')).toContain('医生停诊，全额退款');
+  expect(text(page, '.refunds')).toContain('手续费 ¥0.00');
+  expect(find(page, '.ticket')).toBeFalsy();
+  backendProcess.runJobs(backend);
+  const notices = await sentMessages(openid, ids.stop_clinic, 1);
+  await sentMessages(openid, ids.booking_confirmed, 1); // once, however often the jobs ran
+  expect(JSON.stringify(notices[0].data)).toContain('医生临时外出会诊');
+});
+
+test('on the visit day a patient books a free number of a clinic under way, checks in from the visit page and is next', async () => {
+  const openid = 'o_e2e_visit';
+  const token = await patientAccount(openid, '周明远', residentId('1975-11-20', 'male', 60));
+  const { hospital, department } = await departmentOf('京华第一人民医院', '眼科');
+  const clinic = backendProcess.clinicNow(backend, department.id, 0);
+  const today = chinaDate(new Date());
+  expect(clinic.date).toBe(today);
+  const ids = await templateIds(token);
+
+  // The clinic is on the department's today, free.
+  let page = await openDepartmentDay(department, hospital, today);
+  const shown = page.data.schedules.find((s) => s.id === clinic.schedule_id);
+  expect(shown).toBeTruthy();
+  expect(shown.fee_fen).toBe(0);
+
+  // A free number is booked by the confirm tap itself, which asks for the reminders.
+  page = openPage('packages/booking/pages/confirm/index', {
+    schedule_id: String(clinic.schedule_id),
+    department_id: String(department.id),
+    date: today,
+  });
+  await settled(page, 10000);
+  await tap(page, '.submit');
+  await waitFor(() => lastNavigation().kind === 'redirectTo', 10000, 'the free booking');
+  expect(wx.__fake.payments).toHaveLength(0);
+  expect(wx.__fake.subscribeRequests[0]).toEqual([
+    ids.booking_confirmed,
+    ids.visit_reminder,
+    ids.stop_clinic,
+  ]);
+  page = openPage(lastNavigation().url);
+  await waitFor(() => page.data.state !== 'waiting', 10000, 'the booked order');
+  expect(page.data.state).toBe('booked');
+  const orderId = page.data.order.id;
+
+  // The visit page: not checked in yet; the tap asks for queue_called, then checks in.
+  page = openPage(
+    'packages/orders/pages/visit/index',
+    { id: String(orderId) },
+    { config: { QUEUE_REFRESH_MS: 200 } },
+  );
+  await settled(page, 10000);
+  expect(text(page, '.queue')).toContain('尚未签到');
+  expect(text(page, '.order-status')).toContain('已预约');
+  await tap(page, '.check-in');
+  await waitFor(() => page.data.order.status === 'checked_in', 10000, 'the check-in');
+  expect(page.data.checkInMessage).toBe('');
+  expect(wx.__fake.subscribeRequests[1]).toEqual([ids.queue_called]);
+  expect(await remainingByKind(token)).toMatchObject({ queue_called: 1 });
+  expect(page.data.queue).toMatchObject({ order_id: orderId, position: 1, ahead: 0 });
+  expect(text(page, '.order-status')).toContain('已签到');
+  expect(text(page, '.queue')).toContain('当前排第 1 位，前面还有 0 人');
+  expect(text(page, '.next')).toContain('下一位就是您');
+  expect(find(page, '.check-in')).toBeFalsy();
+
+  // The place is read again on the timer while the page is shown, and no more once hidden.
+  const reads = () =>
+    wx.__fake.requests.filter((r) => r.url.endsWith(`/orders/${orderId}/queue`)).length;
+  const before = reads();
+  await waitFor(() => reads() >= before + 2, 5000, 'the queue polled');
+  expect(page.data.queue).toMatchObject({ status: 'checked_in', position: 1, ahead: 0 });
+  page.instance.onHide();
+  const hidden = reads();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(reads()).toBe(hidden);
+
+  // Checking in again answers the same place; first in line, the queue_called notice goes out.
+  const again = await api('POST', `/orders/${orderId}/check-in`, undefined, token);
+  expect(again.statusCode).toBe(200);
+  expect(again.data).toMatchObject({ position: 1, ahead: 0, status_text: '已签到' });
+  backendProcess.runJobs(backend);
+  const called = await sentMessages(openid, ids.queue_called, 1);
+  expect(called[0].page).toBe(`packages/orders/pages/visit/index?id=${orderId}`);
 });

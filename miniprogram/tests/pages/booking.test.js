@@ -206,12 +206,16 @@ describe('confirm page', () => {
       expires_at: new Date(Date.now() + 14 * 60000 + 30000).toISOString(),
     });
 
-  function api(orderAnswer) {
+  function api(orderAnswer, schedule = f.schedule(), routes = {}) {
     return fakeApi({
-      'GET /departments/11/schedules': [200, [f.schedule()]],
+      'GET /departments/11/schedules': [200, [schedule]],
       'GET /patients': [200, f.page([f.selfPatient, f.patient])],
       'POST /orders': orderAnswer,
-      'POST /subscriptions': [201, {}],
+      'GET /subscriptions': [200, f.consents()],
+      'POST /subscriptions': (req) => [
+        200,
+        f.consents(Object.fromEntries(req.data.kinds.map((k) => [k, 1]))),
+      ],
       'POST /orders/77/payments': [
         200,
         {
@@ -226,6 +230,7 @@ describe('confirm page', () => {
           },
         },
       ],
+      ...routes,
     });
   }
 
@@ -243,14 +248,60 @@ describe('confirm page', () => {
     expect(hold.header['Idempotency-Key']).toMatch(/^[A-Za-z0-9_-]{8,64}$/);
     expect(text(page, '.held')).toContain('3 号');
     expect(text(page, '.countdown')).toMatch(/14:(29|30)/);
+    expect(wx.__fake.subscribeRequests).toHaveLength(0); // only a tap asks
     await tap(page, '.pay');
     await waitFor(() => lastNavigation().kind === 'redirectTo');
-    expect(wx.__fake.subscribeRequests[0]).toHaveLength(3);
-    expect(calls.find((c) => c.key === 'POST /subscriptions').data.kinds).toContain(
-      'booking_confirmed',
+    // The server's template ids (read when the page loaded), at most 3, then only the accepted.
+    expect(wx.__fake.subscribeRequests[0]).toEqual([
+      f.TEMPLATE_IDS.booking_confirmed,
+      f.TEMPLATE_IDS.visit_reminder,
+      f.TEMPLATE_IDS.stop_clinic,
+    ]);
+    const keys = calls.map((c) => c.key);
+    expect(keys.filter((k) => k === 'GET /subscriptions')).toHaveLength(1);
+    expect(keys.indexOf('POST /subscriptions')).toBeLessThan(
+      keys.indexOf('POST /orders/77/payments'),
     );
+    expect(calls.find((c) => c.key === 'POST /subscriptions').data.kinds).toEqual([
+      'booking_confirmed',
+      'visit_reminder',
+      'stop_clinic',
+    ]);
     expect(wx.__fake.payments[0].paySign).toBe('sig');
     expect(lastNavigation().url).toBe('/packages/booking/pages/pay-result/index?id=77');
+  });
+
+  test('pays even when consent cannot be recorded, or is refused', async () => {
+    api([201, held()], f.schedule(), {
+      'POST /subscriptions': [503, { code: 'service_unavailable', message: '服务暂不可用' }],
+    });
+    const page = openPage('packages/booking/pages/confirm/index', query);
+    await settled(page);
+    await tap(page, '.submit');
+    await waitFor(() => page.data.order);
+    await tap(page, '.pay');
+    await waitFor(() => wx.__fake.payments.length === 1 && !page.data.paying);
+    wx.__fake.subscribeAnswer = 'reject';
+    await tap(page, '.pay');
+    await waitFor(() => wx.__fake.payments.length === 2);
+    expect(wx.__fake.subscribeRequests).toHaveLength(2);
+  });
+
+  test('a free number (fee 0) is booked by the confirm tap, which asks consent, and not paid', async () => {
+    const calls = api(
+      [201, f.order({ status: 'booked', status_name: '已预约', amount_fen: 0, paid: false })],
+      f.schedule({ fee_fen: 0 }),
+    );
+    const page = openPage('packages/booking/pages/confirm/index', query);
+    await settled(page);
+    await tap(page, '.submit');
+    await waitFor(() => lastNavigation() && lastNavigation().kind === 'redirectTo');
+    expect(lastNavigation().url).toBe('/packages/booking/pages/pay-result/index?id=77');
+    expect(wx.__fake.subscribeRequests[0]).toHaveLength(3);
+    const keys = calls.map((c) => c.key);
+    expect(keys.indexOf('POST /subscriptions')).toBeLessThan(keys.indexOf('POST /orders'));
+    expect(keys).not.toContain('POST /orders/77/payments');
+    expect(wx.__fake.payments).toHaveLength(0);
   });
 
   test('explains an eligibility refusal in the server’s words', async () => {

@@ -204,37 +204,72 @@ describe('me page', () => {
 });
 
 describe('settings page', () => {
-  test('shows the grants left per kind and asks for more on a tap', async () => {
+  test('shows each kind by the server’s name with its grants, and asks for one more on a tap', async () => {
     let granted = 0;
     const calls = fakeApi({
-      'GET /subscriptions': () => [200, [{ kind: 'visit_reminder', remaining: granted }]],
+      'GET /subscriptions': () => [200, f.consents({ visit_reminder: granted })],
       'POST /subscriptions': () => {
         granted += 1;
-        return [201, {}];
+        return [200, f.consents({ visit_reminder: granted })];
       },
     });
     const page = openPage('packages/me/pages/settings/index');
     await settled(page);
-    expect(page.querySelectorAll('.kind')).toHaveLength(5);
+    const kinds = page.querySelectorAll('.kind');
+    expect(kinds).toHaveLength(5);
+    expect(text(kinds[0])).toContain('预约成功通知');
+    expect(text(kinds[4])).toContain('叫号提醒');
+    expect(text(kinds[1])).toContain('剩余 0 次');
+    expect(wx.__fake.subscribeRequests).toHaveLength(0);
     page.querySelectorAll('.subscribe')[1].dispatchEvent('tap');
-    await waitFor(() => calls.filter((c) => c.key === 'GET /subscriptions').length === 2);
-    await settled(page);
+    await waitFor(() => wx.__fake.toasts.includes('已开启提醒'));
+    expect(wx.__fake.subscribeRequests[0]).toEqual([f.TEMPLATE_IDS.visit_reminder]);
     expect(calls.find((c) => c.key === 'POST /subscriptions').data).toEqual({
       kinds: ['visit_reminder'],
     });
+    // The POST's answer is the new list: no second read.
+    expect(calls.filter((c) => c.key === 'GET /subscriptions')).toHaveLength(1);
     expect(text(page.querySelectorAll('.kind')[1])).toContain('剩余 1 次');
   });
 
-  test('a server without subscriptions (404) says the settings are not open yet', async () => {
-    fakeApi({});
+  test('a refused prompt records nothing; a kind without a template cannot be asked for', async () => {
+    const calls = fakeApi({
+      'GET /subscriptions': [200, f.consents({}, { ...f.TEMPLATE_IDS, queue_called: null })],
+    });
     const page = openPage('packages/me/pages/settings/index');
     await settled(page);
-    expect(text(page, '.unavailable')).toContain('消息提醒设置暂未开放');
+    expect(page.querySelectorAll('.subscribe')).toHaveLength(4);
+    expect(text(page.querySelectorAll('.kind')[4])).toContain('暂未开通');
+    wx.__fake.subscribeAnswer = 'reject';
+    page.querySelectorAll('.subscribe')[0].dispatchEvent('tap');
+    await waitFor(() => wx.__fake.toasts.includes('未开启提醒'));
+    expect(calls.map((c) => c.key)).toEqual(['GET /subscriptions']);
+  });
+
+  test('a failed read says so with a retry, and leaves closing the account usable', async () => {
+    let fail = true;
+    fakeApi({
+      'GET /subscriptions': () =>
+        fail
+          ? [503, { code: 'service_unavailable', message: '服务暂时不可用' }]
+          : [200, f.consents()],
+    });
+    const page = openPage('packages/me/pages/settings/index');
+    await settled(page);
+    expect(text(page, '.consent-error')).toContain('服务暂时不可用');
     expect(page.data.error).toBe('');
+    expect(find(page, '.delete-account')).toBeTruthy();
+    fail = false;
+    await tap(page, '.retry');
+    await waitFor(() => page.data.kinds.length === 5);
+    expect(find(page, '.consent-error')).toBeFalsy();
   });
 
   test('closes the account after confirming, then starts over at home', async () => {
-    const calls = fakeApi({ 'GET /subscriptions': [200, []], 'DELETE /me': [204, undefined] });
+    const calls = fakeApi({
+      'GET /subscriptions': [200, f.consents()],
+      'DELETE /me': [204, undefined],
+    });
     const page = openPage('packages/me/pages/settings/index');
     await settled(page);
     await tap(page, '.delete-account');

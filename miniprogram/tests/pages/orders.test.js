@@ -114,6 +114,8 @@ describe('order detail page', () => {
         cancelled = true;
         return [200, f.order({ status: 'cancelled' })];
       },
+      'GET /subscriptions': [200, f.consents()],
+      'POST /subscriptions': [200, f.consents({ refund_result: 1 })],
     });
     const page = openPage('packages/orders/pages/detail/index', { id: '77' });
     await settled(page);
@@ -123,8 +125,16 @@ describe('order detail page', () => {
     expect(text(page, '.quote')).toContain('可退金额：¥40.00');
     expect(text(page, '.quote')).toContain('手续费：¥10.00');
     expect(text(page, '.quote')).toContain('按医院规定收取部分手续费');
+    expect(wx.__fake.subscribeRequests).toHaveLength(0);
     await tap(page, '.confirm-cancel');
     await waitFor(() => page.data.order.status === 'cancelled');
+    // The confirming tap asked to be told the refund's result, before cancelling.
+    expect(wx.__fake.subscribeRequests[0]).toEqual([f.TEMPLATE_IDS.refund_result]);
+    const keys = calls.map((c) => c.key);
+    expect(keys.indexOf('POST /subscriptions')).toBeLessThan(
+      keys.indexOf('POST /orders/77/cancel'),
+    );
+    expect(find(page, '.hospital-cancel')).toBeFalsy();
     expect(text(page, '.refunds')).toContain('退款处理中');
     expect(text(page, '.refunds')).toContain('¥40.00');
     expect(find(page, '.cancel')).toBeFalsy();
@@ -159,7 +169,8 @@ describe('order detail page', () => {
           expires_at: new Date(Date.now() + 600000).toISOString(),
         }),
       ],
-      'POST /subscriptions': [201, {}],
+      'GET /subscriptions': [200, f.consents()],
+      'POST /subscriptions': [200, f.consents({ booking_confirmed: 1 })],
       'POST /orders/78/payments': [
         200,
         { params: { timeStamp: '1', nonceStr: 'n', package: 'p', signType: 'RSA', paySign: 's' } },
@@ -172,6 +183,77 @@ describe('order detail page', () => {
     await tap(page, '.pay');
     await waitFor(() => lastNavigation() && lastNavigation().url.includes('pay-result'));
     expect(lastNavigation().url).toBe('/packages/booking/pages/pay-result/index?id=78');
+    expect(wx.__fake.subscribeRequests[0]).toEqual([
+      f.TEMPLATE_IDS.booking_confirmed,
+      f.TEMPLATE_IDS.visit_reminder,
+      f.TEMPLATE_IDS.stop_clinic,
+    ]);
+  });
+
+  test('an order the hospital cancelled (停诊) says why and that the fee comes back in full', async () => {
+    fakeApi({
+      'GET /orders/77': [
+        200,
+        f.order({
+          status: 'cancelled',
+          status_name: '已取消',
+          cancelled_by: 'hospital',
+          cancel_reason: '停诊：医生临时外出会诊',
+          refunds: [
+            {
+              amount_fen: 5000,
+              fee_fen: 0,
+              reason: 'hospital_stop',
+              reason_text: '医生停诊，全额退款',
+              status: 'success',
+              status_text: '已退款',
+            },
+          ],
+        }),
+      ],
+    });
+    const page = openPage('packages/orders/pages/detail/index', { id: '77' });
+    await settled(page);
+    expect(text(page, '.hospital-cancel')).toContain('医院已取消本次预约');
+    expect(text(page, '.cancel-reason')).toContain('停诊：医生临时外出会诊');
+    expect(text(page, '.full-refund')).toContain('挂号费 ¥50.00 全额退还，不收手续费');
+    expect(text(page, '.refunds')).toContain('医生停诊，全额退款');
+    expect(text(page, '.refunds')).toContain('手续费 ¥0.00');
+    expect(find(page, '.ticket')).toBeFalsy();
+    expect(find(page, '.cancel')).toBeFalsy();
+  });
+
+  test('an unpaid hold the hospital cancelled says there is nothing to refund', async () => {
+    fakeApi({
+      'GET /orders/78': [
+        200,
+        f.order({
+          id: 78,
+          status: 'cancelled',
+          status_name: '已取消',
+          paid: false,
+          cancelled_by: 'hospital',
+          cancel_reason: '停诊：设备检修',
+        }),
+      ],
+    });
+    const page = openPage('packages/orders/pages/detail/index', { id: '78' });
+    await settled(page);
+    expect(text(page, '.hospital-cancel')).toContain('停诊：设备检修');
+    expect(text(page, '.hospital-cancel')).toContain('该订单未支付，无需退款');
+    expect(find(page, '.full-refund')).toBeFalsy();
+  });
+
+  test('a patient’s own cancellation shows no hospital notice', async () => {
+    fakeApi({
+      'GET /orders/77': [
+        200,
+        f.order({ status: 'cancelled', cancelled_by: 'patient', cancel_reason: '' }),
+      ],
+    });
+    const page = openPage('packages/orders/pages/detail/index', { id: '77' });
+    await settled(page);
+    expect(find(page, '.hospital-cancel')).toBeFalsy();
   });
 
   test('another account’s order answers 404: shown, not broken', async () => {
@@ -221,125 +303,188 @@ describe('reschedule page', () => {
 });
 
 describe('visit-day page', () => {
-  const QUEUE = {
-    status: 'checked_in',
-    position: 4,
-    ahead: 3,
-    called_at: null,
-    estimated_wait_minutes: 24,
-  };
+  const BOOKED = f.queuePlace({
+    status: 'booked',
+    status_text: '已预约',
+    position: null,
+    ahead: null,
+    estimated_wait_minutes: null,
+  });
+  const open = (refreshMs = 30) =>
+    openPage(
+      'packages/orders/pages/visit/index',
+      { id: '77' },
+      { config: { QUEUE_REFRESH_MS: refreshMs } },
+    );
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-  test('checks in, then shows the position and the wait, refreshed while shown', async () => {
-    let checkedIn = false;
-    let queueCalls = 0;
+  test('checks in from the tap (consent for queue_called first), then shows the place', async () => {
+    let place = BOOKED;
     const calls = fakeApi({
       'GET /orders/77': [200, f.order()],
-      'GET /orders/77/queue': () => {
-        queueCalls += 1;
-        return [
-          200,
-          checkedIn
-            ? { ...QUEUE, position: 5 - Math.min(queueCalls, 4) }
-            : {
-                ...QUEUE,
-                status: 'booked',
-                position: null,
-                ahead: null,
-                estimated_wait_minutes: null,
-              },
-        ];
-      },
-      'POST /subscriptions': [201, {}],
+      'GET /orders/77/queue': () => [200, place],
+      'GET /subscriptions': [200, f.consents()],
+      'POST /subscriptions': [200, f.consents({ queue_called: 1 })],
       'POST /orders/77/check-in': () => {
-        checkedIn = true;
-        return [200, f.order({ status: 'checked_in', status_name: '已签到' })];
+        place = f.queuePlace({ position: 2, ahead: 1, estimated_wait_minutes: 8 });
+        return [200, place];
       },
     });
-    const page = openPage(
-      'packages/orders/pages/visit/index',
-      { id: '77' },
-      { config: { QUEUE_REFRESH_MS: 30 } },
-    );
+    const page = open(60000);
     await settled(page);
     expect(text(page, '.queue')).toContain('尚未签到');
+    expect(text(page, '.order-status')).toContain('已预约');
     await tap(page, '.check-in');
     await waitFor(() => page.data.order.status === 'checked_in');
-    expect(wx.__fake.subscribeRequests[0]).toHaveLength(1);
-    await waitFor(() => page.data.queue && page.data.queue.position !== null);
-    expect(text(page, '.queue')).toMatch(/当前排第 \d 位，前面还有 3 人/);
-    expect(text(page, '.queue')).toContain('预计等待约 24 分钟');
-    const before = queueCalls;
-    await waitFor(() => queueCalls >= before + 2, 2000, 'the timer');
-    page.instance.onHide();
-    const hidden = queueCalls;
-    await new Promise((resolve) => setTimeout(resolve, 120));
-    expect(queueCalls).toBe(hidden);
-    page.instance.onShow();
-    await waitFor(() => queueCalls > hidden, 2000, 'the timer again');
-    page.instance.onUnload();
-    expect(calls.some((c) => c.key === 'POST /orders/77/check-in')).toBe(true);
-  });
-
-  test('a server without check-in and queue answers 404: a graceful Chinese message', async () => {
-    fakeApi({
-      'GET /orders/77': [200, f.order()],
-      'POST /subscriptions': [404, { code: 'not_found', message: '未找到' }],
+    expect(wx.__fake.subscribeRequests[0]).toEqual([f.TEMPLATE_IDS.queue_called]);
+    const keys = calls.map((c) => c.key);
+    expect(calls.find((c) => c.key === 'POST /subscriptions').data).toEqual({
+      kinds: ['queue_called'],
     });
-    const page = openPage(
-      'packages/orders/pages/visit/index',
-      { id: '77' },
-      { config: { QUEUE_REFRESH_MS: 20 } },
+    expect(keys.indexOf('POST /subscriptions')).toBeLessThan(
+      keys.indexOf('POST /orders/77/check-in'),
     );
-    await settled(page);
-    expect(text(page, '.queue-message')).toContain('暂时查询不到候诊信息，请留意诊区叫号屏');
-    await tap(page, '.check-in');
-    await waitFor(() => page.data.checkInMessage);
-    expect(text(page, '.check-in-message')).toContain(
-      '医院暂未开通线上签到，请到分诊台或自助机签到',
-    );
+    // The check-in's answer is the place: shown without another read.
+    expect(keys.filter((k) => k === 'GET /orders/77/queue')).toHaveLength(1);
+    expect(text(page, '.order-status')).toContain('已签到');
+    expect(text(page, '.queue')).toContain('当前排第 2 位，前面还有 1 人');
+    expect(text(page, '.queue')).toContain('预计等待约 8 分钟');
+    expect(find(page, '.check-in')).toBeFalsy();
+    expect(wx.__fake.toasts).toContain('签到成功');
   });
 
-  test('shows the server’s refusal outside the visit day', async () => {
-    fakeApi({
+  test('checks in even when consent is refused', async () => {
+    const calls = fakeApi({
       'GET /orders/77': [200, f.order()],
+      'GET /orders/77/queue': [200, BOOKED],
+      'GET /subscriptions': [200, f.consents()],
+      'POST /orders/77/check-in': [200, f.queuePlace({ position: 1, ahead: 0 })],
+    });
+    wx.__fake.subscribeAnswer = 'reject';
+    const page = open(60000);
+    await settled(page);
+    await tap(page, '.check-in');
+    await waitFor(() => page.data.order.status === 'checked_in');
+    expect(calls.map((c) => c.key)).not.toContain('POST /subscriptions');
+    expect(text(page, '.next')).toContain('下一位就是您');
+    expect(text(page, '.queue')).toContain('当前排第 1 位，前面还有 0 人');
+  });
+
+  test('polls the place only while shown: stops on hide and unload, reads at once on show', async () => {
+    let reads = 0;
+    fakeApi({
+      'GET /orders/77': [200, f.order({ status: 'checked_in', status_name: '已签到' })],
+      'GET /orders/77/queue': () => {
+        reads += 1;
+        const ahead = Math.max(3 - reads, 0);
+        return [200, f.queuePlace({ position: ahead + 1, ahead })];
+      },
+    });
+    const page = open(30);
+    await settled(page);
+    await waitFor(() => reads >= 3, 2000, 'the timer');
+    expect(text(page, '.queue')).toMatch(/当前排第 \d 位/);
+    page.instance.onHide();
+    const hidden = reads;
+    await pause(120);
+    expect(reads).toBe(hidden);
+    page.instance.onShow();
+    await waitFor(() => reads > hidden, 200, 'a read on show');
+    await waitFor(() => reads > hidden + 2, 2000, 'the timer again');
+    page.instance.onUnload();
+    const unloaded = reads;
+    await pause(120);
+    expect(reads).toBe(unloaded);
+  });
+
+  test('a called patient is told to go in, in the server’s words', async () => {
+    fakeApi({
+      'GET /orders/77': [200, f.order({ status: 'checked_in', status_name: '已签到' })],
       'GET /orders/77/queue': [
         200,
-        {
-          status: 'booked',
+        f.queuePlace({
+          status: 'called',
+          status_text: '已叫号',
           position: null,
           ahead: null,
-          called_at: null,
-          estimated_wait_minutes: null,
-        },
+          called_at: '2026-12-05T09:01:00+08:00',
+          estimated_wait_minutes: 0,
+        }),
       ],
-      'POST /subscriptions': [201, {}],
-      'POST /orders/77/check-in': [409, { code: 'not_visit_day', message: '请在就诊当天签到' }],
     });
-    const page = openPage('packages/orders/pages/visit/index', { id: '77' });
+    const page = open(60000);
+    await settled(page);
+    expect(text(page, '.called')).toContain('已叫到您的号（09:01），请尽快到诊室就诊');
+    expect(text(page, '.order-status')).toContain('已叫号');
+    expect(find(page, '.queue-position')).toBeFalsy();
+    expect(find(page, '.check-in')).toBeFalsy();
+  });
+
+  test('a visit that is over shows the server’s status and stops polling', async () => {
+    let reads = 0;
+    fakeApi({
+      'GET /orders/77': [200, f.order({ status: 'completed', status_name: '已就诊' })],
+      'GET /orders/77/queue': () => {
+        reads += 1;
+        return [
+          200,
+          f.queuePlace({
+            status: 'completed',
+            status_text: '已就诊',
+            position: null,
+            ahead: null,
+            estimated_wait_minutes: null,
+          }),
+        ];
+      },
+    });
+    const page = open(20);
+    await settled(page);
+    expect(text(page, '.queue-status')).toContain('已就诊');
+    await pause(100);
+    expect(reads).toBe(1);
+  });
+
+  test.each([
+    ['not_visit_day', '今天不是就诊日，请在就诊当天签到'],
+    ['check_in_closed', '不在签到时间内：请在就诊时段开始前60分钟至时段结束前签到'],
+    ['order_not_checkable', '该挂号单当前状态不能签到'],
+  ])('shows the check-in refusal %s in the server’s words', async (code, message) => {
+    fakeApi({
+      'GET /orders/77': [200, f.order()],
+      'GET /orders/77/queue': [200, BOOKED],
+      'POST /orders/77/check-in': [409, { code, message }],
+    });
+    const page = open(60000);
     await settled(page);
     await tap(page, '.check-in');
     await waitFor(() => page.data.checkInMessage);
-    expect(text(page, '.check-in-message')).toContain('请在就诊当天签到');
+    expect(text(page, '.check-in-message')).toContain(message);
+    expect(page.data.order.status).toBe('booked');
+    expect(find(page, '.check-in')).toBeTruthy();
   });
 
-  test('tells a called patient to go in', async () => {
+  test('a lost queue read says so and is tried again; another account’s order stops', async () => {
+    let answer = ['network', 'unreachable'];
+    let reads = 0;
     fakeApi({
-      'GET /orders/77': [200, f.order({ status: 'called', status_name: '已叫号' })],
-      'GET /orders/77/queue': [
-        200,
-        {
-          ...QUEUE,
-          status: 'called',
-          position: 1,
-          ahead: 0,
-          called_at: '2026-12-05T09:01:00+08:00',
-          estimated_wait_minutes: 0,
-        },
-      ],
+      'GET /orders/77': [200, f.order({ status: 'checked_in', status_name: '已签到' })],
+      'GET /orders/77/queue': () => {
+        reads += 1;
+        return answer;
+      },
     });
-    const page = openPage('packages/orders/pages/visit/index', { id: '77' });
+    const page = open(30);
     await settled(page);
-    expect(text(page, '.queue')).toContain('已叫到您的号');
-    expect(find(page, '.check-in')).toBeFalsy();
+    expect(text(page, '.queue-message')).toContain('网络连接失败');
+    answer = [200, f.queuePlace()];
+    await waitFor(() => page.data.queue, 2000, 'the next read');
+    expect(find(page, '.queue-message')).toBeFalsy();
+    answer = [404, { code: 'not_found', message: '未找到该挂号单' }];
+    await waitFor(() => page.data.queueMessage, 2000, 'the 404');
+    expect(text(page, '.queue-message')).toContain('未找到该挂号单');
+    const after = reads;
+    await pause(100);
+    expect(reads).toBe(after);
   });
 });

@@ -1,7 +1,9 @@
 /**
  * The end-to-end journeys' wx: wx.request goes over loopback HTTP to the backend (jsdom has no
  * fetch; Content-Length is set because the backend cannot read chunked bodies), wx.login asks
- * the WeChat stand-in for a code, wx.requestPayment has the WeChat Pay stand-in pay.
+ * the WeChat stand-in for a code, wx.requestPayment has the WeChat Pay stand-in pay, and what
+ * the patient accepts in wx.requestSubscribeMessage is recorded at the WeChat stand-in, as
+ * WeChat records it.
  */
 const http = require('http');
 
@@ -80,6 +82,17 @@ function installBridge(backend, { openid }) {
     const res = await call(backend, 'POST', '/sandbox/wechat/login-code', { openid });
     if (res.statusCode !== 200) throw new Error('no login code');
     return res.data.code;
+  };
+  // The patient taps 允许: WeChat keeps one send per accepted template for this user.
+  fake.subscribeRecorder = async (res) => {
+    const accepted = Object.keys(res).filter((key) => res[key] === 'accept');
+    for (const templateId of accepted) {
+      const kept = await call(backend, 'POST', '/sandbox/wechat/consents', {
+        openid,
+        template_id: templateId,
+      });
+      if (kept.statusCode !== 200) throw new Error(`consent not recorded: ${kept.statusCode}`);
+    }
   };
   // The patient pays in WeChat's cashier: the stand-in pays the order's out_trade_no and sends
   // the signed notification to the backend, as WeChat Pay would.

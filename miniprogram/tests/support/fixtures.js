@@ -144,6 +144,49 @@ function order(overrides = {}) {
   };
 }
 
+/** The WeChat stand-in's template ids (config.py SANDBOX_WECHAT_TEMPLATES), by kind. */
+const TEMPLATE_IDS = {
+  booking_confirmed: 'sandboxTmplBookingConfirmed000000000000001',
+  visit_reminder: 'sandboxTmplVisitReminder0000000000000000002',
+  stop_clinic: 'sandboxTmplStopClinic0000000000000000000003',
+  refund_result: 'sandboxTmplRefundResult00000000000000000004',
+  queue_called: 'sandboxTmplQueueCalled00000000000000000005',
+};
+
+const KIND_NAMES = {
+  booking_confirmed: '预约成功通知',
+  visit_reminder: '就诊提醒',
+  stop_clinic: '停诊通知',
+  refund_result: '退款结果通知',
+  queue_called: '叫号提醒',
+};
+
+/** GET / POST /subscriptions: every kind, with `remaining` {kind: n} (0 otherwise). */
+function consents(remaining = {}, templateIds = TEMPLATE_IDS) {
+  return {
+    items: Object.keys(KIND_NAMES).map((kind) => ({
+      kind,
+      name: KIND_NAMES[kind],
+      template_id: templateIds[kind] === undefined ? null : templateIds[kind],
+      remaining: remaining[kind] || 0,
+    })),
+  };
+}
+
+/** GET /orders/{id}/queue (and POST …/check-in): a waiting place by default. */
+function queuePlace(overrides = {}) {
+  return {
+    order_id: 77,
+    status: 'checked_in',
+    status_text: '已签到',
+    position: 4,
+    ahead: 3,
+    called_at: null,
+    estimated_wait_minutes: 24,
+    ...overrides,
+  };
+}
+
 function page(items) {
   return { items, page: 1, per_page: 20, total: items.length };
 }
@@ -157,5 +200,8 @@ module.exports = {
   patient,
   selfPatient,
   order,
+  TEMPLATE_IDS,
+  consents,
+  queuePlace,
   page,
 };

@@ -26,6 +26,7 @@ function installWx() {
     paymentResult: { errMsg: 'requestPayment:ok' },
     subscribeRequests: [],
     subscribeAnswer: 'accept',
+    subscribeRecorder: null,
     loginCode: () => 'unit-test-code',
     requestHandler: null,
     requests: [],
@@ -77,13 +78,22 @@ function installWx() {
         typeof fake.paymentResult === 'function' ? fake.paymentResult(options) : fake.paymentResult,
       ).then((res) => (/:ok$/.test(res.errMsg) ? ok(options, res) : fail(options, res)));
     },
+    // subscribeAnswer: 'accept' / 'reject' for every id, or a function of the id; 'fail' fails.
+    // subscribeRecorder(res): what WeChat does with the answer before calling back (e2e).
     requestSubscribeMessage: (options) => {
       fake.subscribeRequests.push(options.tmplIds);
+      if (fake.subscribeAnswer === 'fail') {
+        return fail(options, { errMsg: 'requestSubscribeMessage:fail', errCode: 20004 });
+      }
       const res = { errMsg: 'requestSubscribeMessage:ok' };
       options.tmplIds.forEach((id) => {
-        res[id] = fake.subscribeAnswer;
+        res[id] =
+          typeof fake.subscribeAnswer === 'function'
+            ? fake.subscribeAnswer(id)
+            : fake.subscribeAnswer;
       });
-      return ok(options, res);
+      if (!fake.subscribeRecorder) return ok(options, res);
+      return Promise.resolve(fake.subscribeRecorder(res)).then(() => ok(options, res));
     },
     request: (options) => {
       fake.requests.push({

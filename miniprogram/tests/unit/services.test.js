@@ -5,7 +5,7 @@ const auth = require('../../src/services/auth');
 const catalogue = require('../../src/services/catalogue');
 const patients = require('../../src/services/patients');
 const orders = require('../../src/services/orders');
-const subscriptions = require('../../src/services/subscriptions');
+const f = require('../support/fixtures');
 
 const CASES = [
   [() => auth.getMe(), 'GET /me', undefined, true],
@@ -53,13 +53,6 @@ const CASES = [
   [() => orders.getTicket(7), 'GET /orders/7/ticket', undefined, true],
   [() => orders.checkIn(7), 'POST /orders/7/check-in', undefined, true],
   [() => orders.getQueue(7), 'GET /orders/7/queue', undefined, true],
-  [
-    () => subscriptions.recordConsents(['visit_reminder']),
-    'POST /subscriptions',
-    { kinds: ['visit_reminder'] },
-    true,
-  ],
-  [() => subscriptions.listConsents(), 'GET /subscriptions', undefined, true],
 ];
 
 const BY_ENDPOINT = CASES.map(([run, key, data, signed]) => [key, run, data, signed]);
@@ -82,4 +75,64 @@ test('createOrder sends the schedule, the patient and an Idempotency-Key', async
   expect(calls[0].header['Idempotency-Key']).toBe('key-12345678');
   expect(orders.newIdempotencyKey()).toMatch(/^[A-Za-z0-9_-]{8,64}$/);
   expect(orders.newIdempotencyKey()).not.toBe(orders.newIdempotencyKey());
+});
+
+describe('subscriptions', () => {
+  let subscriptions;
+  beforeEach(() => {
+    jest.resetModules(); // a new session: nothing remembered
+    subscriptions = require('../../src/services/subscriptions');
+    require('../../src/utils/storage').setToken('t1');
+  });
+
+  test('GET /subscriptions → the items of every kind, and their template ids remembered', async () => {
+    const calls = fakeApi({ 'GET /subscriptions': [200, f.consents({ queue_called: 2 })] });
+    expect(subscriptions.cachedTemplates()).toBeNull();
+    const items = await subscriptions.listConsents();
+    expect(items.map((c) => c.kind)).toEqual([
+      'booking_confirmed',
+      'visit_reminder',
+      'stop_clinic',
+      'refund_result',
+      'queue_called',
+    ]);
+    expect(items[4]).toEqual({
+      kind: 'queue_called',
+      name: '叫号提醒',
+      template_id: f.TEMPLATE_IDS.queue_called,
+      remaining: 2,
+    });
+    expect(calls[0].header.Authorization).toBe('Bearer t1');
+    expect(subscriptions.cachedTemplates()).toEqual(f.TEMPLATE_IDS);
+  });
+
+  test('POST /subscriptions {kinds} → the same list after the grants', async () => {
+    const calls = fakeApi({
+      'POST /subscriptions': [200, f.consents({ visit_reminder: 1 }, { queue_called: 'tq' })],
+    });
+    const items = await subscriptions.recordConsents(['visit_reminder']);
+    expect(calls[0].data).toEqual({ kinds: ['visit_reminder'] });
+    expect(items.find((c) => c.kind === 'visit_reminder').remaining).toBe(1);
+    expect(subscriptions.cachedTemplates()).toEqual({ queue_called: 'tq' });
+  });
+
+  test('the template ids are read once; a failed read is tried again', async () => {
+    let fail = true;
+    const calls = fakeApi({
+      'GET /subscriptions': () =>
+        fail
+          ? [503, { code: 'service_unavailable', message: '服务暂不可用' }]
+          : [200, f.consents()],
+    });
+    await expect(subscriptions.loadTemplates()).rejects.toMatchObject({ status: 503 });
+    fail = false;
+    const [a, b] = await Promise.all([
+      subscriptions.loadTemplates(),
+      subscriptions.loadTemplates(),
+    ]);
+    expect(a).toEqual(f.TEMPLATE_IDS);
+    expect(b).toBe(a);
+    await subscriptions.loadTemplates();
+    expect(calls).toHaveLength(2);
+  });
 });

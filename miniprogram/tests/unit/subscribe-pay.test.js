@@ -1,7 +1,6 @@
 const { fakeApi } = require('../support/fake-api');
+const f = require('../support/fixtures');
 const storage = require('../../src/utils/storage');
-const config = require('../../src/config/index');
-const subscribe = require('../../src/utils/subscribe');
 const { payOrder } = require('../../src/utils/pay');
 
 const PARAMS = {
@@ -15,30 +14,106 @@ const PARAMS = {
 beforeEach(() => storage.setToken('t1'));
 
 describe('utils/subscribe', () => {
-  test('asks with the configured templates and records what was accepted', async () => {
-    const calls = fakeApi({ 'POST /subscriptions': [201, {}] });
-    await expect(subscribe.ask(['booking_confirmed', 'visit_reminder'])).resolves.toEqual([
-      'booking_confirmed',
-      'visit_reminder',
-    ]);
+  // A fresh session: the template ids the service remembers go with its module.
+  let subscribe;
+  let config;
+  beforeEach(() => {
+    jest.resetModules();
+    config = require('../../src/config/index');
+    subscribe = require('../../src/utils/subscribe');
+  });
+
+  function api(routes = {}) {
+    return fakeApi({
+      'GET /subscriptions': [200, f.consents()],
+      'POST /subscriptions': (req) => [
+        200,
+        f.consents(Object.fromEntries(req.data.kinds.map((k) => [k, 1]))),
+      ],
+      ...routes,
+    });
+  }
+
+  test('asks with the server’s template ids and records what was accepted', async () => {
+    const calls = api();
+    await subscribe.prepare();
+    const { accepted, recorded } = await subscribe.ask(['booking_confirmed', 'visit_reminder']);
+    expect(accepted).toEqual(['booking_confirmed', 'visit_reminder']);
     expect(wx.__fake.subscribeRequests[0]).toEqual([
-      config.SUBSCRIBE_TEMPLATES.booking_confirmed,
-      config.SUBSCRIBE_TEMPLATES.visit_reminder,
+      f.TEMPLATE_IDS.booking_confirmed,
+      f.TEMPLATE_IDS.visit_reminder,
     ]);
-    expect(calls[0]).toMatchObject({
-      key: 'POST /subscriptions',
-      data: { kinds: ['booking_confirmed', 'visit_reminder'] },
+    expect(calls.map((c) => c.key)).toEqual(['GET /subscriptions', 'POST /subscriptions']);
+    expect(calls[1].data).toEqual({ kinds: ['booking_confirmed', 'visit_reminder'] });
+    const after = await recorded;
+    expect(after.find((c) => c.kind === 'visit_reminder').remaining).toBe(1);
+  });
+
+  test('reads the ids once per session, and asks for at most 3 per prompt', async () => {
+    const calls = api();
+    await Promise.all([subscribe.prepare(), subscribe.prepare()]);
+    await subscribe.prepare();
+    expect(calls.filter((c) => c.key === 'GET /subscriptions')).toHaveLength(1);
+    await subscribe.ask(subscribe.MOMENTS.pay.concat(subscribe.MOMENTS.cancel));
+    expect(wx.__fake.subscribeRequests[0]).toEqual([
+      f.TEMPLATE_IDS.booking_confirmed,
+      f.TEMPLATE_IDS.visit_reminder,
+      f.TEMPLATE_IDS.stop_clinic,
+    ]);
+  });
+
+  test('records only the kinds accepted; a kind without a template is not asked for', async () => {
+    const calls = api({
+      'GET /subscriptions': [200, f.consents({}, { ...f.TEMPLATE_IDS, stop_clinic: null })],
+    });
+    await subscribe.prepare();
+    wx.__fake.subscribeAnswer = (id) =>
+      id === f.TEMPLATE_IDS.visit_reminder ? 'reject' : 'acceptWithAlert';
+    const { accepted } = await subscribe.ask(subscribe.MOMENTS.pay);
+    expect(wx.__fake.subscribeRequests[0]).toEqual([
+      f.TEMPLATE_IDS.booking_confirmed,
+      f.TEMPLATE_IDS.visit_reminder,
+    ]);
+    expect(accepted).toEqual(['booking_confirmed']);
+    expect(calls[1].data).toEqual({ kinds: ['booking_confirmed'] });
+  });
+
+  test('no ids read yet: no prompt on this tap, they are read for the next one', async () => {
+    const calls = api();
+    await expect(subscribe.ask(['queue_called'])).resolves.toMatchObject({ accepted: [] });
+    expect(wx.__fake.subscribeRequests).toHaveLength(0);
+    await subscribe.prepare(); // the read the tap started
+    expect(calls.map((c) => c.key)).toEqual(['GET /subscriptions']);
+    await expect(subscribe.ask(['queue_called'])).resolves.toMatchObject({
+      accepted: ['queue_called'],
     });
   });
 
-  test('records nothing when refused, and shrugs off a server without the endpoint', async () => {
+  test('a refusal, a failed prompt or a failed record never rejects', async () => {
+    const calls = api({
+      'POST /subscriptions': [503, { code: 'service_unavailable', message: '服务暂不可用' }],
+    });
+    await subscribe.prepare();
     wx.__fake.subscribeAnswer = 'reject';
-    const calls = fakeApi({});
-    await expect(subscribe.ask(['stop_clinic'])).resolves.toEqual([]);
-    expect(calls).toHaveLength(0);
+    await expect(subscribe.ask(['stop_clinic'])).resolves.toMatchObject({ accepted: [] });
+    wx.__fake.subscribeAnswer = 'fail';
+    await expect(subscribe.ask(['stop_clinic'])).resolves.toMatchObject({ accepted: [] });
+    expect(calls.filter((c) => c.key === 'POST /subscriptions')).toHaveLength(0);
     wx.__fake.subscribeAnswer = 'accept';
-    await expect(subscribe.ask(['stop_clinic'])).resolves.toEqual([]);
-    expect(calls[0].key).toBe('POST /subscriptions');
+    const { accepted, recorded } = await subscribe.ask(['stop_clinic']);
+    expect(accepted).toEqual(['stop_clinic']);
+    await expect(recorded).resolves.toBeNull();
+  });
+
+  test('a slow record holds the tap’s action back at most CONSENT_RECORD_WAIT_MS', async () => {
+    api({ 'POST /subscriptions': () => new Promise(() => {}) });
+    config.CONSENT_RECORD_WAIT_MS = 30;
+    await subscribe.prepare();
+    const started = Date.now();
+    await expect(subscribe.ask(['queue_called'])).resolves.toMatchObject({
+      accepted: ['queue_called'],
+    });
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });
 

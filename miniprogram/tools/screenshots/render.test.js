@@ -164,10 +164,8 @@ test('renders the main pages', async () => {
     ],
     'GET /orders/77': [200, f.order()],
     'GET /orders/77/ticket': [200, TICKET],
-    'GET /orders/77/queue': [
-      200,
-      { status: 'checked_in', position: 4, ahead: 3, called_at: null, estimated_wait_minutes: 24 },
-    ],
+    'GET /orders/78': [200, f.order({ id: 78, status: 'checked_in', status_name: '已签到' })],
+    'GET /orders/78/queue': [200, f.queuePlace({ order_id: 78 })],
     'GET /me': [
       200,
       {
@@ -227,7 +225,7 @@ test('renders the main pages', async () => {
   await settled(page);
   shots.push(dump('order-ticket', page));
 
-  page = openPage('packages/orders/pages/visit/index', { id: '77' });
+  page = openPage('packages/orders/pages/visit/index', { id: '78' });
   await settled(page);
   shots.push(dump('visit', page));
 

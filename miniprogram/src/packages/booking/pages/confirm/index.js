@@ -1,6 +1,7 @@
 /**
  * Confirm booking: choose the family member, hold the number (POST /orders), then pay before
- * the hold expires. Refusals are shown in the server's words (e.g. 该科室仅接诊女性患者).
+ * the hold expires; a free clinic's number (fee 0) is booked at once. Refusals are shown in the
+ * server's words (e.g. 该科室仅接诊女性患者).
  */
 const pageBehavior = require('../../../../behaviors/page');
 const catalogue = require('../../../../services/catalogue');
@@ -11,10 +12,7 @@ const { yuan, dayLabel, clock, secondsUntil, mmss } = require('../../../../utils
 const subscribe = require('../../../../utils/subscribe');
 const { payOrder } = require('../../../../utils/pay');
 const nav = require('../../../../utils/nav');
-const { NOT_ELIGIBLE_HINT } = require('../../../../constants/index');
-
-/** Asked for on the pay tap: what a booked patient will want to hear about. */
-const PAY_SUBSCRIPTIONS = ['booking_confirmed', 'visit_reminder', 'stop_clinic'];
+const { NOT_ELIGIBLE_HINT, ORDER_STATUS } = require('../../../../constants/index');
 
 function defaultPatient(list) {
   const self = list.find((p) => p.relationship === 'self');
@@ -61,9 +59,11 @@ Component({
     load() {
       return this.guard(async () => {
         const { scheduleId, departmentId, date } = this.query;
+        // The template ids too: the taps that book and pay ask for consent at once.
         const [schedules] = await Promise.all([
           catalogue.getSchedules(departmentId, date),
           this.loadPatients(),
+          subscribe.prepare(),
         ]);
         const schedule = schedules.find((s) => s.id === scheduleId);
         if (!schedule) throw new Error('schedule not found');
@@ -93,16 +93,26 @@ Component({
         return;
       }
       if (this.data.submitting) return;
+      // A free number is booked by this tap, so it is the moment to ask (before any await).
+      const consent =
+        this.data.schedule.fee_fen === 0 && !this.attemptKey
+          ? subscribe.ask(subscribe.MOMENTS.pay)
+          : null;
       // One key per attempt; a retry after a lost answer reuses it, so nothing is held twice.
       this.attemptKey = this.attemptKey || orders.newIdempotencyKey();
       this.setData({ submitting: true, refusal: '', refusalHint: '' });
       try {
+        if (consent) await consent;
         const order = await orders.createOrder(
           this.query.scheduleId,
           this.data.patientId,
           this.attemptKey,
         );
         this.attemptKey = null;
+        if (order.status === ORDER_STATUS.BOOKED) {
+          nav.replace('payResult', { id: order.id }); // free: nothing to pay
+          return;
+        }
         this.setData({
           order: { ...order, amount: yuan(order.amount_fen), time: clock(order.suggested_time) },
         });
@@ -136,7 +146,7 @@ Component({
       this.setData({ paying: true });
       // Asked from the tap itself, as WeChat requires; paying goes on whatever the answer.
       subscribe
-        .ask(PAY_SUBSCRIPTIONS)
+        .ask(subscribe.MOMENTS.pay)
         .then(() => payOrder(id, this.data.order.amount_fen))
         .then((outcome) => {
           if (outcome === 'cancelled') {

@@ -1,6 +1,7 @@
 /**
- * Subscription settings: how many reminders of each kind are still granted, and a tap that asks
- * WeChat for more (wx.requestSubscribeMessage, then POST /subscriptions).
+ * Subscription settings: each kind of message (its name as the server gives it) with the
+ * messages still allowed, and a tap that asks WeChat for one more (wx.requestSubscribeMessage,
+ * then POST /subscriptions); closing the account.
  */
 const pageBehavior = require('../../../../behaviors/page');
 const subscriptions = require('../../../../services/subscriptions');
@@ -8,48 +9,28 @@ const auth = require('../../../../services/auth');
 const { messageOf } = require('../../../../services/request');
 const storage = require('../../../../utils/storage');
 const nav = require('../../../../utils/nav');
-const { SUBSCRIPTION_KINDS } = require('../../../../constants/index');
 const subscribe = require('../../../../utils/subscribe');
-
-const UNAVAILABLE = '消息提醒设置暂未开放，挂号和支付时仍可订阅提醒';
-
-/** GET /subscriptions may answer a list [{kind, remaining}] or a map {kind: remaining}. */
-function remainingByKind(answer) {
-  const list = Array.isArray(answer) ? answer : (answer && answer.items) || null;
-  if (list) {
-    const map = {};
-    list.forEach((item) => {
-      map[item.kind] = item.remaining;
-    });
-    return map;
-  }
-  return answer || {};
-}
 
 Component({
   behaviors: [pageBehavior],
   data: {
     kinds: [],
-    unavailable: '',
+    consentError: '',
   },
   methods: {
     onLoad() {
       this.load();
     },
     load() {
-      return this.guard(async () => {
-        let remaining = {};
-        try {
-          remaining = remainingByKind(await subscriptions.listConsents());
-          this.setData({ unavailable: '' });
-        } catch (err) {
-          if (err.status !== 404) throw err;
-          this.setData({ unavailable: UNAVAILABLE });
-        }
-        this.setData({
-          kinds: SUBSCRIPTION_KINDS.map((k) => ({ ...k, remaining: remaining[k.value] || 0 })),
-        });
-      });
+      // A failed read leaves the rest of the page (closing the account) usable.
+      return this.guard(() => this.loadConsents());
+    },
+    async loadConsents() {
+      try {
+        this.setData({ kinds: await subscriptions.listConsents(), consentError: '' });
+      } catch (err) {
+        this.setData({ consentError: messageOf(err) });
+      }
     },
     onDeleteAccount() {
       wx.showModal({
@@ -73,9 +54,15 @@ Component({
     },
     onSubscribe(e) {
       const kind = e.currentTarget.dataset.kind;
-      subscribe.ask([kind]).then((accepted) => {
-        this.toast(accepted.length ? '已开启提醒' : '未开启提醒');
-        if (accepted.length) this.load();
+      subscribe.ask([kind]).then(({ accepted, recorded }) => {
+        if (!accepted.length) {
+          this.toast('未开启提醒');
+          return null;
+        }
+        return recorded.then((kinds) => {
+          if (kinds) this.setData({ kinds });
+          this.toast(kinds ? '已开启提醒' : '提醒未能保存，请稍后重试');
+        });
       });
     },
   },

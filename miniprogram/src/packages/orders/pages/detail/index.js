@@ -1,11 +1,12 @@
 /**
  * An order: the e-ticket (QR code of the signed payload, number, arrival time, place), paying
- * an unpaid hold, cancelling with the refund quote shown first, rescheduling, the visit day.
+ * an unpaid hold, cancelling with the refund quote shown first, rescheduling, the visit day; an
+ * order the hospital cancelled (停诊) says why, and that the fee comes back in full.
  */
 const pageBehavior = require('../../../../behaviors/page');
 const orders = require('../../../../services/orders');
 const { messageOf } = require('../../../../services/request');
-const { ORDER_STATUS, REFUND_QUOTE_REASON } = require('../../../../constants/index');
+const { ORDER_STATUS, REFUND_QUOTE_REASON, CANCELLED_BY } = require('../../../../constants/index');
 const { yuan, clock, dateTime, secondsUntil, mmss } = require('../../../../utils/format');
 const qr = require('../../../../utils/qr');
 const subscribe = require('../../../../utils/subscribe');
@@ -32,6 +33,8 @@ function orderView(order) {
     canReschedule: s === ORDER_STATUS.BOOKED,
     canVisit: TICKET_STATUSES.includes(s),
     hasTicket: TICKET_STATUSES.includes(s),
+    // 停诊: the server's cancel_reason reads 「停诊：<reason>」; a paid fee is refunded in full.
+    byHospital: s === ORDER_STATUS.CANCELLED && order.cancelled_by === CANCELLED_BY.HOSPITAL,
   };
 }
 
@@ -62,7 +65,9 @@ Component({
     },
     load() {
       return this.guard(async () => {
-        const order = orderView(await orders.getOrder(this.orderId));
+        // The template ids too (read once a session): paying and cancelling ask at the tap.
+        const [answer] = await Promise.all([orders.getOrder(this.orderId), subscribe.prepare()]);
+        const order = orderView(answer);
         this.setData({ order, quote: null, ticket: null, qrModules: 0 });
         if (order.hasTicket) await this.loadTicket();
         if (order.canPay) this.startCountdown();
@@ -98,7 +103,7 @@ Component({
       if (this.data.busy) return;
       this.setData({ busy: true });
       subscribe
-        .ask(['booking_confirmed', 'visit_reminder', 'stop_clinic'])
+        .ask(subscribe.MOMENTS.pay)
         .then(() => payOrder(this.orderId, this.data.order.amount_fen))
         .then((outcome) => {
           if (outcome === 'cancelled') this.toast('支付未完成');
@@ -132,8 +137,11 @@ Component({
     },
     async confirmCancel() {
       if (this.data.busy) return;
+      // A paid order's refund: ask from the tap (before any await) to be told its result.
+      const consent = this.data.order.paid ? subscribe.ask(subscribe.MOMENTS.cancel) : null;
       this.setData({ busy: true });
       try {
+        if (consent) await consent;
         await orders.cancelOrder(this.orderId);
         this.toast('已取消预约');
         await this.load();
