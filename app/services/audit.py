@@ -38,15 +38,17 @@ def _hospital_of(target) -> int | None:
 
 def record(staff, action, target, before=None, after=None, actor=None):
     """Add an entry for ``staff`` (None for a command line's user, named by ``actor``) doing
-    ``action`` to ``target`` (a model row), in the caller's transaction."""
+    ``action`` to ``target`` (a model row, or the name of a thing without one, e.g. "job"), in
+    the caller's transaction."""
+    row = not isinstance(target, str)
     db.session.add(
         AuditEntry(
             staff_id=staff.id if staff is not None else None,
             actor=(staff.username if staff is not None else actor or "system")[:64],
             action=action,
-            target_type=type(target).__tablename__,
-            target_id=target.id,
-            hospital_id=_hospital_of(target),
+            target_type=type(target).__tablename__ if row else target,
+            target_id=target.id if row else None,
+            hospital_id=_hospital_of(target) if row else None,
             before=before or {},
             after=after or {},
             at=clock.now(),

@@ -9,9 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from rq import SimpleWorker
+from rq.registry import FailedJobRegistry
 
 from app.admin.blueprint import IDLE_KEY
 from app.domain import clock
+from app.domain.messages import MessageKind, MessageStatus
 from app.domain.orders import OrderStatus
 from app.domain.payments import (
     PaymentChannel,
@@ -22,9 +25,11 @@ from app.domain.payments import (
 )
 from app.domain.reconciliation import FindingKind, ReconciliationStatus
 from app.extensions import db, redis_store
+from app.infra import queue
 from app.models import (
     Account,
     AuditEntry,
+    Message,
     Order,
     Payment,
     Reconciliation,
@@ -675,3 +680,55 @@ class TestAuditLog:
         assert "没有记录" in by_other.text
         today = reader.get("/admin/audit", query_string={"day": TODAY.isoformat()})
         assert "change_schedule" in today.text
+
+
+class TestOperations:
+    def test_a_failed_job_is_listed_and_put_back_on_its_queue(self, served, hospital):
+        with served.app.app_context():
+            rq_queue = queue.get_queue(queue.DEFAULT)
+            job = rq_queue.enqueue("workers.nonexistent.job", 7, job_id="admin-failing-job")
+            SimpleWorker([rq_queue], connection=rq_queue.connection).work(burst=True)
+            assert job.id in FailedJobRegistry(queue=rq_queue).get_job_ids()
+        browser = signed_in(served, hospital, "platform")
+        page = browser.get("/admin/jobs")
+        assert "admin-failing-job" in page.text and "workers.nonexistent.job" in page.text
+        done = browser.post("/admin/jobs/admin-failing-job/requeue", htmx=False)
+        assert done.status_code == 200 and "已重新排入 default 队列" in done.text
+        gone = browser.post("/admin/jobs/no-such-job/requeue", htmx=False)
+        assert gone.status_code == 404
+        with served.app.app_context():
+            assert "admin-failing-job" in queue.get_queue(queue.DEFAULT).get_job_ids()
+            queue.get_queue(queue.DEFAULT).empty()
+
+    def test_a_failed_message_is_listed_and_sent_again(self, served, hospital):
+        order = hospital.orders[0]
+        with served.app.app_context():
+            message = Message(
+                kind=MessageKind.VISIT_REMINDER,
+                account_id=order.account_id,
+                order_id=order.id,
+                event_key=f"visit_reminder:test:{order.id}",
+                facts={},
+                status=MessageStatus.FAILED,
+                attempts=8,
+                last_error="47003 argument invalid!",
+            )
+            db.session.add(message)
+            db.session.commit()
+            message_id = message.id
+        browser = signed_in(served, hospital, "platform")
+        listed = browser.get("/admin/outbox")
+        assert "47003 argument invalid!" in listed.text
+        assert browser.post(f"/admin/outbox/{message_id}/resend", htmx=False).status_code == 302
+        again = browser.post(f"/admin/outbox/{message_id}/resend", htmx=False)
+        assert again.status_code == 409
+        with served.app.app_context():
+            resent = db.session.get(Message, message_id)
+            assert (resent.status, resent.attempts) == (MessageStatus.PENDING, 0)
+            assert queue.get_queue(queue.NOTIFICATIONS).fetch_job(f"message-{message_id}")
+
+    def test_only_platform_admins_see_operations(self, served, hospital):
+        for role in ("hospital", "department", "doctor"):
+            browser = signed_in(served, hospital, role)
+            assert browser.get("/admin/jobs").status_code == 403
+            assert browser.get("/admin/outbox").status_code == 403
