@@ -27,6 +27,7 @@ cat <<MSG
   API          http://$HOST:$PORT/api/v1/hospitals
   API docs     http://$HOST:$PORT/api/v1/docs  (OpenAPI: /api/v1/openapi.json)
   Health       http://$HOST:$PORT/healthz
+  Staff admin  http://$HOST:$PORT/admin/  (create a staff member first: docs/admin.md)
   Database     ${DATABASE_URL:-SQLite file instance/dev.db}
   Worker logs  logs/worker.log, logs/cron.log
 
