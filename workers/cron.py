@@ -11,7 +11,7 @@ from rq.cron import CronScheduler
 
 from app import create_app
 from app.infra.queue import get_queue, queue_of
-from workers import clinic, messages, orders, payments, reconciliation, visits
+from workers import clinic, messages, orders, payments, reconciliation, templates, visits
 
 MINUTE = 60
 HOUR = 3600
@@ -37,6 +37,7 @@ PERIODIC = (
     Periodic("mark-no-shows", visits.mark_no_shows, 5 * MINUTE),
     # Does nothing before 10:00 or once yesterday is done: hourly is "once, after 10:00".
     Periodic("reconcile-yesterday", reconciliation.reconcile_yesterday, HOUR, timeout=600),
+    Periodic("generate-schedules", templates.generate_schedules, HOUR),
 )
 
 

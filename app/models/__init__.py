@@ -5,6 +5,7 @@ from app.models.catalogue import Department, Doctor, Hospital, Schedule, Slot
 from app.models.messages import Message, SubscriptionConsent
 from app.models.orders import Order
 from app.models.payments import Payment, Refund
+from app.models.planning import ScheduleRequest, ScheduleTemplate
 from app.models.reconciliation import Reconciliation, ReconciliationItem
 from app.models.staff import AuditEntry, Staff
 
@@ -22,6 +23,8 @@ __all__ = [
     "ReconciliationItem",
     "Refund",
     "Schedule",
+    "ScheduleRequest",
+    "ScheduleTemplate",
     "Slot",
     "Staff",
     "SubscriptionConsent",

@@ -1,0 +1,277 @@
+"""The week's plan over HTTP (Flask's test client, as test_admin.py): weekly templates make the
+coming schedules once, within the booking window; doctors' stop and change requests flow from
+pending to approved or refused, scoped and by role, each change carrying the CSRF token."""
+
+from datetime import time, timedelta
+
+import sqlalchemy as sa
+
+from app.domain.orders import OrderStatus
+from app.domain.planning import RequestStatus
+from app.domain.staff import Scope
+from app.extensions import db
+from app.models import (
+    AuditEntry,
+    Doctor,
+    Hospital,
+    Order,
+    Schedule,
+    ScheduleRequest,
+    ScheduleTemplate,
+)
+from app.services import schedule_templates
+from app.services import staff as staff_service
+from tests.e2e import test_admin
+from tests.e2e.test_admin import PASSWORD, TODAY, Browser, signed_in
+from tests.factories import make_schedule
+from workers import cron, templates
+
+# test_admin's fixtures: its app on its database, and its hospital with a staff member per role.
+served, hospital = test_admin.served, test_admin.hospital
+
+
+def _doctor_of(served, schedule_id) -> tuple[int, int]:
+    with served.app.app_context():
+        schedule = db.session.get(Schedule, schedule_id)
+        return schedule.doctor_id, schedule.department_id
+
+
+def _dates_of(served, doctor_id, period="afternoon"):
+    with served.app.app_context():
+        return sorted(
+            db.session.scalars(
+                sa.select(Schedule.date).where(
+                    Schedule.doctor_id == doctor_id, Schedule.period == period
+                )
+            ).all()
+        )
+
+
+def _add_templates(served, doctor_id, weekdays, period="afternoon", capacity=6):
+    with served.app.app_context():
+        for weekday in weekdays:
+            schedule_templates.add_template(
+                Scope(), doctor_id, weekday, period, time(14, 0), time(17, 0), capacity
+            )
+
+
+class TestTemplates:
+    def test_the_job_is_declared_hourly(self):
+        (job,) = [job for job in cron.PERIODIC if job.name == "generate-schedules"]
+        assert (job.func, job.interval) == (templates.generate_schedules, cron.HOUR)
+
+    def test_a_template_added_on_the_page_generates_its_schedules_once(self, served, hospital):
+        doctor_id, department_id = _doctor_of(served, hospital.mine)
+        weekday = (TODAY + timedelta(days=2)).weekday()
+        browser = signed_in(served, hospital, "department")
+        browser.get(f"/admin/templates?department={department_id}")
+        form = {
+            "department": department_id,
+            "doctor_id": doctor_id,
+            "weekday": weekday,
+            "period": "afternoon",
+            "start_time": "14:00",
+            "end_time": "17:00",
+            "capacity": "6",
+        }
+        assert browser.post("/admin/templates", form, htmx=False).status_code == 302
+        again = browser.post("/admin/templates", form, htmx=False)
+        assert again.status_code == 409 and "已有排班模板" in again.text
+        page = browser.get(f"/admin/templates?department={department_id}")
+        assert page.status_code == 200 and "立即生成" in page.text
+        made = browser.post("/admin/templates/generate", {"department": department_id})
+        expected = [
+            TODAY + timedelta(days=n)
+            for n in range(1, 9)  # the hospital's window of 7 days, plus one
+            if (TODAY + timedelta(days=n)).weekday() == weekday
+        ]
+        assert made.status_code == 200 and f"已生成 {len(expected)} 个出诊" in made.text
+        assert _dates_of(served, doctor_id) == expected
+        with served.app.app_context():
+            again = templates.generate_schedules()  # the hourly job, as cron runs it
+            schedule = db.session.scalar(
+                sa.select(Schedule).where(
+                    Schedule.doctor_id == doctor_id, Schedule.date == expected[0]
+                )
+            )
+            slots = len(schedule.slots)
+            actor = db.session.scalar(
+                sa.select(AuditEntry.actor).where(
+                    AuditEntry.action == "create_schedule", AuditEntry.target_id == schedule.id
+                )
+            )
+        assert _dates_of(served, doctor_id) == expected  # the second run made nothing more
+        assert again == 0
+        assert (schedule.capacity, slots, actor) == (6, 6, "system")
+
+    def test_an_existing_schedule_is_skipped_and_the_window_is_respected(self, served, hospital):
+        doctor_id, department_id = _doctor_of(served, hospital.mine)
+        with served.app.app_context():
+            db.session.get(Hospital, hospital.id).booking_window_days = 3
+            existing = make_schedule(
+                db.session.get(Doctor, doctor_id),
+                on=TODAY + timedelta(days=2),
+                period="afternoon",
+                capacity=3,
+            ).id
+            db.session.commit()
+        _add_templates(served, doctor_id, range(7))
+        with served.app.app_context():
+            made = schedule_templates.generate_from_templates(department_id=department_id)
+            again = schedule_templates.generate_from_templates(department_id=department_id)
+            kept = db.session.get(Schedule, existing).capacity
+        window = [TODAY + timedelta(days=n) for n in range(1, 5)]  # 3 days, plus one
+        assert _dates_of(served, doctor_id) == window
+        assert (len(made), again, kept) == (3, [], 3)
+
+    def test_a_deactivated_template_makes_nothing(self, served, hospital):
+        doctor_id, department_id = _doctor_of(served, hospital.mine)
+        _add_templates(served, doctor_id, range(7))
+        with served.app.app_context():
+            ids = db.session.scalars(
+                sa.select(ScheduleTemplate.id).where(ScheduleTemplate.doctor_id == doctor_id)
+            ).all()
+        browser = signed_in(served, hospital, "hospital")
+        browser.get(f"/admin/templates?department={department_id}")
+        for template_id in ids:
+            answer = browser.post(f"/admin/templates/{template_id}/deactivate", htmx=False)
+            assert answer.status_code == 302
+        with served.app.app_context():
+            made = schedule_templates.generate_from_templates(department_id=department_id)
+            audits = db.session.scalar(
+                sa.select(sa.func.count()).where(
+                    AuditEntry.action == "deactivate_schedule_template",
+                    AuditEntry.target_id == doctor_id,
+                )
+            )
+        assert made == [] and audits == 7
+
+    def test_a_doctor_is_refused_and_another_department_is_not_found(self, served, hospital):
+        theirs, their_department = _doctor_of(served, hospital.theirs)
+        _add_templates(served, theirs, [0])
+        with served.app.app_context():
+            template_id = db.session.scalar(
+                sa.select(ScheduleTemplate.id).where(ScheduleTemplate.doctor_id == theirs)
+            )
+        doctor = signed_in(served, hospital, "doctor")
+        assert doctor.get("/admin/templates").status_code == 403
+        department = signed_in(served, hospital, "department")
+        assert department.get(f"/admin/templates?department={their_department}").status_code == 404
+        refused = department.post(f"/admin/templates/{template_id}/deactivate", htmx=False)
+        assert refused.status_code == 404
+        generate = department.post("/admin/templates/generate", {"department": their_department})
+        assert generate.status_code == 404
+        assert department.post("/admin/templates", {}, token=False).status_code == 400
+
+
+def _request(browser, schedule_id, **form):
+    browser.get(f"/admin/schedules/{schedule_id}/request")
+    return browser.post(f"/admin/schedules/{schedule_id}/request", form, htmx=False)
+
+
+def _pending_id(served, schedule_id):
+    with served.app.app_context():
+        return db.session.scalar(
+            sa.select(ScheduleRequest.id).where(ScheduleRequest.pending_schedule_id == schedule_id)
+        )
+
+
+class TestRequests:
+    def test_a_stop_request_approved_stops_the_clinic_and_cancels_its_orders(
+        self, served, hospital
+    ):
+        doctor = signed_in(served, hospital, "doctor")
+        made = _request(doctor, hospital.mine, kind="stop", reason="外出会诊")
+        assert made.status_code == 200 and "申请已提交" in made.text
+        second = _request(doctor, hospital.mine, kind="change", capacity="12", reason="再来")
+        assert second.status_code == 409 and "已有待审批的申请" in second.text
+        admin = signed_in(served, hospital, "department")
+        listed = admin.get("/admin/requests")
+        assert listed.status_code == 200 and "外出会诊" in listed.text
+        request_id = _pending_id(served, hospital.mine)
+        assert doctor.post(f"/admin/requests/{request_id}/approve").status_code == 403
+        approved = admin.post(f"/admin/requests/{request_id}/approve", htmx=False)
+        assert approved.status_code == 200 and "已批准并停诊：取消 2 个挂号" in approved.text
+        twice = admin.post(f"/admin/requests/{request_id}/approve", htmx=False)
+        assert twice.status_code == 409
+        with served.app.app_context():
+            schedule = db.session.get(Schedule, hospital.mine)
+            decided = db.session.get(ScheduleRequest, request_id)
+            statuses = {db.session.get(Order, o.id).status for o in hospital.orders}
+            actions = db.session.scalars(
+                sa.select(AuditEntry.action)
+                .where(AuditEntry.target_type == "schedule", AuditEntry.target_id == schedule.id)
+                .order_by(AuditEntry.id)
+            ).all()
+        assert (schedule.status, schedule.stop_reason) == ("stopped", "外出会诊")
+        assert statuses == {OrderStatus.CANCELLED}
+        assert (decided.status, decided.pending_schedule_id) == (RequestStatus.APPROVED, None)
+        assert actions == ["request_stop", "stop_clinic", "approve_request"]
+
+    def test_a_change_request_approved_changes_the_capacity(self, served, hospital):
+        doctor = signed_in(served, hospital, "doctor")
+        assert _request(doctor, hospital.mine, kind="change", reason="加号").status_code == 422
+        made = _request(doctor, hospital.mine, kind="change", capacity="15", reason="加号")
+        assert made.status_code == 200
+        admin = signed_in(served, hospital, "hospital")
+        admin.get("/admin/requests")
+        request_id = _pending_id(served, hospital.mine)
+        approved = admin.post(f"/admin/requests/{request_id}/approve", htmx=False)
+        assert approved.status_code == 200 and "号源数调整为 15" in approved.text
+        with served.app.app_context():
+            schedule = db.session.get(Schedule, hospital.mine)
+            assert (schedule.capacity, len(schedule.slots)) == (15, 15)
+
+    def test_a_refused_request_needs_a_note_and_frees_the_schedule_for_another(
+        self, served, hospital
+    ):
+        doctor = signed_in(served, hospital, "doctor")
+        _request(doctor, hospital.mine, kind="stop", reason="私事")
+        admin = signed_in(served, hospital, "department")
+        admin.get("/admin/requests")
+        request_id = _pending_id(served, hospital.mine)
+        bare = admin.post(f"/admin/requests/{request_id}/refuse", {"note": " "}, htmx=False)
+        assert bare.status_code == 422
+        refused = admin.post(f"/admin/requests/{request_id}/refuse", {"note": "人手不足"})
+        assert refused.status_code == 200 and "已驳回" in refused.text
+        with served.app.app_context():
+            decided = db.session.get(ScheduleRequest, request_id)
+            schedule = db.session.get(Schedule, hospital.mine)
+        assert (decided.status, decided.note) == (RequestStatus.REFUSED, "人手不足")
+        assert schedule.status == "open"
+        page = doctor.get(f"/admin/schedules/{hospital.mine}/request")
+        assert "已驳回" in page.text and "人手不足" in page.text
+        assert _request(doctor, hospital.mine, kind="stop", reason="再申请").status_code == 200
+
+    def test_scope_role_and_csrf_refusals(self, served, hospital):
+        doctor = signed_in(served, hospital, "doctor")
+        assert doctor.get(f"/admin/schedules/{hospital.theirs}/request").status_code == 404
+        other = signed_in(served, hospital, "other_doctor")
+        assert _request(other, hospital.mine, kind="stop", reason="x").status_code == 404
+        admin = signed_in(served, hospital, "department")
+        assert _request(admin, hospital.mine, kind="stop", reason="x").status_code == 403
+        assert doctor.get("/admin/requests").status_code == 403
+        no_token = doctor.post(
+            f"/admin/schedules/{hospital.mine}/request",
+            {"kind": "stop", "reason": "x"},
+            token=False,
+        )
+        assert no_token.status_code == 400
+        _request(other, hospital.theirs, kind="stop", reason="外出")
+        request_id = _pending_id(served, hospital.theirs)
+        assert admin.post(f"/admin/requests/{request_id}/approve").status_code == 404
+        assert admin.post(f"/admin/requests/{request_id}/refuse", {"note": "x"}).status_code == 404
+        assert "外出" not in admin.get("/admin/requests").text
+        with served.app.app_context():
+            department_id = db.session.get(Schedule, hospital.theirs).department_id
+            name = f"dept2-{hospital.theirs}"
+            staff_service.create_staff(
+                name, PASSWORD, "department_admin", department_id=department_id
+            )
+        theirs = Browser(served.app)
+        assert theirs.login(name).status_code == 302
+        assert "外出" in theirs.get("/admin/requests").text
+        answer = theirs.post(f"/admin/requests/{request_id}/refuse", {"note": "不批"}, token=False)
+        assert answer.status_code == 400
+        with served.app.app_context():
+            assert db.session.get(ScheduleRequest, request_id).status == RequestStatus.PENDING
