@@ -8,7 +8,7 @@ from flask import abort, g, render_template, request
 from flask_login import login_required
 
 from app.admin.blueprint import bp
-from app.admin.views import _fen, scope
+from app.admin.views import scope, yuan_in_fen
 from app.domain.enums import DoctorTitle, SexRule
 from app.domain.staff import StaffRole
 from app.errors import AppError, ValidationFailed
@@ -138,7 +138,7 @@ def change_doctor(doctor_id):
             doctor_id,
             title=form.get("title", ""),
             specialty=form.get("specialty", ""),
-            fee_fen=_fen(form.get("fee", "")),
+            fee_fen=yuan_in_fen(form.get("fee", "")),
             staff=g.staff,
         )
     except AppError as refused:

@@ -8,7 +8,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from app.admin.blueprint import bp
-from app.admin.views import _fen, _parse, scope
+from app.admin.views import form_value, scope, yuan_in_fen
 from app.domain.enums import Period
 from app.domain.planning import WEEKDAYS, RequestKind
 from app.domain.staff import Scope, StaffRole
@@ -73,10 +73,10 @@ def create_template():
             int(form.get("doctor_id") or 0),
             _number(form.get("weekday"), "weekday", "请选择星期几"),
             form.get("period"),
-            _parse(time, form.get("start_time"), "start_time"),
-            _parse(time, form.get("end_time"), "end_time"),
+            form_value(time, form.get("start_time"), "start_time"),
+            form_value(time, form.get("end_time"), "end_time"),
             _number(form.get("capacity"), "capacity", "请填写号源数"),
-            _fen(form.get("fee")) if form.get("fee") else None,
+            yuan_in_fen(form.get("fee")) if form.get("fee") else None,
             staff=g.staff,
         )
     except AppError as refused:

@@ -315,7 +315,7 @@ def retry_refund(refund_id):
 # --- schedules (排班) ----------------------------------------------------------------------------
 
 
-def _fen(text, field="fee"):
+def yuan_in_fen(text, field="fee"):
     """Yuan as typed ("20", "20.5", "20.50") in fen."""
     try:
         value = Decimal(str(text).strip())
@@ -328,7 +328,8 @@ def _fen(text, field="fee"):
     return int(value * 100)
 
 
-def _parse(kind, text, field):
+def form_value(kind, text, field):
+    """A form's date, time or China-time datetime; 422 naming ``field`` when it is not one."""
     try:
         if kind is date:
             return date.fromisoformat(text)
@@ -373,12 +374,12 @@ def create_schedule():
         schedule = schedules.create_schedule(
             scope(),
             int(form.get("doctor_id") or 0),
-            _parse(date, form.get("date"), "date"),
+            form_value(date, form.get("date"), "date"),
             form.get("period"),
-            _parse(time, form.get("start_time"), "start_time"),
-            _parse(time, form.get("end_time"), "end_time"),
+            form_value(time, form.get("start_time"), "start_time"),
+            form_value(time, form.get("end_time"), "end_time"),
             int(form.get("capacity") or 0),
-            _fen(form.get("fee")) if form.get("fee") else None,
+            yuan_in_fen(form.get("fee")) if form.get("fee") else None,
             staff=g.staff,
         )
     except AppError as refused:
@@ -405,8 +406,8 @@ def change_schedule(schedule_id):
             scope(),
             schedule.id,
             capacity=int(form["capacity"]) if form.get("capacity") else None,
-            fee_fen=_fen(form["fee"]) if form.get("fee") else None,
-            release=_parse(datetime, form["release_at"], "release_at")
+            fee_fen=yuan_in_fen(form["fee"]) if form.get("fee") else None,
+            release=form_value(datetime, form["release_at"], "release_at")
             if form.get("release_at")
             else None,
             staff=g.staff,
