@@ -11,7 +11,16 @@ from rq.cron import CronScheduler
 
 from app import create_app
 from app.infra.queue import get_queue, queue_of
-from workers import clinic, messages, orders, payments, reconciliation, templates, visits
+from workers import (
+    clinic,
+    messages,
+    orders,
+    payments,
+    reconciliation,
+    stats,
+    templates,
+    visits,
+)
 
 MINUTE = 60
 HOUR = 3600
@@ -38,6 +47,7 @@ PERIODIC = (
     # Does nothing before 10:00 or once yesterday is done: hourly is "once, after 10:00".
     Periodic("reconcile-yesterday", reconciliation.reconcile_yesterday, HOUR, timeout=600),
     Periodic("generate-schedules", templates.generate_schedules, HOUR),
+    Periodic("rollup-stats", stats.rollup_recent, 15 * MINUTE),
 )
 
 

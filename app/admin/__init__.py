@@ -7,11 +7,11 @@ CSRF token (Flask-WTF), checked for every change. Views call the same services a
 read of theirs is scoped (app/services/scoping.py) and every change audited.
 """
 
-from app.admin import catalogue, operations, planning, views
+from app.admin import catalogue, operations, planning, stats, views
 from app.admin.blueprint import csrf, login_manager
 
 # The modules whose routes attach to the blueprint (views' bp is theirs too).
-PAGES = (views, operations, planning, catalogue)
+PAGES = (views, operations, planning, catalogue, stats)
 
 
 def register(app):

@@ -8,6 +8,7 @@ from app.models.payments import Payment, Refund
 from app.models.planning import ScheduleRequest, ScheduleTemplate
 from app.models.reconciliation import Reconciliation, ReconciliationItem
 from app.models.staff import AuditEntry, Staff
+from app.models.stats import StatsDaily
 
 __all__ = [
     "Account",
@@ -27,5 +28,6 @@ __all__ = [
     "ScheduleTemplate",
     "Slot",
     "Staff",
+    "StatsDaily",
     "SubscriptionConsent",
 ]
