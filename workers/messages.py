@@ -1,6 +1,6 @@
 """Jobs about messages to patients: sending one from the outbox, and the backstop."""
 
-from app.services.messages import delivery
+from app.services.messages import delivery, outbox
 
 
 def send_message(message_id):
@@ -10,6 +10,12 @@ def send_message(message_id):
     return None if status is None else str(status)
 
 
+def confirm_bookings(order_ids):
+    """Write the booking confirmations of orders a free clinic booked at the hold."""
+    return outbox.confirm_bookings(order_ids)
+
+
 def resend_stuck():
-    """Queue again the messages left pending or abandoned by a worker; runs every 2 minutes."""
-    return delivery.resend_stuck()
+    """Queue again the messages left pending or abandoned by a worker, and write the free
+    bookings' confirmations whose job was lost; runs every 2 minutes."""
+    return {"resent": delivery.resend_stuck(), "confirmed": outbox.confirm_missed()}

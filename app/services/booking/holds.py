@@ -455,8 +455,10 @@ def _after_holds(created):
     if uncounted:
         db.session.rollback()
     ids = ", ".join(str(order.id) for _, order in created)
-    # A free clinic's order is booked: nothing expires.
+    # A free clinic's order is booked: nothing expires, and its confirmation is written by a job
+    # (the group's statements run outside the ORM session the outbox writes through).
     unpaid = [order.id for _, order in created if order.status == OrderStatus.PENDING_PAYMENT]
+    booked = [order.id for _, order in created if order.status == OrderStatus.BOOKED]
     with redis_store.batch(f"after holding orders {ids}") as pipe:
         for _, order in created:
             gate.remember(order.account_id, order.idempotency_key, order.id, pipe)
@@ -465,5 +467,7 @@ def _after_holds(created):
             # timer costs ~0.15 ms of CPU to build and send, about a third of a hold's own share
             # of its group's work, and a release morning makes hundreds at once.
             queue.enqueue("workers.orders.arm_expiry_timers", unpaid, pipe=pipe)
+        if booked:
+            queue.enqueue("workers.messages.confirm_bookings", booked, pipe=pipe)
         for department_id in {order.department_id for _, order in created}:
             cache.invalidate_department(department_id, pipe)

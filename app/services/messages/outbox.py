@@ -1,17 +1,24 @@
 """The outbox: a message is a row written in the transaction of the change that causes it, and
 queued for sending once that transaction commits (never before, never without it)."""
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from rq import Retry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.domain import clock
 from app.domain.messages import MessageKind, MessageStatus
+from app.domain.orders import OrderStatus
 from app.extensions import db
 from app.infra import queue
-from app.models import Message
+from app.models import Message, Order
+from app.services.transaction import transaction
 
 _NEW = "outbox_new_messages"
+# The orders a booking confirmation is still worth sending for.
+_CONFIRMED = (OrderStatus.BOOKED, OrderStatus.CHECKED_IN, OrderStatus.CALLED)
 # A message WeChat or the SMS gateway could not take for now is tried again after these waits;
 # then the backstop (delivery.resend_stuck) picks it up.
 SEND_RETRY = Retry(max=4, interval=[10, 60, 300, 900])
@@ -46,6 +53,46 @@ def booking_confirmed(order):
         f"booking_confirmed:{order.id}:{order.reschedule_count}",
         order_id=order.id,
     )
+
+
+def confirm_bookings(order_ids) -> int:
+    """预约成功 for orders booked at the hold itself (a free clinic's), each once; how many were
+    written now."""
+    written = 0
+    with transaction():
+        orders = db.session.scalars(
+            sa.select(Order)
+            .where(Order.id.in_(list(order_ids)), Order.status.in_(_CONFIRMED))
+            .order_by(Order.id)
+            .with_for_update()
+        ).all()
+        for order in orders:
+            written += booking_confirmed(order) is not None
+    return written
+
+
+def confirm_missed(now=None, within=timedelta(days=1), settle=timedelta(minutes=2)) -> int:
+    """The backstop of confirm_bookings: free orders booked in the last day (and not in the
+    last minutes, whose job may still be on its way) without a confirmation get one."""
+    now = now or clock.now()
+    candidates = db.session.scalars(
+        sa.select(Order.id).where(
+            Order.amount_fen == 0,
+            Order.status.in_(_CONFIRMED),
+            Order.created_at > now - within,
+            Order.created_at <= now - settle,
+        )
+    ).all()
+    confirmed = set(
+        db.session.scalars(
+            sa.select(Message.order_id).where(
+                Message.kind == MessageKind.BOOKING_CONFIRMED, Message.order_id.in_(candidates)
+            )
+        )
+    )
+    db.session.rollback()
+    missed = [order_id for order_id in candidates if order_id not in confirmed]
+    return confirm_bookings(missed) if missed else 0
 
 
 def refund_result(refund, account_id):
