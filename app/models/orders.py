@@ -66,6 +66,12 @@ class Order(TimestampMixin, db.Model):
     refunds: Mapped[list["Refund"]] = relationship(  # noqa: F821 - resolved by name
         order_by="Refund.id", viewonly=True
     )
+    # The stop-clinic notice of an order the hospital cancelled (its facts name alternatives).
+    stop_notices: Mapped[list["Message"]] = relationship(  # noqa: F821 - resolved by name
+        primaryjoin="and_(Message.order_id == Order.id, Message.kind == 'stop_clinic')",
+        foreign_keys="Message.order_id",
+        viewonly=True,
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("account_id", "idempotency_key", name="uq_orders_idempotency"),

@@ -24,6 +24,14 @@ class IdempotencyHeader(ma.Schema):
     )
 
 
+def _alternatives(order) -> list[str]:
+    """What the stop-clinic notice offered instead (no query unless the hospital cancelled)."""
+    if getattr(order, "cancelled_by", None) != "hospital":
+        return []
+    notices = getattr(order, "stop_notices", None) or []
+    return list(notices[0].facts.get("alternatives", [])) if notices else []
+
+
 class OrderCreateSchema(ma.Schema):
     """Which schedule, for which of my patients."""
 
@@ -95,6 +103,13 @@ class OrderSchema(ma.Schema):
     refunds = ma.fields.List(ma.fields.Nested(lambda: OrderRefundSchema()))
     cancelled_by = ma.fields.String(allow_none=True)
     cancel_reason = ma.fields.String()
+    alternatives = ma.fields.Function(
+        _alternatives,
+        metadata={
+            "description": "for an order the hospital cancelled (停诊): up to three open "
+            "clinics with numbers left that it offered instead, e.g. 12月5日下午 王建国"
+        },
+    )
     created_at = ChinaDateTime()
 
 

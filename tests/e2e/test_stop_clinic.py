@@ -145,6 +145,12 @@ def test_a_stopped_clinic_cancels_refunds_and_tells_every_patient(
     later = VISIT + timedelta(days=1)
     assert data["thing5"].startswith(f"已全额退款，可改约{later.month}月{later.day}日")
     assert wechat.facts["alternatives"][0].startswith(f"{later.month}月{later.day}日")
+    # The page the notice opens names every alternative offered.
+    user = clinic.people.wechat
+    shown = expect(user.call("GET", f"/api/v1/orders/{clinic.people.orders['wechat']['id']}"), 200)
+    assert shown["alternatives"] == wechat.facts["alternatives"] and shown["alternatives"]
+    listed = expect(user.call("GET", "/api/v1/orders"), 200)["items"]
+    assert all(item["alternatives"] == [] for item in listed)  # the list does not read them
 
     texted = notices[clinic.people.orders["texted"]["id"]]
     assert (texted.status, texted.channel) == (MessageStatus.SENT, MessageChannel.SMS)

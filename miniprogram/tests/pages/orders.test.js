@@ -199,6 +199,7 @@ describe('order detail page', () => {
           status_name: '已取消',
           cancelled_by: 'hospital',
           cancel_reason: '停诊：医生临时外出会诊',
+          alternatives: ['12月5日下午 王建国', '12月7日上午 王建国', '12月6日上午 李明'],
           refunds: [
             {
               amount_fen: 5000,
@@ -219,6 +220,9 @@ describe('order detail page', () => {
     expect(text(page, '.full-refund')).toContain('挂号费 ¥50.00 全额退还，不收手续费');
     expect(text(page, '.refunds')).toContain('医生停诊，全额退款');
     expect(text(page, '.refunds')).toContain('手续费 ¥0.00');
+    expect(text(page, '.alternatives')).toMatch(
+      /可改约以下有号的出诊：\s*12月5日下午 王建国\s*12月7日上午 王建国\s*12月6日上午 李明/,
+    );
     expect(find(page, '.ticket')).toBeFalsy();
     expect(find(page, '.cancel')).toBeFalsy();
   });

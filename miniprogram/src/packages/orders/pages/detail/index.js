@@ -35,6 +35,8 @@ function orderView(order) {
     hasTicket: TICKET_STATUSES.includes(s),
     // 停诊: the server's cancel_reason reads 「停诊：<reason>」; a paid fee is refunded in full.
     byHospital: s === ORDER_STATUS.CANCELLED && order.cancelled_by === CANCELLED_BY.HOSPITAL,
+    // …and the open clinics its notice offered instead (at most three).
+    alternatives: order.alternatives || [],
   };
 }
 
