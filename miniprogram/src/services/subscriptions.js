@@ -1,7 +1,7 @@
 /**
  * Subscription message consents (订阅消息): /subscriptions. Both endpoints answer every kind as
  * {items: [{kind, name, template_id, remaining}]}; `template_id` is what
- * wx.requestSubscribeMessage asks for, so the ids are read from the server, once per session.
+ * wx.requestSubscribeMessage asks for, so the ids are read from the server, once while the app runs.
  */
 
 const api = require('./request');
@@ -56,7 +56,7 @@ function loadTemplates() {
   return loading;
 }
 
-/** The template ids read so far this session, or null: what a tap handler may use at once. */
+/** The template ids read since the app started, or null: what a tap handler may use at once. */
 function cachedTemplates() {
   return templates;
 }

@@ -1,7 +1,7 @@
 /**
  * Asking for subscription message consent (订阅消息). WeChat shows its prompt only from a tap
  * (not after an await inside one), so a tap handler calls ask() first thing, with the template
- * ids this session has already read: pages that ask wait for prepare() as they load, so their
+ * ids already read since the app started: pages that ask wait for prepare() as they load, so their
  * buttons appear once the ids are known. What the
  * patient accepted is recorded with POST /subscriptions. A refusal or a failure never stops what
  * the tap does; the tap's action waits for the recording at most CONSENT_RECORD_WAIT_MS, because

@@ -49,7 +49,7 @@ describe('utils/subscribe', () => {
     expect(after.find((c) => c.kind === 'visit_reminder').remaining).toBe(1);
   });
 
-  test('reads the ids once per session, and asks for at most 3 per prompt', async () => {
+  test('reads the ids once while the app runs, and asks for at most 3 per prompt', async () => {
     const calls = api();
     await Promise.all([subscribe.prepare(), subscribe.prepare()]);
     await subscribe.prepare();

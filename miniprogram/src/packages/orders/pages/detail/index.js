@@ -67,7 +67,7 @@ Component({
     },
     load() {
       return this.guard(async () => {
-        // The template ids too (read once a session): paying and cancelling ask at the tap.
+        // The template ids too (read once while the app runs): paying and cancelling ask at the tap.
         const [answer] = await Promise.all([orders.getOrder(this.orderId), subscribe.prepare()]);
         const order = orderView(answer);
         this.setData({ order, quote: null, ticket: null, qrModules: 0 });
