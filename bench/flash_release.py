@@ -34,17 +34,15 @@ import time
 from collections import Counter
 from importlib.metadata import version
 
-import redis
 import sqlalchemy as sa
 
-from app import create_app
 from app.domain.enums import SlotState
 from app.extensions import db
 from app.infra.crypto import generate_key_spec
 from app.models import Order, Slot
 from bench import machine
 from bench.load import Request, run_phase
-from bench.seed import migrate, recreate_database, seed
+from bench.seed import fresh_app, seed
 from bench.server import Gunicorn, free_port
 
 DEFAULT_DATABASE_URL = "mysql+pymysql://root@127.0.0.1:3306/booking_bench?charset=utf8mb4"
@@ -453,12 +451,8 @@ def main(argv=None) -> int:
     os.environ.update(environment)
 
     print(f"preparing {args.database_url.split('@')[-1]} and {args.redis_url} …", flush=True)
-    store = redis.Redis.from_url(args.redis_url)
-    store.flushdb()
-    recreate_database(args.database_url)
-    app = create_app("development")
+    app, store = fresh_app(args.database_url, args.redis_url)
     with app.app_context():
-        migrate()
         fixture = seed(args.capacity, args.requests, warm_up_holds(args))
         about = {
             "cpu": machine.cpu_model(),

@@ -42,10 +42,8 @@ from importlib.metadata import version
 from types import SimpleNamespace
 from urllib.parse import quote
 
-import redis
 import sqlalchemy as sa
 
-from app import create_app
 from app.extensions import db
 from bench import machine
 from bench.flash_release import (
@@ -68,7 +66,7 @@ from bench.flash_release import (
     verify,
 )
 from bench.load import Request, run_phase
-from bench.seed import migrate, recreate_database, seed_city, seed_waiting_room
+from bench.seed import fresh_app, seed_city, seed_waiting_room
 from bench.server import Gunicorn, free_port
 
 DEFAULT_DATABASE_URL = "mysql+pymysql://root@127.0.0.1:3306/booking_bench_journey?charset=utf8mb4"
@@ -553,13 +551,9 @@ def main(argv=None) -> int:
     os.environ.update(environment)  # the preparing app seals and signs as gunicorn will
 
     print(f"preparing {args.database_url.split('@')[-1]} and {args.redis_url} …", flush=True)
-    store = redis.Redis.from_url(args.redis_url)
-    store.flushdb()
-    recreate_database(args.database_url)
-    app = create_app("development")
+    app, store = fresh_app(args.database_url, args.redis_url)
     warm_up_people = min(args.patients, args.journey_concurrency, 999)
     with app.app_context():
-        migrate()
         city = seed_city(
             args.capacity, args.patients, warm_up_people, args.visitors, random.Random(SEED)
         )

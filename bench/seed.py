@@ -9,16 +9,18 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from types import SimpleNamespace
 
+import redis
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
+from app import create_app
 from app.domain import clock
 from app.domain.accounts import AccountStatus, Relationship, Sex
 from app.domain.enums import DoctorTitle, HospitalLevel, Period, ScheduleStatus, SexRule, SlotState
 from app.domain.identity import IdType, mask_id_number, resident_check_char
 from app.domain.orders import CancelledBy, OrderStatus
 from app.domain.payments import PaymentChannel, PaymentStatus, new_out_trade_no
-from app.domain.schedule import slot_times
+from app.domain.schedule import minutes_per_patient
 from app.domain.visits import ON_TIME_STEP
 from app.extensions import db
 from app.infra.database import create_database
@@ -37,11 +39,11 @@ from app.models.types import utcnow
 from app.services import protection, visits
 from app.services.auth import issue_token
 from app.services.booking.checks import fingerprint
+from app.services.schedules import slot_rows
 
 # The clinic runs 07:00–12:00; numbers are spaced to fit, one minute apart at the least.
 CLINIC_START = time(7, 0)
 CLINIC_END = time(12, 0)
-CLINIC_MINUTES = 300
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,18 @@ class Fixture:
 def recreate_database(url: str):
     """Drop and create the database of ``url`` (utf8mb4) on its MariaDB server."""
     create_database(url, recreate=True)
+
+
+def fresh_app(database_url: str, redis_url: str):
+    """The app (development settings, as the environment gives them) on a database just
+    recreated and migrated, and its Redis flushed; (app, a client of that Redis)."""
+    store = redis.Redis.from_url(redis_url)
+    store.flushdb()
+    recreate_database(database_url)
+    app = create_app("development")
+    with app.app_context():
+        migrate()
+    return app, store
 
 
 def migrate():
@@ -125,22 +139,13 @@ def _schedule(doctor: Doctor, on: date, capacity: int) -> Schedule:
             end_time=CLINIC_END,
             capacity=capacity,
             fee_fen=doctor.fee_fen,
-            minutes_per_patient=max(1, CLINIC_MINUTES // capacity),
+            minutes_per_patient=minutes_per_patient(CLINIC_START, CLINIC_END, capacity),
             # Released a minute ago: this is the release morning.
             release_at=clock.now() - timedelta(minutes=1),
             status=ScheduleStatus.OPEN,
         )
     )
-    times = slot_times(
-        schedule.start_time, schedule.end_time, schedule.minutes_per_patient, capacity
-    )
-    db.session.execute(
-        sa.insert(Slot),
-        [
-            {"schedule_id": schedule.id, "seq": seq, "state": SlotState.FREE, "suggested_time": at}
-            for seq, at in enumerate(times, start=1)
-        ],
-    )
+    db.session.execute(sa.insert(Slot), slot_rows(schedule))
     return schedule
 
 
@@ -153,8 +158,9 @@ def resident_number(index: int) -> tuple[str, Sex, date]:
     return first17 + resident_check_char(first17), sex, birth
 
 
-def _people(count: int, prefix="o-bench-") -> list[Person]:
-    stamp = utcnow()
+def _accounts(count, prefix, stamp) -> tuple[int, list[Account]]:
+    """``count`` active accounts with openids ``<prefix>N``; the highest account id before them,
+    and the accounts, in id order."""
     first_id = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Account.id), 0)))
     db.session.execute(
         sa.insert(Account),
@@ -173,6 +179,12 @@ def _people(count: int, prefix="o-bench-") -> list[Person]:
     accounts = db.session.scalars(
         sa.select(Account).where(Account.id > first_id).order_by(Account.id)
     ).all()
+    return first_id, accounts
+
+
+def _people(count: int, prefix="o-bench-") -> list[Person]:
+    stamp = utcnow()
+    first_id, accounts = _accounts(count, prefix, stamp)
     rows = []
     for index, account in enumerate(accounts):
         rows.append(_patient_row(account.id, index, f"压测患者{index}", Relationship.SELF, stamp))
@@ -281,19 +293,7 @@ def seed_catalogue(hospitals=3, doctors_per_department=4, days=7) -> Catalogue:
 
 def _slots(schedules) -> int:
     """Insert the free numbered slots of ``schedules``; how many."""
-    rows = [
-        {"schedule_id": schedule.id, "seq": seq, "state": SlotState.FREE, "suggested_time": at}
-        for schedule in schedules
-        for seq, at in enumerate(
-            slot_times(
-                schedule.start_time,
-                schedule.end_time,
-                schedule.minutes_per_patient,
-                schedule.capacity,
-            ),
-            start=1,
-        )
-    ]
+    rows = [row for schedule in schedules for row in slot_rows(schedule)]
     db.session.execute(sa.insert(Slot), rows)
     return len(rows)
 
@@ -337,24 +337,7 @@ def seed_visitors(count, catalogue: Catalogue, first_number: int, rng) -> list[V
     them. Resident numbers start at ``first_number`` (keep them apart from other patients').
     ``rng`` (random.Random) makes the choices. Flushed, not committed."""
     stamp = utcnow()
-    first_id = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Account.id), 0)))
-    db.session.execute(
-        sa.insert(Account),
-        [
-            {
-                "openid": f"o-visit-{index}",
-                "nickname": "",
-                "status": AccountStatus.ACTIVE,
-                "token_version": 1,
-                "created_at": stamp,
-                "updated_at": stamp,
-            }
-            for index in range(count)
-        ],
-    )
-    accounts = db.session.scalars(
-        sa.select(Account).where(Account.id > first_id).order_by(Account.id)
-    ).all()
+    first_id, accounts = _accounts(count, "o-visit-", stamp)
     kin = (Relationship.SPOUSE, Relationship.PARENT, Relationship.OTHER)
     rows, number = [], first_number
     for index, account in enumerate(accounts):

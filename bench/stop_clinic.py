@@ -13,10 +13,8 @@ import os
 import sys
 import time
 
-import redis
 import sqlalchemy as sa
 
-from app import create_app
 from app.domain.messages import MessageKind
 from app.domain.orders import CancelledBy, OrderStatus
 from app.extensions import db
@@ -24,7 +22,7 @@ from app.infra import queue
 from app.models import Message, Order, Refund
 from app.services import stop_clinic
 from bench import machine
-from bench.seed import migrate, recreate_database, seed_booked_clinic
+from bench.seed import fresh_app, seed_booked_clinic
 
 TARGET_SECONDS = 60
 
@@ -49,12 +47,8 @@ def main(argv=None) -> int:
     os.environ.update(
         {"APP_ENV": "development", "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url}
     )
-    store = redis.Redis.from_url(args.redis_url)
-    store.flushdb()
-    recreate_database(args.database_url)
-    app = create_app("development")
+    app, _ = fresh_app(args.database_url, args.redis_url)
     with app.app_context():
-        migrate()
         print(f"seeding {args.orders} booked and paid orders …", flush=True)
         schedule_id, _ = seed_booked_clinic(args.orders)
         db.session.remove()

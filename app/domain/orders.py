@@ -43,6 +43,17 @@ ACTIVE_STATUSES = frozenset(
 )
 
 
+# Booked (paid, or free) and not cancelled since, whatever became of the visit: what counts as a
+# booking, and what a schedule's queue shows.
+BOOKED_OR_LATER = (
+    OrderStatus.BOOKED,
+    OrderStatus.CHECKED_IN,
+    OrderStatus.CALLED,
+    OrderStatus.COMPLETED,
+    OrderStatus.NO_SHOW,
+)
+
+
 class CancelledBy(StrEnum):
     """Who cancelled an order."""
 

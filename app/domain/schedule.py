@@ -6,6 +6,12 @@ from datetime import date, datetime, time, timedelta
 from app.domain.enums import Availability, ScheduleStatus
 
 
+def minutes_per_patient(start: time, end: time, capacity: int) -> int:
+    """The minutes between numbers when ``capacity`` of them share start..end (one at least)."""
+    span = end.hour * 60 + end.minute - start.hour * 60 - start.minute
+    return max(1, span // capacity)
+
+
 def suggested_time(start: time, minutes_per_patient: int, seq: int) -> time:
     """The suggested arrival for number ``seq``: start + (seq − 1) × minutes per patient."""
     if seq < 1:

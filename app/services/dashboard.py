@@ -8,20 +8,12 @@ import sqlalchemy as sa
 from app.domain import clock
 from app.domain.enums import SlotState
 from app.domain.messages import MessageStatus
-from app.domain.orders import OrderStatus
+from app.domain.orders import BOOKED_OR_LATER, OrderStatus
 from app.domain.payments import PaymentStatus, RefundStatus
 from app.domain.staff import Scope
 from app.extensions import db
 from app.models import Department, Doctor, Message, Order, Payment, Refund, Schedule, Slot
 from app.services.scoping import scoped
-
-_BOOKED_OR_LATER = (
-    OrderStatus.BOOKED,
-    OrderStatus.CHECKED_IN,
-    OrderStatus.CALLED,
-    OrderStatus.COMPLETED,
-    OrderStatus.NO_SHOW,
-)
 
 
 @dataclass(frozen=True)
@@ -96,7 +88,7 @@ def today(scope: Scope, now=None) -> Today:
     figures = Today(
         bookings=_count(
             count.where(
-                Order.status.in_(_BOOKED_OR_LATER),
+                Order.status.in_(BOOKED_OR_LATER),
                 Order.created_at >= start,
                 Order.created_at < end,
             ),
@@ -104,7 +96,7 @@ def today(scope: Scope, now=None) -> Today:
             scope,
         ),
         revenue_fen=int(paid) - int(refunded),
-        visits=visits(Order.status.in_(_BOOKED_OR_LATER)),
+        visits=visits(Order.status.in_(BOOKED_OR_LATER)),
         checked_in=visits(Order.checked_in_at.is_not(None)),
         completed=visits(Order.status == OrderStatus.COMPLETED),
         no_shows=visits(Order.status == OrderStatus.NO_SHOW),
@@ -158,7 +150,7 @@ def trend(scope: Scope, now=None, days=30) -> Trend:
     now = now or clock.now()
     last = clock.business_date(now)
     first = last - timedelta(days=days - 1)
-    window = (Order.visit_date.between(first, last), Order.status.in_(_BOOKED_OR_LATER))
+    window = (Order.visit_date.between(first, last), Order.status.in_(BOOKED_OR_LATER))
     per_day = dict(
         (day, (count, int(fees or 0)))
         for day, count, fees in db.session.execute(

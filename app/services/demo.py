@@ -7,7 +7,7 @@ from flask import current_app
 
 from app.domain import clock
 from app.domain.enums import Period, ScheduleStatus
-from app.domain.schedule import release_at
+from app.domain.schedule import minutes_per_patient, release_at
 from app.extensions import db
 from app.infra import cache
 from app.models import Department, Doctor, Hospital, Schedule, Slot
@@ -181,7 +181,7 @@ def _make_special(new, doctors, today):
 def _schedule(hospital, doctor, day, period):
     start, end = PERIOD_HOURS[period]
     capacity = data.CAPACITY[doctor.title]
-    minutes = (end.hour * 60 + end.minute - start.hour * 60 - start.minute) // capacity
+    minutes = minutes_per_patient(start, end, capacity)
     return Schedule(
         doctor_id=doctor.id,
         department_id=doctor.department_id,

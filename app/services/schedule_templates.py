@@ -35,14 +35,7 @@ class DepartmentTemplates:
 
 def of_department(scope: Scope, department_id) -> DepartmentTemplates:
     """The templates of a department in scope, active first, by doctor, weekday and period."""
-    department = get_in_scope(Department, department_id, scope)
-    doctors = db.session.scalars(
-        scoped(
-            sa.select(Doctor).where(Doctor.department_id == department.id).order_by(Doctor.id),
-            Doctor,
-            scope,
-        )
-    ).all()
+    department, doctors = schedules.department_doctors(scope, department_id)
     templates = db.session.scalars(
         scoped(
             sa.select(ScheduleTemplate)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app.domain import clock
 from app.domain.enums import Period, ScheduleStatus, SlotState
-from app.domain.schedule import release_at, slot_times
+from app.domain.schedule import minutes_per_patient, release_at, slot_times
 from app.domain.staff import Scope
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
@@ -72,7 +72,7 @@ def create_schedule(
         fee = doctor.fee_fen if fee_fen is None else fee_fen
         if fee < 0:
             _refuse("fee_fen", "挂号费不能为负")
-        minutes = max(1, (end.hour * 60 + end.minute - start.hour * 60 - start.minute) // capacity)
+        minutes = minutes_per_patient(start, end, capacity)
         schedule = Schedule(
             doctor_id=doctor.id,
             department_id=doctor.department_id,
@@ -190,10 +190,9 @@ class Week:
     cells: dict  # (doctor id, date) → [(schedule, taken)]
 
 
-def week(scope: Scope, department_id, first: date) -> Week:
-    """The department's schedules for the 7 days from ``first``, with the numbers taken."""
+def department_doctors(scope: Scope, department_id) -> tuple[Department, list[Doctor]]:
+    """A department in scope (404 otherwise) and those of its doctors the scope sees."""
     department = get_in_scope(Department, department_id, scope)
-    days = [first + timedelta(days=n) for n in range(7)]
     doctors = db.session.scalars(
         scoped(
             sa.select(Doctor).where(Doctor.department_id == department.id).order_by(Doctor.id),
@@ -201,6 +200,13 @@ def week(scope: Scope, department_id, first: date) -> Week:
             scope,
         )
     ).all()
+    return department, doctors
+
+
+def week(scope: Scope, department_id, first: date) -> Week:
+    """The department's schedules for the 7 days from ``first``, with the numbers taken."""
+    department, doctors = department_doctors(scope, department_id)
+    days = [first + timedelta(days=n) for n in range(7)]
     taken = (
         sa.select(sa.func.count())
         .where(Slot.schedule_id == Schedule.id, Slot.state != SlotState.FREE)

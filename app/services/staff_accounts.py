@@ -1,7 +1,6 @@
 """Patients' accounts as platform staff handle them: finding one, freezing and unfreezing it with
 a reason, its no-show strikes and lifting the block they earned."""
 
-import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,7 +10,6 @@ from flask import current_app
 from app.domain import clock
 from app.domain import visits as rules
 from app.domain.accounts import AccountStatus
-from app.domain.identity import IdentityError, validate_mobile, validate_person_name
 from app.domain.orders import OrderStatus
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
@@ -22,22 +20,17 @@ from app.services.transaction import lock_one, transaction
 
 def find(text) -> list[Account]:
     """Accounts by id, verified phone (its keyed hash) or a patient's exact name."""
-    text = " ".join(str(text or "").split())
+    keys = protection.search_keys(text)
     matches = []
-    if text.isdigit() and len(text) <= 18:
-        matches.append(Account.id == int(text))
-    with contextlib.suppress(IdentityError):
-        phone_hash = protection.lookup_hash(validate_mobile(text), "phone")
-        matches.append(Account.phone_hash == phone_hash)
-    try:
-        name_hash = protection.name_hash(validate_person_name(text))
-    except IdentityError:
-        pass
-    else:
+    if keys.row_id is not None:
+        matches.append(Account.id == keys.row_id)
+    if keys.phone_hash is not None:
+        matches.append(Account.phone_hash == keys.phone_hash)
+    if keys.name_hash is not None:
         matches.append(
-            Account.id.in_(sa.select(Patient.account_id).where(Patient.name_hash == name_hash))
+            Account.id.in_(sa.select(Patient.account_id).where(Patient.name_hash == keys.name_hash))
         )
-    if not text or not matches:
+    if not keys.text or not matches:
         return []
     return db.session.scalars(
         sa.select(Account).where(sa.or_(*matches)).order_by(Account.id.desc()).limit(50)
@@ -88,13 +81,18 @@ def _reason(reason) -> str:
     return reason
 
 
+def _lock_account(account_id) -> Account:
+    account = lock_one(sa.select(Account).where(Account.id == account_id))
+    if account is None:
+        raise NotFound("未找到该账号")
+    return account
+
+
 def freeze(account_id, reason, staff) -> Account:
     """冻结: the account can no longer sign in or book; its tokens stop working at once."""
     reason = _reason(reason)
     with transaction():
-        account = lock_one(sa.select(Account).where(Account.id == account_id))
-        if account is None:
-            raise NotFound("未找到该账号")
+        account = _lock_account(account_id)
         if account.status != AccountStatus.ACTIVE:
             raise Conflict("只能冻结正常状态的账号", code="account_not_active")
         account.status = AccountStatus.FROZEN
@@ -114,9 +112,7 @@ def unfreeze(account_id, reason, staff) -> Account:
     """解冻: the account may sign in again (with a new login)."""
     reason = _reason(reason)
     with transaction():
-        account = lock_one(sa.select(Account).where(Account.id == account_id))
-        if account is None:
-            raise NotFound("未找到该账号")
+        account = _lock_account(account_id)
         if account.status != AccountStatus.FROZEN:
             raise Conflict("该账号未被冻结", code="account_not_frozen")
         account.status = AccountStatus.ACTIVE
@@ -136,9 +132,7 @@ def lift_block(account_id, reason, staff, now=None) -> Account:
     now = now or clock.now()
     reason = _reason(reason)
     with transaction():
-        account = lock_one(sa.select(Account).where(Account.id == account_id))
-        if account is None:
-            raise NotFound("未找到该账号")
+        account = _lock_account(account_id)
         if account.blocked_until is None or account.blocked_until <= now:
             raise Conflict("该账号没有生效中的爽约限制", code="not_blocked")
         before = {"blocked_until": account.blocked_until.isoformat()}

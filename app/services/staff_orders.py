@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.domain import clock
-from app.domain.identity import IdentityError, validate_mobile, validate_person_name
 from app.domain.orders import CancelledBy, OrderStatus
 from app.domain.payments import PaymentStatus, RefundReason
 from app.domain.staff import Scope
@@ -27,34 +26,26 @@ def search(scope: Scope, text) -> list[Order]:
     """Orders in scope matching ``text``: an order id, a merchant order number (out_trade_no),
     a mobile number (the patient's or the account's, through their keyed hashes) or a patient's
     exact real name (through its keyed hash); newest first."""
-    text = " ".join(str(text or "").split())
-    if not text:
+    keys = protection.search_keys(text)
+    if not keys.text:
         return []
     matches = []
-    if text.isdigit() and len(text) <= 18:
-        matches.append(Order.id == int(text))
-    try:
-        phone_hash = protection.lookup_hash(validate_mobile(text), "phone")
-    except IdentityError:
-        pass
-    else:
+    if keys.row_id is not None:
+        matches.append(Order.id == keys.row_id)
+    if keys.phone_hash is not None:
         matches.append(
-            Order.patient_id.in_(sa.select(Patient.id).where(Patient.phone_hash == phone_hash))
+            Order.patient_id.in_(sa.select(Patient.id).where(Patient.phone_hash == keys.phone_hash))
         )
         matches.append(
-            Order.account_id.in_(sa.select(Account.id).where(Account.phone_hash == phone_hash))
+            Order.account_id.in_(sa.select(Account.id).where(Account.phone_hash == keys.phone_hash))
         )
-    if _TRADE_NO.fullmatch(text) and not text.isdigit():
+    if _TRADE_NO.fullmatch(keys.text) and not keys.text.isdigit():
         matches.append(
-            Order.id.in_(sa.select(Payment.order_id).where(Payment.out_trade_no == text))
+            Order.id.in_(sa.select(Payment.order_id).where(Payment.out_trade_no == keys.text))
         )
-    try:
-        name_hash = protection.name_hash(validate_person_name(text))
-    except IdentityError:
-        pass
-    else:
+    if keys.name_hash is not None:
         matches.append(
-            Order.patient_id.in_(sa.select(Patient.id).where(Patient.name_hash == name_hash))
+            Order.patient_id.in_(sa.select(Patient.id).where(Patient.name_hash == keys.name_hash))
         )
     if not matches:
         return []

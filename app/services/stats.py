@@ -9,19 +9,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 
 from app.domain.enums import ScheduleStatus, SlotState
-from app.domain.orders import OrderStatus
+from app.domain.orders import BOOKED_OR_LATER, OrderStatus
 from app.domain.staff import Scope
 from app.extensions import db
 from app.models import Department, Doctor, Order, Schedule, Slot, StatsDaily
 
-# As the dashboard counts a booking: paid (or free) and not cancelled since.
-BOOKED_OR_LATER = (
-    OrderStatus.BOOKED,
-    OrderStatus.CHECKED_IN,
-    OrderStatus.CALLED,
-    OrderStatus.COMPLETED,
-    OrderStatus.NO_SHOW,
-)
 PERIODS = ("day", "week", "month")
 GROUPINGS = ("department", "doctor")
 

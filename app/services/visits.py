@@ -15,7 +15,7 @@ from flask import current_app
 
 from app.domain import clock
 from app.domain import visits as rules
-from app.domain.orders import OrderStatus
+from app.domain.orders import BOOKED_OR_LATER, OrderStatus
 from app.errors import AppError, Conflict, NotFound
 from app.extensions import db
 from app.infra import waiting
@@ -26,15 +26,6 @@ from app.services.booking import tickets
 from app.services.messages import outbox
 from app.services.no_shows import record_no_show
 from app.services.transaction import lock_one, transaction
-
-# The orders a schedule's queue shows.
-_IN_QUEUE = (
-    OrderStatus.BOOKED,
-    OrderStatus.CHECKED_IN,
-    OrderStatus.CALLED,
-    OrderStatus.COMPLETED,
-    OrderStatus.NO_SHOW,
-)
 
 
 @dataclass(frozen=True)
@@ -363,7 +354,7 @@ def _queue_of(schedule_id) -> tuple[list[waiting.Entry], int, float]:
             Order.called_at,
             Order.completed_at,
         )
-        .where(Order.schedule_id == schedule_id, Order.status.in_(_IN_QUEUE))
+        .where(Order.schedule_id == schedule_id, Order.status.in_(BOOKED_OR_LATER))
         .order_by(Order.id)
     ).all()
     entries = [
@@ -401,7 +392,7 @@ def queue_of(schedule_id) -> list[Order]:
     """The schedule's orders of the day in queue order, for the staff console: called first,
     then those waiting by rank, then the booked not yet arrived, then those done."""
     orders = db.session.scalars(
-        sa.select(Order).where(Order.schedule_id == schedule_id, Order.status.in_(_IN_QUEUE))
+        sa.select(Order).where(Order.schedule_id == schedule_id, Order.status.in_(BOOKED_OR_LATER))
     ).all()
     order_of = {
         OrderStatus.CALLED: 0,
