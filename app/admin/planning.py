@@ -115,7 +115,7 @@ def _request_page(schedule, error=None, message=None, status=200):
         render_template(
             "admin/schedule_request.html",
             schedule=schedule,
-            doctor=scoping.get_in_scope(Doctor, schedule.doctor_id, Scope()),
+            doctor=schedule.doctor,
             requests=schedule_requests.of_schedule(schedule.id),
             pending=schedule_requests.pending_of(schedule.id),
             kinds=list(RequestKind),

@@ -16,7 +16,7 @@ from app.domain.identity import mask_name
 from app.domain.orders import OrderStatus
 from app.domain.staff import Scope, StaffRole
 from app.errors import AppError, ValidationFailed
-from app.models import Doctor, Refund, Schedule
+from app.models import Refund, Schedule
 from app.services import (
     audit,
     money_ops,
@@ -100,7 +100,7 @@ def schedule_page(schedule_id):
 
 def _schedule(schedule, result=None, error=None, status=200, changed=False):
     orders = schedules.orders_of(schedule)
-    doctor = scoping.get_in_scope(Doctor, schedule.doctor_id, Scope())
+    doctor = schedule.doctor
     return (
         render_template(
             "admin/schedule.html",
@@ -139,7 +139,7 @@ def _console(schedule, message=None, error=None, status=200):
         render_template(
             template,
             schedule=schedule,
-            doctor=scoping.get_in_scope(Doctor, schedule.doctor_id, Scope()),
+            doctor=schedule.doctor,
             orders=visits.queue_of(schedule.id),
             message=message,
             error=error,
@@ -218,7 +218,7 @@ def display(schedule_id):
     return render_template(
         template,
         schedule=schedule,
-        doctor=scoping.get_in_scope(Doctor, schedule.doctor_id, Scope()),
+        doctor=schedule.doctor,
         called=called,
         waiting=waiting,
         masked=lambda order: mask_name(order.patient.name),
