@@ -15,12 +15,19 @@ from app.models import (
     Payment,
     Refund,
     Schedule,
+    ScheduleRequest,
+    ScheduleTemplate,
     Staff,
 )
 from app.services.scoping import scoped
 
 
 def _hospital_of(target) -> int | None:
+    """The hospital ``target`` belongs to, so that its hospital's admins read the entry."""
+    if isinstance(target, ScheduleRequest):
+        target = db.session.get(Schedule, target.schedule_id)
+    elif isinstance(target, ScheduleTemplate):
+        target = db.session.get(Doctor, target.doctor_id)
     if isinstance(target, Hospital):
         return target.id
     if isinstance(target, Order | Staff):

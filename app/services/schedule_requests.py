@@ -69,8 +69,8 @@ def make_request(scope: Scope, schedule_id, kind, reason, capacity=None, staff=N
         audit.record(
             staff,
             f"request_{kind}",
-            schedule,
-            after={"request": made.id, "reason": reason, "capacity": capacity},
+            made,
+            after={"schedule": schedule.id, "reason": reason, "capacity": capacity},
         )
     return made
 
@@ -164,10 +164,10 @@ def _decide(scope, request_id, status, note, staff) -> ScheduleRequest:
         audit.record(
             staff,
             "approve_request" if status == RequestStatus.APPROVED else "refuse_request",
-            db.session.get(Schedule, found.schedule_id),
-            before={"request": found.id, "status": str(RequestStatus.PENDING)},
+            found,
+            before={"schedule": found.schedule_id, "status": str(RequestStatus.PENDING)},
             after={
-                "request": found.id,
+                "schedule": found.schedule_id,
                 "status": str(status),
                 "kind": str(found.kind),
                 "note": note,

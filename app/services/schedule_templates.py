@@ -102,9 +102,9 @@ def add_template(
         audit.record(
             staff,
             "create_schedule_template",
-            doctor,
+            template,
             after={
-                "template": template.id,
+                "doctor": doctor.id,
                 "weekday": WEEKDAYS[weekday],
                 "period": str(period),
                 "start": start.isoformat("minutes"),
@@ -128,9 +128,9 @@ def deactivate_template(scope: Scope, template_id, staff=None) -> ScheduleTempla
             audit.record(
                 staff,
                 "deactivate_schedule_template",
-                doctor,
-                before={"template": template.id, "active": True},
-                after={"template": template.id, "active": False},
+                template,
+                before={"doctor": doctor.id, "active": True},
+                after={"doctor": doctor.id, "active": False},
             )
     return template
 

@@ -23,7 +23,7 @@ from app.services import schedule_templates
 from app.services import staff as staff_service
 from tests.e2e import test_admin
 from tests.e2e.test_admin import PASSWORD, TODAY, Browser, signed_in
-from tests.factories import make_schedule
+from tests.factories import make_hospital, make_schedule
 from workers import cron, templates
 
 # test_admin's fixtures: its app on its database, and its hospital with a staff member per role.
@@ -138,13 +138,20 @@ class TestTemplates:
             assert answer.status_code == 302
         with served.app.app_context():
             made = schedule_templates.generate_from_templates(department_id=department_id)
-            audits = db.session.scalar(
-                sa.select(sa.func.count()).where(
+            audits = db.session.execute(
+                sa.select(AuditEntry.target_id, AuditEntry.hospital_id, AuditEntry.after)
+                .where(
                     AuditEntry.action == "deactivate_schedule_template",
-                    AuditEntry.target_id == doctor_id,
+                    AuditEntry.target_type == "schedule_template",
                 )
-            )
-        assert made == [] and audits == 7
+                .where(AuditEntry.target_id.in_(ids))
+                .order_by(AuditEntry.target_id)
+            ).all()
+        assert made == []
+        assert audits == [
+            (template_id, hospital.id, {"doctor": doctor_id, "active": False})
+            for template_id in sorted(ids)
+        ]
 
     def test_a_doctor_is_refused_and_another_department_is_not_found(self, served, hospital):
         theirs, their_department = _doctor_of(served, hospital.theirs)
@@ -198,15 +205,28 @@ class TestRequests:
             schedule = db.session.get(Schedule, hospital.mine)
             decided = db.session.get(ScheduleRequest, request_id)
             statuses = {db.session.get(Order, o.id).status for o in hospital.orders}
-            actions = db.session.scalars(
+            on_schedule = db.session.scalars(
                 sa.select(AuditEntry.action)
                 .where(AuditEntry.target_type == "schedule", AuditEntry.target_id == schedule.id)
+                .order_by(AuditEntry.id)
+            ).all()
+            on_request = db.session.execute(
+                sa.select(AuditEntry.action, AuditEntry.hospital_id, AuditEntry.after)
+                .where(
+                    AuditEntry.target_type == "schedule_request",
+                    AuditEntry.target_id == request_id,
+                )
                 .order_by(AuditEntry.id)
             ).all()
         assert (schedule.status, schedule.stop_reason) == ("stopped", "外出会诊")
         assert statuses == {OrderStatus.CANCELLED}
         assert (decided.status, decided.pending_schedule_id) == (RequestStatus.APPROVED, None)
-        assert actions == ["request_stop", "stop_clinic", "approve_request"]
+        assert on_schedule == ["stop_clinic"]
+        assert [(action, place) for action, place, _ in on_request] == [
+            ("request_stop", hospital.id),
+            ("approve_request", hospital.id),
+        ]
+        assert [after["schedule"] for _, _, after in on_request] == [schedule.id, schedule.id]
 
     def test_a_change_request_approved_changes_the_capacity(self, served, hospital):
         doctor = signed_in(served, hospital, "doctor")
@@ -275,3 +295,44 @@ class TestRequests:
         assert answer.status_code == 400
         with served.app.app_context():
             assert db.session.get(ScheduleRequest, request_id).status == RequestStatus.PENDING
+
+
+class TestAuditedRows:
+    def test_template_and_request_entries_name_their_rows_and_reach_the_right_admins(
+        self, served, hospital
+    ):
+        doctor_id, department_id = _doctor_of(served, hospital.mine)
+        admin = signed_in(served, hospital, "department")
+        admin.get(f"/admin/templates?department={department_id}")
+        form = {
+            "doctor_id": doctor_id,
+            "weekday": 3,
+            "period": "evening",
+            "start_time": "18:00",
+            "end_time": "20:00",
+            "capacity": "8",
+        }
+        assert admin.post("/admin/templates", form, htmx=False).status_code == 302
+        doctor = signed_in(served, hospital, "doctor")
+        assert _request(doctor, hospital.mine, kind="stop", reason="进修").status_code == 200
+        request_id = _pending_id(served, hospital.mine)
+        with served.app.app_context():
+            template_id = db.session.scalar(
+                sa.select(ScheduleTemplate.id).where(
+                    ScheduleTemplate.doctor_id == doctor_id, ScheduleTemplate.weekday == 3
+                )
+            )
+            other = make_hospital()
+            db.session.commit()
+            outsider = f"outsider-{hospital.mine}"
+            staff_service.create_staff(outsider, PASSWORD, "hospital_admin", hospital_id=other.id)
+        reader = signed_in(served, hospital, "hospital")
+        theirs = Browser(served.app)
+        assert theirs.login(outsider).status_code == 302
+        for action, row in (
+            ("create_schedule_template", f"schedule_template {template_id}"),
+            ("request_stop", f"schedule_request {request_id}"),
+        ):
+            mine = reader.get("/admin/audit", query_string={"action": action})
+            assert row in mine.text, action
+            assert "没有记录" in theirs.get("/admin/audit", query_string={"action": action}).text
