@@ -4,12 +4,13 @@ scoping helper and changes things only through the services."""
 
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
-from app.admin.blueprint import IDLE_KEY, StaffUser, bp
+from app.admin.blueprint import IDLE_KEY, StaffUser, bp, login_manager
 from app.domain import clock
 from app.domain.enums import Period
 from app.domain.identity import mask_name
@@ -19,6 +20,7 @@ from app.errors import AppError, ValidationFailed
 from app.models import Refund, Schedule
 from app.services import (
     audit,
+    display_links,
     money_ops,
     schedules,
     scoping,
@@ -133,7 +135,7 @@ def stop_schedule(schedule_id):
 # --- the visit-day queue console (叫号) --------------------------------------------------------
 
 
-def _console(schedule, message=None, error=None, status=200):
+def _console(schedule, message=None, error=None, status=200, link=None):
     template = "admin/_queue.html" if request.headers.get("HX-Request") else "admin/queue.html"
     return (
         render_template(
@@ -144,6 +146,7 @@ def _console(schedule, message=None, error=None, status=200):
             message=message,
             error=error,
             Status=OrderStatus,
+            link=link,
         ),
         status,
     )
@@ -203,14 +206,35 @@ def check_in(schedule_id):
     return _console(schedule, message=f"{order.seq} 号已签到")
 
 
+@bp.post("/queue/<int:schedule_id>/display-link")
+@login_required
+def display_link(schedule_id):
+    """候诊屏链接: a link opening the schedule's display without a session, until the visit day
+    ends (audited)."""
+    link = display_links.create_link(scope(), schedule_id, staff=g.staff)
+    url = url_for("admin.display", schedule_id=schedule_id, key=link.key, _external=True)
+    shown = SimpleNamespace(url=url, until=link.until)
+    if request.headers.get("HX-Request"):
+        return render_template("admin/_display_link.html", link=shown)
+    return _console(scoping.get_in_scope(Schedule, schedule_id, scope()), link=shown)
+
+
 # --- the waiting-room display (候诊屏) ---------------------------------------------------------
 
 
 @bp.get("/display/<int:schedule_id>")
-@login_required
 def display(schedule_id):
-    """The waiting room's screen: the numbers being called and the next ones, names masked."""
-    schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
+    """The waiting room's screen: the numbers being called and the next ones, names masked.
+    Staff open it with their session; a wall screen with a display link's key, which opens
+    this screen (and its refreshes) only, and answers 404 when it is not this schedule's or
+    its day has ended."""
+    key = request.args.get("key")
+    if key is not None:
+        schedule = display_links.schedule_of_key(schedule_id, key)
+    elif not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    else:
+        schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
     orders = visits.queue_of(schedule.id)
     called = [o for o in orders if o.status == OrderStatus.CALLED]
     waiting = [o for o in orders if o.status == OrderStatus.CHECKED_IN][:5]
@@ -222,6 +246,7 @@ def display(schedule_id):
         called=called,
         waiting=waiting,
         masked=lambda order: mask_name(order.patient.name),
+        key=key,
     )
 
 

@@ -1,10 +1,10 @@
 """The staff admin over HTTP (the app's whole WSGI stack, through Flask's test client): signing
 in, lock-out, CSRF, sessions that end, scoping by role, the queue console, stopping a clinic, the
-waiting-room display."""
+waiting-room display and its link for a screen without a session."""
 
 import itertools
 import re
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -24,6 +24,8 @@ from app.domain.payments import (
     new_out_trade_no,
 )
 from app.domain.reconciliation import FindingKind, ReconciliationStatus
+from app.domain.staff import Scope
+from app.errors import NotFound
 from app.extensions import db, redis_store
 from app.infra import queue
 from app.models import (
@@ -37,7 +39,7 @@ from app.models import (
     Refund,
     Schedule,
 )
-from app.services import auth, patients
+from app.services import auth, display_links, patients, stop_clinic, visits
 from app.services import staff as staff_service
 from app.services.booking import holds, tickets
 from app.services.payments import paying
@@ -279,6 +281,157 @@ class TestQueueConsole:
         assert "患*" in screen.text and "患者" not in screen.text.replace("患者准备", "").replace(
             "患者就诊", ""
         ).replace("候诊患者", "")
+
+
+_KEY = re.compile(r"/admin/display/(\d+)\?key=([A-Za-z0-9_.\-]+)")
+
+
+def _display_key(served, hospital, role="doctor", schedule_id=None):
+    """A display link made on the queue console by ``role``: (its schedule id, its key)."""
+    browser = signed_in(served, hospital, role)
+    schedule_id = schedule_id or hospital.mine
+    browser.get(f"/admin/queue/{schedule_id}")
+    made = browser.post(f"/admin/queue/{schedule_id}/display-link")
+    assert made.status_code == 200, made.text
+    found = _KEY.search(made.text)
+    return int(found.group(1)), found.group(2)
+
+
+class TestDisplayLink:
+    def test_a_key_opens_the_display_and_its_refresh_without_a_session(self, served, hospital):
+        first = hospital.orders[0]
+        with served.app.app_context():
+            code = tickets.ticket(first.account_id, first.id)["qr_payload"]
+            visits.check_in_by_ticket(code, hospital.mine)
+            visits.call_next(hospital.mine)
+        schedule_id, key = _display_key(served, hospital)
+        assert schedule_id == hospital.mine
+        wall = served.app.test_client()  # no cookie, no session
+        assert wall.get(f"/admin/display/{hospital.mine}").status_code == 302
+        screen = wall.get(f"/admin/display/{hospital.mine}", query_string={"key": key})
+        assert screen.status_code == 200 and f"<strong>{first.seq} 号</strong> 患*" in screen.text
+        assert f'hx-get="/admin/display/{hospital.mine}?key={key}"' in screen.text
+        assert "Set-Cookie" not in screen.headers and "csrf" not in screen.text.lower()
+        refresh = wall.get(
+            f"/admin/display/{hospital.mine}",
+            query_string={"key": key},
+            headers={"HX-Request": "true"},
+        )
+        assert refresh.status_code == 200 and f"<strong>{first.seq} 号</strong> 患*" in refresh.text
+        assert "<html" not in refresh.text
+
+    def test_making_a_link_is_audited_and_scoped(self, served, hospital):
+        _, key = _display_key(served, hospital, role="department")
+        with served.app.app_context():
+            entry = db.session.scalar(
+                sa.select(AuditEntry).where(
+                    AuditEntry.action == "create_display_link",
+                    AuditEntry.target_type == "schedule",
+                    AuditEntry.target_id == hospital.mine,
+                )
+            )
+        end = display_links.valid_until(TODAY).isoformat()
+        assert (entry.actor, entry.hospital_id) == (hospital.staff["department"], hospital.id)
+        assert entry.after == {"valid_until": end} and key not in str(entry.after)
+        other = signed_in(served, hospital, "other_doctor")
+        assert other.post(f"/admin/queue/{hospital.mine}/display-link").status_code == 404
+        assert (
+            other.post(f"/admin/queue/{hospital.mine}/display-link", token=False).status_code == 400
+        )
+
+    def test_another_schedules_url_a_tampered_key_or_garbage_answers_404(self, served, hospital):
+        _, key = _display_key(served, hospital)
+        wall = served.app.test_client()
+        payload, signature = key.rsplit(".", 1)
+        # The signature's first character carries six bits of it (the last one some padding).
+        flipped = f"{payload}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+        with served.app.app_context():  # the same payload, naming the other schedule
+            forged_payload = display_links._serializer().dumps(
+                {"s": hospital.theirs, "d": TODAY.isoformat()}
+            )
+        forged = forged_payload.rsplit(".", 1)[0] + "." + signature
+        for schedule_id, sent in (
+            (hospital.theirs, key),
+            (hospital.mine, flipped),
+            (hospital.theirs, forged),
+            (hospital.mine, "garbage"),
+            (hospital.mine, ""),
+        ):
+            answer = wall.get(f"/admin/display/{schedule_id}", query_string={"key": sent})
+            assert answer.status_code == 404, (schedule_id, sent)
+            assert "未找到" in answer.text and "/admin/login" not in answer.headers.get(
+                "Location", ""
+            )
+
+    def test_a_key_stops_working_when_its_visit_day_ends(self, served, hospital):
+        yesterday = TODAY - timedelta(days=1)
+        with served.app.app_context():
+            mine = db.session.get(Schedule, hospital.mine)
+            past = make_schedule(mine.doctor, on=yesterday, period="evening").id
+            db.session.commit()
+            then = datetime.combine(yesterday, time(19, 0), tzinfo=clock.CHINA_TZ)
+            old = display_links.create_link(Scope(), past, now=then)
+            assert display_links.schedule_of_key(past, old.key, now=then).id == past
+            end = display_links.valid_until(yesterday)
+            assert old.until == end
+            assert (
+                display_links.schedule_of_key(past, old.key, now=end - timedelta(seconds=1)).id
+                == past
+            )
+            with pytest.raises(NotFound):
+                display_links.schedule_of_key(past, old.key, now=end)
+        wall = served.app.test_client()
+        assert wall.get(f"/admin/display/{past}", query_string={"key": old.key}).status_code == 404
+        browser = signed_in(served, hospital, "doctor")
+        browser.get(f"/admin/queue/{past}")
+        refused = browser.post(f"/admin/queue/{past}/display-link")
+        assert refused.status_code == 409 and "该出诊已结束" in refused.text
+
+    def test_a_key_grants_nothing_else(self, served, hospital):
+        _, key = _display_key(served, hospital)
+        wall = served.app.test_client()
+        with_key = {"key": key}
+        for url in (
+            f"/admin/queue/{hospital.mine}",
+            f"/admin/schedules/{hospital.mine}",
+            "/admin/",
+        ):
+            answer = wall.get(url, query_string=with_key)
+            assert answer.status_code == 302, url
+            assert "/admin/login" in answer.headers["Location"], url
+        for url in (
+            f"/admin/queue/{hospital.mine}/call-next",
+            f"/admin/queue/{hospital.mine}/display-link",
+            f"/admin/schedules/{hospital.mine}/stop",
+        ):
+            answer = wall.post(url, query_string=with_key, data={"reason": "x"})
+            assert answer.status_code in (302, 400), url
+        # Even with a CSRF token of its own session, the wall's changes need a staff session.
+        page = wall.get("/admin/login")
+        token = _CSRF.search(page.text).group(1)
+        answer = wall.post(
+            f"/admin/queue/{hospital.mine}/call-next",
+            query_string=with_key,
+            headers={"X-CSRFToken": token},
+        )
+        assert answer.status_code == 302 and "/admin/login" in answer.headers["Location"]
+        with served.app.app_context():
+            statuses = {db.session.get(Order, o.id).status for o in hospital.orders}
+        assert statuses == {OrderStatus.BOOKED}
+
+    def test_a_stopped_clinic_gets_no_link(self, served, hospital):
+        with served.app.app_context():
+            stop_clinic.stop_clinic(hospital.mine, "设备检修", "test")
+        browser = signed_in(served, hospital, "hospital")
+        browser.get(f"/admin/queue/{hospital.mine}")
+        refused = browser.post(f"/admin/queue/{hospital.mine}/display-link")
+        assert refused.status_code == 409 and "已停诊" in refused.text
+
+    def test_without_htmx_the_console_is_shown_with_the_link(self, served, hospital):
+        browser = signed_in(served, hospital, "doctor")
+        browser.get(f"/admin/queue/{hospital.mine}")
+        page = browser.post(f"/admin/queue/{hospital.mine}/display-link", htmx=False)
+        assert page.status_code == 200 and "叫号台" in page.text and _KEY.search(page.text)
 
 
 class TestStopClinic:
