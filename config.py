@@ -412,6 +412,12 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.ENV_NAME == "production"
+        # Statistics' anomalies: this many orders from one account (an account may hold 3 a
+        # day) or one IP address (many patients share a hospital's or a carrier's address)
+        # within this many minutes, in one hospital, are a burst of holds.
+        self.STATS_BURST_ACCOUNT_HOLDS = _env_int("STATS_BURST_ACCOUNT_HOLDS", 3, minimum=2)
+        self.STATS_BURST_IP_HOLDS = _env_int("STATS_BURST_IP_HOLDS", 10, minimum=2)
+        self.STATS_BURST_MINUTES = _env_int("STATS_BURST_MINUTES", 10, minimum=1)
         # How long a catalogue read (calendar, schedules) may be served from Redis, in seconds.
         self.CATALOGUE_CACHE_SECONDS = _env_int("CATALOGUE_CACHE_SECONDS", 60)
         # Swagger UI's assets, served by the app itself (app/api/docs.py): no CDN needed.

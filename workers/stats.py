@@ -1,4 +1,5 @@
-"""Jobs of the statistics: the daily rollup (stats_daily) kept fresh."""
+"""Jobs of the statistics: the rollups (stats_daily, stats_hour, stats_payment, stats_burst)
+kept fresh."""
 
 from datetime import timedelta
 
@@ -9,6 +10,13 @@ RECENT_DAYS = 3  # today and the two days before: late check-ins, no-shows and r
 
 
 def rollup_recent():
-    """Recompute the rollup of today and the last two days (idempotent); the rows written."""
+    """Recompute the rollups of today and the last two days (idempotent): the visit days'
+    figures, and the payments and bursts of holds made on those days; the stats_daily rows
+    written."""
     today = clock.business_date(clock.now())
-    return sum(stats.rollup_day(today - timedelta(days=n)) for n in range(RECENT_DAYS))
+    written = 0
+    for n in range(RECENT_DAYS):
+        day = today - timedelta(days=n)
+        written += stats.rollup_day(day)
+        stats.rollup_anomalies(day)
+    return written

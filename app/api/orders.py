@@ -1,5 +1,6 @@
 """Orders (挂号单): hold a number, see, cancel and move it, show the e-ticket."""
 
+from flask import request
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
@@ -34,7 +35,11 @@ class Orders(MethodView):
     def post(self, body, idempotency_key):
         """Hold a number for 15 minutes (the hospital's hold time) pending payment."""
         order, created = holds.hold_slot(
-            signed_caller(), body["schedule_id"], body["patient_id"], idempotency_key
+            signed_caller(),
+            body["schedule_id"],
+            body["patient_id"],
+            idempotency_key,
+            client_ip=request.remote_addr,
         )
         return order, 201, hold_headers(created)
 

@@ -8,7 +8,7 @@ from app.models.payments import Payment, Refund
 from app.models.planning import ScheduleRequest, ScheduleTemplate
 from app.models.reconciliation import Reconciliation, ReconciliationItem
 from app.models.staff import AuditEntry, Staff
-from app.models.stats import StatsDaily
+from app.models.stats import StatsBurst, StatsDaily, StatsHour, StatsPayment
 
 __all__ = [
     "Account",
@@ -28,6 +28,9 @@ __all__ = [
     "ScheduleTemplate",
     "Slot",
     "Staff",
+    "StatsBurst",
     "StatsDaily",
+    "StatsHour",
+    "StatsPayment",
     "SubscriptionConsent",
 ]

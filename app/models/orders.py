@@ -54,6 +54,9 @@ class Order(TimestampMixin, db.Model):
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     skips: Mapped[int] = mapped_column(sa.SmallInteger, default=0)
+    # The address the hold came from, as the app trusts it (TRUSTED_PROXIES): the statistics'
+    # bursts of holds from one IP. NULL for orders made otherwise (a reschedule's successor).
+    client_ip: Mapped[str | None] = mapped_column(sa.String(45))
 
     patient: Mapped[Patient] = relationship()
     schedule: Mapped[Schedule] = relationship()
@@ -84,6 +87,8 @@ class Order(TimestampMixin, db.Model):
             name="uq_orders_active_patient_doctor_day",
         ),
         sa.Index("ix_orders_account_created", "account_id", "created_at"),
+        # The orders made on a day: the statistics' bursts and the dashboard's bookings today.
+        sa.Index("ix_orders_created", "created_at"),
         sa.Index("ix_orders_patient_visit", "patient_id", "visit_date"),
         sa.Index("ix_orders_status_expires", "status", "expires_at"),
         sa.Index("ix_orders_schedule_status", "schedule_id", "status"),

@@ -92,7 +92,8 @@ class Refund(TimestampMixin, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("out_refund_no", name="uq_refund_out_refund_no"),
         sa.Index("ix_refund_payment", "payment_id"),
-        sa.Index("ix_refund_status", "status"),
+        # Refunds by status, and the day's successful ones (the dashboard's revenue today).
+        sa.Index("ix_refund_status_succeeded", "status", "succeeded_at"),
         sa.CheckConstraint("amount_fen > 0", name="ck_refund_amount"),
         sa.CheckConstraint("fee_fen >= 0", name="ck_refund_fee"),
     )

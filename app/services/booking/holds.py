@@ -42,20 +42,21 @@ log = logging.getLogger(__name__)
 
 
 def hold_slot(
-    caller, schedule_id, patient_id, idempotency_key, now=None
+    caller, schedule_id, patient_id, idempotency_key, now=None, client_ip=None
 ) -> tuple["Order | HeldOrder", bool]:
     """Hold the lowest free number of a schedule for one of the caller's patients.
 
     ``caller`` is an account id, or an auth.Principal whose token is checked against revocation
     on the locked account row. Returns the order (pending_payment, expiring after the
     hospital's hold minutes) and whether it was created now; a retry with the same idempotency
-    key and body returns the first order.
+    key and body returns the first order. ``client_ip``, the address the request came from,
+    is recorded on a new order (the statistics' bursts of holds from one address).
 
     Holds that threads of this process ask for at the same moment share one transaction (see
     app/infra/groupcommit.py); each is decided exactly as if it were alone.
     """
     try:
-        order, created = _hold(caller, schedule_id, patient_id, idempotency_key, now)
+        order, created = _hold(caller, schedule_id, patient_id, idempotency_key, now, client_ip)
     except AppError as refused:
         metrics.hold_outcome(refused.code)
         raise
@@ -63,7 +64,7 @@ def hold_slot(
     return order, created
 
 
-def _hold(caller, schedule_id, patient_id, idempotency_key, now):
+def _hold(caller, schedule_id, patient_id, idempotency_key, now, client_ip):
     now = now or clock.now()
     account_id = getattr(caller, "id", caller)
     # One Redis round trip before any MySQL work: a retry of a hold that succeeded is let
@@ -82,7 +83,9 @@ def _hold(caller, schedule_id, patient_id, idempotency_key, now):
     except BaseException:
         arrivals.end()  # this thread joins no group: a group's leader need not wait for it
         raise
-    request = _HoldRequest(caller, account_id, schedule_id, patient_id, idempotency_key, now, token)
+    request = _HoldRequest(
+        caller, account_id, schedule_id, patient_id, idempotency_key, now, token, client_ip
+    )
     groups = _hold_groups()
     outcome = groups.submit(request)
     if outcome is _ALONE:
@@ -102,6 +105,7 @@ class _HoldRequest:
     idempotency_key: str
     now: datetime
     token: bool  # a gate token was taken: given back if the hold fails
+    client_ip: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +375,7 @@ class HeldOrder:
     called_at: datetime | None = None
     completed_at: datetime | None = None
     skips: int = 0
+    client_ip: str | None = None
     payments: tuple = ()
     refunds: tuple = ()
 
@@ -399,6 +404,7 @@ def _new_order(request, schedule, patient, slot, shown) -> HeldOrder:
         expires_at=(request.now + timedelta(minutes=schedule.hold_minutes)).replace(microsecond=0),
         idempotency_key=request.idempotency_key,
         request_fingerprint=checks.fingerprint(request.schedule_id, request.patient_id),
+        client_ip=request.client_ip,
         created_at=created,
         updated_at=created,
         patient=_Shown(
