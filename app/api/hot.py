@@ -127,8 +127,13 @@ class HotPaths:
                 return None
             # From here on the hold is decided, so the answer is this path's whatever happens.
             try:
+                # REMOTE_ADDR as ProxyFix (outside this layer) left it: the address trusted.
                 order, created = holds.hold_slot(
-                    caller, hold["schedule_id"], hold["patient_id"], key
+                    caller,
+                    hold["schedule_id"],
+                    hold["patient_id"],
+                    key,
+                    client_ip=environ.get("REMOTE_ADDR"),
                 )
                 document, status = self.order_schema.dump(order), 201
                 headers = hold_headers(created)
