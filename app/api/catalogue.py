@@ -1,9 +1,10 @@
 """Catalogue endpoints: browse hospitals, departments, doctors and remaining numbers.
 
 Every answer here is public and served through app/api/public.py: cached as its JSON document,
-with an ETag and a Cache-Control. Each view says what its answer is (the service's result
-dumped by the documented schema), under which scope it is cached, and for how long a client may
-keep it."""
+with an ETag and a Cache-Control. Each view declares its read (``public_read``: under which
+scope and field its answer is cached, and for how long a client may keep it) and says what its
+answer is (the service's result dumped by the documented schema); the declaration also serves
+the cached document before Flask (app/api/hot.py)."""
 
 import json
 
@@ -26,7 +27,11 @@ INVALID_WINDOW = {
     "description": "参数有误（validation_error）：start 早于今天（北京时间），或 days 不在 1–14",
 }
 
-# The schemas that dump each answer on a cache miss, built once.
+# The schemas that load each query and dump each answer, built once.
+_HOSPITAL_QUERY = schemas.HospitalQuery()
+_CALENDAR_QUERY = schemas.CalendarQuery()
+_DATE_QUERY = schemas.ScheduleDateQuery()
+_SEARCH_QUERY = schemas.SearchQuery()
 _HOSPITAL_PAGE = schemas.HospitalPageSchema()
 _HOSPITAL = schemas.HospitalDetailSchema()
 _TREE = schemas.DepartmentNodeSchema(many=True)
@@ -36,46 +41,83 @@ _DOCTOR = schemas.DoctorSchema()
 _SEARCH_RESULT = schemas.SearchResultSchema()
 
 
+def _catalogue_read(field_of, query=None) -> public.Read:
+    """A read of what only catalogue edits change: ``field_of(**arguments)`` names it."""
+    return public.Read(
+        lambda now, **arguments: (cache.CATALOGUE, field_of(**arguments)),
+        CATALOGUE_MAX_AGE,
+        query,
+    )
+
+
+def _never_stale(read):
+    """What only catalogue edits change, which invalidate it: valid until then."""
+    return lambda now: (read(), None)
+
+
+def _calendar_key(now, department_id, days, start=None):
+    start = catalogue.check_window(start, days, now)
+    return cache.department(department_id), public.calendar_field(start, days)
+
+
+def _doctor_schedules_key(now, doctor_id, days, start=None):
+    start = catalogue.check_window(start, days, now)
+    department_id = catalogue.doctor_department_id(doctor_id)
+    return cache.department(department_id), f"doctor:{doctor_id}:{start}:{days}"
+
+
 @blp.route("/hospitals")
 class Hospitals(MethodView):
-    @blp.arguments(schemas.HospitalQuery(), location="query", as_kwargs=True)
+    public_read = _catalogue_read(
+        lambda **filters: "hospitals:" + json.dumps(filters, sort_keys=True, ensure_ascii=False),
+        _HOSPITAL_QUERY,
+    )
+
+    @blp.arguments(_HOSPITAL_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.HospitalPageSchema)
     @blp.alt_response(**INVALID)
     def get(self, **filters):
         """List hospitals, filtered by name (q), level and region."""
-        field = "hospitals:" + json.dumps(filters, sort_keys=True, ensure_ascii=False)
-        return _catalogue_answer(field, _HOSPITAL_PAGE, lambda: catalogue.list_hospitals(**filters))
+        return self.public_read.answer(
+            _never_stale(lambda: catalogue.list_hospitals(**filters)), _HOSPITAL_PAGE, **filters
+        )
 
 
 @blp.route("/hospitals/<int:hospital_id>")
 class HospitalDetail(MethodView):
+    public_read = _catalogue_read(lambda hospital_id: f"hospital:{hospital_id}")
+
     @blp.response(200, schemas.HospitalDetailSchema)
     @blp.alt_response(**NOT_FOUND)
     def get(self, hospital_id):
         """A hospital, with its booking rules."""
-        return _catalogue_answer(
-            f"hospital:{hospital_id}",
+        return self.public_read.answer(
+            _never_stale(lambda: catalogue.get_hospital(hospital_id)),
             _HOSPITAL,
-            lambda: catalogue.get_hospital(hospital_id),
+            hospital_id=hospital_id,
         )
 
 
 @blp.route("/hospitals/<int:hospital_id>/departments")
 class HospitalDepartments(MethodView):
+    public_read = _catalogue_read(lambda hospital_id: f"tree:{hospital_id}")
+
     @blp.response(200, schemas.DepartmentNodeSchema(many=True))
     @blp.alt_response(**NOT_FOUND)
     def get(self, hospital_id):
         """The hospital's department tree with each department's eligibility rules."""
-        return _catalogue_answer(
-            f"tree:{hospital_id}",
+        return self.public_read.answer(
+            _never_stale(lambda: catalogue.department_tree(hospital_id)),
             _TREE,
-            lambda: catalogue.department_tree(hospital_id),
+            hospital_id=hospital_id,
         )
 
 
 @blp.route("/departments/<int:department_id>/calendar")
 class DepartmentCalendar(MethodView):
-    @blp.arguments(schemas.CalendarQuery(), location="query", as_kwargs=True)
+    public_read = public.Read(_calendar_key, AVAILABILITY_MAX_AGE, _CALENDAR_QUERY)
+
+    @blp.arguments(_CALENDAR_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.CalendarDaySchema(many=True))
     @blp.alt_response(**NOT_FOUND)
     @blp.alt_response(**INVALID_WINDOW)
@@ -83,47 +125,55 @@ class DepartmentCalendar(MethodView):
         """Per day: available / full / not_released / stopped / none, with total and remaining."""
         now = clock.now()
         start = catalogue.check_window(window.get("start"), window["days"], now)
-        return public.cached(
-            cache.department(department_id),
-            public.calendar_field(start, window["days"]),
+        return self.public_read.answer(
             lambda now: catalogue.department_calendar(department_id, start, window["days"], now),
             _CALENDAR,
-            AVAILABILITY_MAX_AGE,
             now,
+            department_id=department_id,
+            **window,
         )
 
 
 @blp.route("/departments/<int:department_id>/schedules")
 class DepartmentSchedules(MethodView):
-    @blp.arguments(schemas.ScheduleDateQuery(), location="query", as_kwargs=True)
+    public_read = public.Read(
+        lambda now, department_id, date: (cache.department(department_id), f"schedules:{date}"),
+        AVAILABILITY_MAX_AGE,
+        _DATE_QUERY,
+    )
+
+    @blp.arguments(_DATE_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.ScheduleSchema(many=True))
     @blp.alt_response(**NOT_FOUND)
     @blp.alt_response(**INVALID)
     def get(self, department_id, date):
         """The department's schedules on a date, each with its doctor and remaining numbers."""
-        return public.cached(
-            cache.department(department_id),
-            f"schedules:{date}",
+        return self.public_read.answer(
             lambda now: catalogue.department_schedules(department_id, date, now),
             _SCHEDULES,
-            AVAILABILITY_MAX_AGE,
+            department_id=department_id,
+            date=date,
         )
 
 
 @blp.route("/doctors/<int:doctor_id>")
 class DoctorDetail(MethodView):
+    public_read = _catalogue_read(lambda doctor_id: f"doctor:{doctor_id}")
+
     @blp.response(200, schemas.DoctorSchema)
     @blp.alt_response(**NOT_FOUND)
     def get(self, doctor_id):
         """A doctor's page."""
-        return _catalogue_answer(
-            f"doctor:{doctor_id}", _DOCTOR, lambda: catalogue.get_doctor(doctor_id)
+        return self.public_read.answer(
+            _never_stale(lambda: catalogue.get_doctor(doctor_id)), _DOCTOR, doctor_id=doctor_id
         )
 
 
 @blp.route("/doctors/<int:doctor_id>/schedules")
 class DoctorSchedules(MethodView):
-    @blp.arguments(schemas.CalendarQuery(), location="query", as_kwargs=True)
+    public_read = public.Read(_doctor_schedules_key, AVAILABILITY_MAX_AGE, _CALENDAR_QUERY)
+
+    @blp.arguments(_CALENDAR_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.ScheduleSchema(many=True))
     @blp.alt_response(**NOT_FOUND)
     @blp.alt_response(**INVALID_WINDOW)
@@ -131,29 +181,24 @@ class DoctorSchedules(MethodView):
         """The doctor's schedules over the coming days (default 7 from today)."""
         now = clock.now()
         start = catalogue.check_window(window.get("start"), window["days"], now)
-        days = window["days"]
-        return public.cached(
-            cache.department(catalogue.doctor_department_id(doctor_id)),
-            f"doctor:{doctor_id}:{start}:{days}",
-            lambda now: catalogue.doctor_schedules(doctor_id, start, days, now),
+        return self.public_read.answer(
+            lambda now: catalogue.doctor_schedules(doctor_id, start, window["days"], now),
             _SCHEDULES,
-            AVAILABILITY_MAX_AGE,
             now,
+            doctor_id=doctor_id,
+            **window,
         )
 
 
 @blp.route("/search")
 class Search(MethodView):
-    @blp.arguments(schemas.SearchQuery(), location="query", as_kwargs=True)
+    public_read = _catalogue_read(lambda q: f"search:{q}", _SEARCH_QUERY)
+
+    @blp.arguments(_SEARCH_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.SearchResultSchema)
     @blp.alt_response(**INVALID)
     def get(self, q):
         """Hospitals, departments (by name or symptom, e.g. 咳嗽) and doctors matching q."""
-        return _catalogue_answer(f"search:{q}", _SEARCH_RESULT, lambda: catalogue.search(q))
-
-
-def _catalogue_answer(field, schema, read):
-    """A read of what only catalogue edits change, dumped by its schema and cached."""
-    return public.cached(
-        cache.CATALOGUE, field, lambda now: (read(), None), schema, CATALOGUE_MAX_AGE
-    )
+        return self.public_read.answer(
+            _never_stale(lambda: catalogue.search(q)), _SEARCH_RESULT, q=q
+        )

@@ -1,18 +1,19 @@
 """The requests that come by the thousand at once, answered before Flask dispatches them.
 
 At 07:00 nearly every request is one of two: a hold (most of them refused ``slot_sold_out`` by
-the Redis gate, a few hundred booked) or a look at a department's calendar (one cached
-document); on a visit day, the waiting room's phones poll their place in the queue. Through
-Flask, flask-smorest and webargs each costs several times its own work, so this WSGI layer
-answers exactly those cases itself, with the services' own functions and the same schemas,
-and hands every other request, unchanged, to the app:
+the Redis gate, a few hundred booked) or a look at the catalogue (a department's tree, its
+calendar, the day's schedules: cached documents); on a visit day, the waiting room's phones
+poll their place in the queue. Through Flask, flask-smorest and webargs each costs several
+times its own work, so this WSGI layer answers exactly those cases itself, with the services'
+own functions and the same schemas, and hands every other request, unchanged, to the app:
 
 - ``POST /api/v1/orders`` whose header and body pass the endpoint's schemas and whose bearer
   token has a valid signature: decided by ``holds.hold_slot`` as the endpoint decides it, and
   answered as the endpoint answers (the order and 201, the refusal's envelope, a replay's
   header, the 500 envelope for anything unexpected).
-- ``GET /api/v1/departments/<id>/calendar`` with no query, while the cache holds it: the cached
-  document, as the endpoint sends it.
+- ``GET`` of a public catalogue read (hospitals, department trees, calendars, schedules,
+  doctors, search), while the cache holds its document: that document, as the endpoint sends
+  it (app/api/public.py).
 - ``GET /api/v1/orders/<id>/queue`` with no query, a validly signed token whose account state
   and the order's queue entry Redis holds (one round trip, ``visits.cached_place``): the place,
   as the endpoint answers it.
@@ -28,26 +29,22 @@ import re
 
 import marshmallow as ma
 from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.wrappers import Response
 
 from app import errors
 from app.api import public
 from app.api.observed import ENDPOINT, PRIVATE
 from app.api.orders import hold_headers
 from app.api.security import bearer_token
-from app.domain import clock
 from app.errors import AppError
-from app.infra import cache
 from app.infra.groupcommit import arrivals
 from app.schemas import orders as order_schemas
-from app.services import auth, catalogue, visits
+from app.services import auth, visits
 from app.services.booking import holds
 
 _HOLD = "/api/v1/orders"
-_CALENDAR = re.compile(r"/api/v1/departments/([1-9][0-9]{0,17})/calendar")
-_CALENDAR_RULE = "/api/v1/departments/<int:department_id>/calendar"
 _QUEUE = re.compile(r"/api/v1/orders/([1-9][0-9]{0,17})/queue")
 _QUEUE_RULE = "/api/v1/orders/<int:order_id>/queue"
+_PUBLIC = "/api/v1/"
 _MAX_HOLD_BODY = 1024  # a hold's body is ~40 bytes; anything bigger is Flask's to judge
 _JSON = "application/json"
 
@@ -62,6 +59,7 @@ class HotPaths:
         self.body_schema = order_schemas.OrderCreateSchema()
         self.order_schema = order_schemas.OrderSchema()
         self.place_schema = order_schemas.QueuePlaceSchema()
+        self.public_reads = public.PublicReads(app)
 
     def __call__(self, environ, start_response):
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
@@ -72,13 +70,17 @@ class HotPaths:
             # Not a hold: a hold group's leader need not wait for this thread
             # (app/infra/groupcommit.py).
             arrivals.end()
-            if method == "GET" and not environ.get("QUERY_STRING"):
-                if match := _CALENDAR.fullmatch(path):
-                    answer = self._calendar(int(match[1]), environ.get("HTTP_IF_NONE_MATCH"))
-                    rule = _CALENDAR_RULE
-                elif match := _QUEUE.fullmatch(path):
+            if method == "GET":
+                query = environ.get("QUERY_STRING", "")
+                if not query and (match := _QUEUE.fullmatch(path)):
                     answer = self._queue(int(match[1]), environ.get("HTTP_AUTHORIZATION"))
                     rule = _QUEUE_RULE
+                elif path.startswith(_PUBLIC):
+                    read = self.public_reads.cached_answer(
+                        path, query, environ.get("HTTP_IF_NONE_MATCH")
+                    )
+                    if read is not None:
+                        answer, rule = read
         if answer is None:
             return self.wsgi_app(environ, start_response)
         # Answered here: named as Flask's routing names the same endpoint.
@@ -97,15 +99,6 @@ class HotPaths:
             if place is None:
                 return None
             return _Answer(200, self._dumps(self.place_schema.dump(place)), {})
-
-    def _calendar(self, department_id, if_none_match) -> Response | None:
-        now = clock.now()
-        field = public.calendar_field(clock.business_date(now), catalogue.CALENDAR_DAYS)
-        with self.app.app_context():
-            document = cache.cached_only(cache.department(department_id), field, now)
-        if document is None:
-            return None
-        return public.answer(document, public.AVAILABILITY_MAX_AGE, if_none_match)
 
     def _hold(self, environ) -> "_Answer | None":
         body = _read_json_body(environ)

@@ -10,13 +10,15 @@ from app.domain.enums import ScheduleStatus, SlotState
 from app.domain.schedule import ScheduleLoad, day_summary, next_change, schedule_availability
 from app.domain.search import matching_symptoms, normalize_query, split_keywords
 from app.errors import NotFound, ValidationFailed
-from app.extensions import db
+from app.extensions import db, per_app
 from app.models import Department, Doctor, Hospital, Schedule, Slot
 from app.services.pagination import Page, paginate
 
 SEARCH_LIMIT = 20
 MAX_CALENDAR_DAYS = 14
 CALENDAR_DAYS = 7  # the window when none is asked for
+# Doctors whose department a process remembers at most (a large city has a few thousand).
+_KNOWN_DOCTORS_MAX = 100_000
 
 
 def _like(text: str) -> str:
@@ -179,10 +181,19 @@ def get_doctor(doctor_id) -> Doctor:
 
 
 def doctor_department_id(doctor_id) -> int:
-    """The department a doctor's availability belongs to, or not_found."""
-    department_id = db.session.scalar(sa.select(Doctor.department_id).where(Doctor.id == doctor_id))
+    """The department a doctor's availability belongs to, or not_found. A doctor never changes
+    department (the catalogue has no such edit), so the process remembers what it read."""
+    known = per_app("doctor_departments", lambda config: {})
+    department_id = known.get(doctor_id)
     if department_id is None:
-        raise NotFound()
+        department_id = db.session.scalar(
+            sa.select(Doctor.department_id).where(Doctor.id == doctor_id)
+        )
+        if department_id is None:
+            raise NotFound()
+        if len(known) >= _KNOWN_DOCTORS_MAX:
+            known.clear()
+        known[doctor_id] = department_id
     return department_id
 
 
