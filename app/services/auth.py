@@ -178,7 +178,7 @@ def _account_state(account_id) -> tuple[int | None, str | None]:
     """(token version, status) of an account, from Redis or else MySQL."""
     key = state_key(account_id)
     try:
-        cached = redis_store.client.get(key)
+        cached = redis_store.read("GET", key)
     except redis.RedisError:
         cached = None
     if cached is not None:

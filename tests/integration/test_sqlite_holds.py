@@ -6,6 +6,7 @@ from datetime import timedelta
 from app.domain import clock
 from app.errors import AppError
 from app.extensions import db
+from app.services import patients
 from app.services.booking import holds, queries
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients
@@ -40,3 +41,13 @@ def test_holds_from_threads_on_sqlite(sqlite_app):
         winner = next(pair for pair in pairs if queries.list_orders(pair[0]).total)
         again, created = holds.hold_slot(winner[0], schedule_id, winner[1], f"lite-{winner[0]}")
         assert not created and again.seq in (1, 2)
+        # The account pages' packed reads work there too.
+        page = queries.list_orders(winner[0])
+        assert (page.total, page.items[0].seq, page.items[0].patient.id) == (
+            1,
+            again.seq,
+            winner[1],
+        )
+        family = patients.list_patients(winner[0])
+        assert (family.total, [patient.id for patient in family.items]) == (1, [winner[1]])
+        assert family.items[0].birth_date is not None

@@ -8,16 +8,18 @@ from sqlalchemy.orm import joinedload
 
 from app.errors import NotFound
 from app.extensions import db
+from app.infra.packedsql import PackedSelect
 from app.models import Department, Doctor, Hospital, Order, Patient, Payment, Refund, Schedule
-from app.services.pagination import Page
+from app.services.pagination import Page, packed_page
 
 _order, _schedule, _patient = Order.__table__.c, Schedule.__table__.c, Patient.__table__.c
 _doctor, _department = Doctor.__table__.c, Department.__table__.c
 _hospital, _payment, _refund = Hospital.__table__.c, Payment.__table__.c, Refund.__table__.c
 
 # A page of an account's orders with what their answer shows of the rows they refer to, and the
-# count of them all: one narrow row per order (ORM objects joined or loaded one relation at a
-# time cost several times more, most of it the driver parsing column definitions).
+# count of them all: one narrow row per order, packed as one JSON array (ORM objects joined or
+# loaded one relation at a time cost several times more, most of it the driver parsing column
+# definitions, which packing leaves at one per statement: app/infra/packedsql.py).
 _PAGE = (
     sa.select(
         _order.id,
@@ -56,19 +58,22 @@ _PAGE = (
     .limit(sa.bindparam("limit"))
     .offset(sa.bindparam("offset"))
 )
-_PAGE_OF_STATUS = _PAGE.where(_order.status == sa.bindparam("status", type_=_order.status.type))
+_PAGE_OF_STATUS = PackedSelect(
+    _PAGE.where(_order.status == sa.bindparam("status", type_=_order.status.type))
+)
+_PAGE = PackedSelect(_PAGE)
 _COUNT = (
     sa.select(sa.func.count())
     .select_from(Order.__table__)
     .where(_order.account_id == sa.bindparam("account_id"))
 )
 _COUNT_OF_STATUS = _COUNT.where(_order.status == sa.bindparam("status", type_=_order.status.type))
-_PAYMENTS = (
+_PAYMENTS = PackedSelect(
     sa.select(_payment.order_id, _payment.out_trade_no, _payment.status)
     .where(_payment.order_id.in_(sa.bindparam("order_ids", expanding=True)))
     .order_by(_payment.order_id, _payment.id)
 )
-_REFUNDS = (
+_REFUNDS = PackedSelect(
     sa.select(_refund.order_id, _refund.amount_fen, _refund.fee_fen, _refund.reason, _refund.status)
     .where(_refund.order_id.in_(sa.bindparam("order_ids", expanding=True)))
     .order_by(_refund.order_id, _refund.id)
@@ -78,17 +83,20 @@ _REFUNDS = (
 def list_orders(account_id, status=None, page=1, per_page=20) -> Page:
     """The account's orders, newest first, optionally of one status."""
     # Prebuilt statements: compiled once, their cache keys made once.
-    params = {"account_id": account_id, "limit": per_page, "offset": (page - 1) * per_page}
+    params = {"account_id": account_id}
     if status:
         params["status"] = status
-    rows = db.session.execute(_PAGE_OF_STATUS if status else _PAGE, params).all()
-    if rows:
-        total = rows[0].total
-    else:  # past the last page, or none at all
-        total = db.session.scalar(_COUNT_OF_STATUS if status else _COUNT, params)
+    rows, total = packed_page(
+        _PAGE_OF_STATUS if status else _PAGE,
+        _COUNT_OF_STATUS if status else _COUNT,
+        params,
+        page,
+        per_page,
+    )
+    connection = db.session.connection()
     ids = {"order_ids": [row.id for row in rows]}
-    payments = _by_order(db.session.execute(_PAYMENTS, ids)) if rows else {}
-    refunds = _by_order(db.session.execute(_REFUNDS, ids)) if rows else {}
+    payments = _by_order(_PAYMENTS.rows(connection, ids)) if rows else {}
+    refunds = _by_order(_REFUNDS.rows(connection, ids)) if rows else {}
     items = [_listed(row, payments.get(row.id, []), refunds.get(row.id, [])) for row in rows]
     return Page(items=items, page=page, per_page=per_page, total=total)
 
