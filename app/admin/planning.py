@@ -111,12 +111,14 @@ def generate_now():
 
 
 def _request_page(schedule, error=None, message=None, status=200):
+    requests = schedule_requests.of_schedule(schedule.id)
     return (
         render_template(
             "admin/schedule_request.html",
             schedule=schedule,
             doctor=schedule.doctor,
-            requests=schedule_requests.of_schedule(schedule.id),
+            requests=requests,
+            times=schedule_requests.times_asked([item.id for item in requests]),
             pending=schedule_requests.pending_of(schedule.id),
             kinds=list(RequestKind),
             error=error,
@@ -143,18 +145,21 @@ def request_page(schedule_id):
 @bp.post("/schedules/<int:schedule_id>/request")
 @login_required
 def make_request(schedule_id):
-    """A doctor asks to stop the clinic or change its capacity."""
+    """A doctor asks to stop the clinic or change its capacity or its times."""
     _doctors_only()
     schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
     form = request.form
     try:
         capacity = form.get("capacity")
+        start, end = form.get("start_time"), form.get("end_time")
         schedule_requests.make_request(
             scope(),
             schedule.id,
             form.get("kind"),
             form.get("reason"),
             _number(capacity, "capacity", "请填写新的号源数") if capacity else None,
+            start=form_value(time, start, "start_time") if start else None,
+            end=form_value(time, end, "end_time") if end else None,
             staff=g.staff,
         )
     except AppError as refused:
@@ -169,10 +174,12 @@ def make_request(schedule_id):
 def requests_page(error=None, message=None, status=200):
     """待审批申请: the doctors' pending requests in scope."""
     _admins_only()
+    requests = schedule_requests.pending(scope())
     return (
         render_template(
             "admin/requests.html",
-            requests=schedule_requests.pending(scope()),
+            requests=requests,
+            times=schedule_requests.times_asked([item.id for item in requests]),
             error=error,
             message=message,
         ),
@@ -193,13 +200,20 @@ def approve_request(request_id):
         if refused.status == 404:
             raise
         return requests_page(error=refused.message, status=refused.status)
-    stopped = decision.stopped
-    message = (
-        f"已批准并停诊：取消 {stopped.cancelled} 个挂号，发起退款 {stopped.refunds} 笔"
-        if stopped is not None
-        else f"已批准：号源数调整为 {decision.request.capacity}"
-    )
-    return requests_page(message=message)
+    return requests_page(message=_approved(decision))
+
+
+def _approved(decision) -> str:
+    """What an approval did, in the admin's words."""
+    stopped, times = decision.stopped, decision.times
+    if stopped is not None:
+        return f"已批准并停诊：取消 {stopped.cancelled} 个挂号，发起退款 {stopped.refunds} 笔"
+    done = []
+    if decision.request.capacity is not None:
+        done.append(f"号源数调整为 {decision.request.capacity}")
+    if times is not None:
+        done.append(f"出诊时间调整为 {times.start:%H:%M}–{times.end:%H:%M}")
+    return "已批准：" + "，".join(done)
 
 
 @bp.post("/requests/<int:request_id>/refuse")

@@ -423,18 +423,22 @@ def create_schedule():
 @bp.post("/schedules/<int:schedule_id>/change")
 @login_required
 def change_schedule(schedule_id):
-    """号源数 / 挂号费 / 放号时间 of a schedule."""
+    """号源数 / 挂号费 / 放号时间 / 出诊时间 of a schedule."""
     schedule = scoping.get_in_scope(Schedule, schedule_id, scope())
     form = request.form
+
+    def given(kind, field):
+        return form_value(kind, form[field], field) if form.get(field) else None
+
     try:
         schedules.change_schedule(
             scope(),
             schedule.id,
             capacity=int(form["capacity"]) if form.get("capacity") else None,
             fee_fen=yuan_in_fen(form["fee"]) if form.get("fee") else None,
-            release=form_value(datetime, form["release_at"], "release_at")
-            if form.get("release_at")
-            else None,
+            release=given(datetime, "release_at"),
+            start=given(time, "start_time"),
+            end=given(time, "end_time"),
             staff=g.staff,
         )
     except (AppError, ValueError) as refused:

@@ -1,7 +1,9 @@
-"""停诊 / 调诊申请: a doctor asks to stop a clinic of theirs or change its capacity; an admin in
-scope approves (the stop-clinic or change-schedule service does it) or refuses with a note."""
+"""停诊 / 调诊申请: a doctor asks to stop a clinic of theirs or change its capacity or its times;
+an admin in scope approves (the stop-clinic or change-schedule service does it) or refuses with a
+note."""
 
 from dataclasses import dataclass
+from datetime import time
 
 import sqlalchemy as sa
 
@@ -11,7 +13,7 @@ from app.domain.planning import RequestKind, RequestStatus
 from app.domain.staff import Scope
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import Schedule, ScheduleRequest
+from app.models import AuditEntry, Schedule, ScheduleRequest
 from app.services import audit, schedules, stop_clinic
 from app.services.scoping import get_in_scope, scoped
 from app.services.transaction import lock_one, transaction
@@ -31,27 +33,35 @@ def _pending_conflict(error=None):
     return Conflict("该出诊已有待审批的申请", code="request_pending")
 
 
-def make_request(scope: Scope, schedule_id, kind, reason, capacity=None, staff=None):
-    """A doctor's request to stop their schedule's clinic or change its capacity; a schedule
-    has one pending request at most."""
+def make_request(
+    scope: Scope, schedule_id, kind, reason, capacity=None, start=None, end=None, staff=None
+):
+    """A doctor's request to stop their schedule's clinic or change it: its capacity, its start
+    and end times, or both; a schedule has one pending request at most. The times asked for are
+    kept in the request's audit entry (``request_change``), written with it."""
     try:
         kind = RequestKind(kind)
     except ValueError:
-        _refuse("kind", "请选择停诊或调整号源")
+        _refuse("kind", "请选择停诊或调诊")
     reason = _text(reason)
     if not reason or len(reason) > TEXT_MAX:
         _refuse("reason", f"请填写申请原因（1–{TEXT_MAX} 字）")
-    if kind == RequestKind.CHANGE:
-        if capacity is None or not 1 <= capacity <= schedules.MAX_CAPACITY:
-            _refuse("capacity", f"请填写新的号源数（1–{schedules.MAX_CAPACITY}）")
-    else:
-        capacity = None
+    if kind == RequestKind.STOP:
+        capacity = start = end = None
+    elif capacity is not None and not 1 <= capacity <= schedules.MAX_CAPACITY:
+        _refuse("capacity", f"新的号源数须为 1–{schedules.MAX_CAPACITY}")
     with transaction(on_conflict=_pending_conflict):
         schedule = get_in_scope(Schedule, schedule_id, scope, lock=True)
         if schedule.status == ScheduleStatus.STOPPED:
             raise Conflict("该出诊已停诊", code="schedule_stopped")
         if schedule.date < clock.business_date(clock.now()):
             raise Conflict("该出诊已结束", code="schedule_past")
+        if kind == RequestKind.CHANGE:
+            start, end = _asked_times(schedule, start, end)
+            if capacity == schedule.capacity:
+                capacity = None
+            if capacity is None and start is None:
+                _refuse("capacity", "请填写新的号源数或新的出诊时间")
         if pending_of(schedule.id) is not None:
             raise _pending_conflict()
         made = ScheduleRequest(
@@ -66,13 +76,56 @@ def make_request(scope: Scope, schedule_id, kind, reason, capacity=None, staff=N
         )
         db.session.add(made)
         db.session.flush()
-        audit.record(
-            staff,
-            f"request_{kind}",
-            made,
-            after={"schedule": schedule.id, "reason": reason, "capacity": capacity},
-        )
+        asked = {"schedule": schedule.id, "reason": reason, "capacity": capacity}
+        if start is not None:
+            asked |= {
+                "start_time": start.isoformat("minutes"),
+                "end_time": end.isoformat("minutes"),
+            }
+        audit.record(staff, f"request_{kind}", made, after=asked)
     return made
+
+
+def _asked_times(schedule: Schedule, start, end) -> tuple:
+    """The start and end a change asks for (one left out stays as it is), or (None, None) when
+    they do not move; refused when the end would not be after the start."""
+    if start is None and end is None:
+        return None, None
+    start, end = start or schedule.start_time, end or schedule.end_time
+    if end <= start:
+        _refuse("end_time", "结束时间须晚于开始时间")
+    if (start, end) == (schedule.start_time, schedule.end_time):
+        return None, None
+    return start, end
+
+
+@dataclass(frozen=True)
+class Times:
+    """The start and end times a change request asks for."""
+
+    start: time
+    end: time
+
+
+def times_asked(request_ids) -> dict:
+    """The times each of these change requests asks for (request id → Times), for those that
+    ask for new times."""
+    if not request_ids:
+        return {}
+    rows = db.session.scalars(
+        sa.select(AuditEntry).where(
+            AuditEntry.target_type == ScheduleRequest.__tablename__,
+            AuditEntry.target_id.in_(list(request_ids)),
+            AuditEntry.action == f"request_{RequestKind.CHANGE}",
+        )
+    ).all()
+    return {
+        row.target_id: Times(
+            time.fromisoformat(row.after["start_time"]), time.fromisoformat(row.after["end_time"])
+        )
+        for row in rows
+        if row.after.get("start_time")
+    }
 
 
 def pending_of(schedule_id) -> ScheduleRequest | None:
@@ -122,6 +175,7 @@ class Decision:
 
     request: ScheduleRequest
     stopped: stop_clinic.StopResult | None = None
+    times: Times | None = None
 
 
 def approve(scope: Scope, request_id, note="", staff=None) -> Decision:
@@ -135,14 +189,22 @@ def approve(scope: Scope, request_id, note="", staff=None) -> Decision:
         found.reason,
         found.capacity,
     )
+    times = times_asked([found.id]).get(found.id)
     db.session.rollback()
     stopped = None
     if kind == RequestKind.STOP:
         stopped = stop_clinic.stop_clinic(schedule_id, reason, staff.username, staff=staff)
     else:
-        schedules.change_schedule(scope, schedule_id, capacity=capacity, staff=staff)
+        schedules.change_schedule(
+            scope,
+            schedule_id,
+            capacity=capacity,
+            start=times.start if times else None,
+            end=times.end if times else None,
+            staff=staff,
+        )
     decided = _decide(scope, request_id, RequestStatus.APPROVED, note, staff)
-    return Decision(decided, stopped)
+    return Decision(decided, stopped, times)
 
 
 def refuse(scope: Scope, request_id, note, staff=None) -> ScheduleRequest:

@@ -25,7 +25,7 @@ from app.domain.payments import (
 )
 from app.domain.reconciliation import FindingKind, ReconciliationStatus
 from app.domain.staff import Scope
-from app.errors import NotFound
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db, redis_store
 from app.infra import queue
 from app.models import (
@@ -39,7 +39,7 @@ from app.models import (
     Refund,
     Schedule,
 )
-from app.services import auth, display_links, patients, stop_clinic, visits
+from app.services import auth, display_links, patients, schedules, stop_clinic, visits
 from app.services import staff as staff_service
 from app.services.booking import holds, tickets
 from app.services.payments import paying
@@ -633,6 +633,160 @@ class TestOrdersAndMoney:
             assert db.session.get(Refund, refund_id).status == RefundStatus.PENDING
 
 
+@pytest.fixture
+def tomorrow(served, hospital):
+    """Tomorrow's 08:00–12:00 clinic (10 numbers, 10 minutes apart) of the first department's
+    doctor, free, numbers 1 and 2 booked."""
+    with served.app.app_context():
+        mine = db.session.get(Schedule, hospital.mine)
+        schedule = make_schedule(mine.doctor, on=TODAY + timedelta(days=1), fee_fen=0)
+        db.session.commit()
+        orders = []
+        for n, (account_id, patient_id) in enumerate(make_patients(2)):
+            order, _ = holds.hold_slot(account_id, schedule.id, patient_id, f"t-{schedule.id}-{n}")
+            orders.append(SimpleNamespace(id=order.id, account_id=account_id, seq=order.seq))
+        return SimpleNamespace(
+            id=schedule.id, department_id=schedule.department_id, date=schedule.date, orders=orders
+        )
+
+
+def _times_of(served, schedule_id):
+    """A schedule's (start, end, minutes per patient), its numbers' suggested times and its
+    orders' (seq, suggested time), as "HH:MM"."""
+    with served.app.app_context():
+        schedule = db.session.get(Schedule, schedule_id)
+        orders = db.session.scalars(
+            sa.select(Order).where(Order.schedule_id == schedule_id).order_by(Order.seq)
+        ).all()
+        return (
+            (
+                f"{schedule.start_time:%H:%M}",
+                f"{schedule.end_time:%H:%M}",
+                schedule.minutes_per_patient,
+            ),
+            [f"{slot.suggested_time:%H:%M}" for slot in schedule.slots],
+            [(order.seq, f"{order.suggested_time:%H:%M}") for order in orders],
+        )
+
+
+def _version(served, department_id):
+    with served.app.app_context():
+        return int(redis_store.client.get(f"catalogue:dept:{department_id}:version") or 0)
+
+
+class TestMovingTimes:
+    def test_a_later_start_recomputes_every_number_and_is_audited(self, served, hospital, tomorrow):
+        browser = signed_in(served, hospital, "department")
+        url = f"/admin/schedules/{tomorrow.id}"
+        assert "开始时间" in browser.get(url).text
+        version = _version(served, tomorrow.department_id)
+        form = {"capacity": "10", "start_time": "09:00", "end_time": "12:00"}
+        moved = browser.post(f"{url}/change", form, htmx=False)
+        assert moved.status_code == 200 and "已保存" in moved.text
+        assert "09:00–12:00" in moved.text
+        schedule, slots, orders = _times_of(served, tomorrow.id)
+        assert schedule == ("09:00", "12:00", 18)  # 180 minutes over 10 numbers
+        assert slots[:3] == ["09:00", "09:18", "09:36"] and slots[-1] == "11:42"
+        assert orders == [(1, "09:00"), (2, "09:18")]
+        assert _version(served, tomorrow.department_id) > version  # the public answers dropped
+        with served.app.app_context():
+            entry = db.session.scalars(
+                sa.select(AuditEntry).where(
+                    AuditEntry.action == "change_schedule",
+                    AuditEntry.target_type == "schedule",
+                    AuditEntry.target_id == tomorrow.id,
+                )
+            ).one()
+            ticket = tickets.ticket(tomorrow.orders[1].account_id, tomorrow.orders[1].id)
+        assert (entry.before["start_time"], entry.before["end_time"]) == ("08:00", "12:00")
+        assert (entry.after["start_time"], entry.after["end_time"]) == ("09:00", "12:00")
+        assert f"{ticket['order'].suggested_time:%H:%M}" == "09:18"
+
+    def test_the_same_times_with_another_capacity_change_only_the_capacity(self, served, hospital):
+        # The page sends the times it shows: a clinic already begun keeps its capacity form.
+        browser = signed_in(served, hospital, "hospital")
+        url = f"/admin/schedules/{hospital.mine}"
+        browser.get(url)
+        form = {"capacity": "12", "start_time": "00:01", "end_time": "23:59"}
+        assert browser.post(f"{url}/change", form, htmx=False).status_code == 200
+        with served.app.app_context():
+            assert db.session.get(Schedule, hospital.mine).capacity == 12
+
+    @pytest.mark.parametrize(
+        ("form", "status", "reason"),
+        [
+            ({"start_time": "12:00", "end_time": "09:00"}, 422, "结束时间须晚于开始时间"),
+            ({"start_time": "07:00", "end_time": "12:00"}, 422, "1 号已有患者预约"),
+            ({"start_time": "09:00", "end_time": "10:00", "capacity": "1"}, 422, "不能少于 2"),
+            ({"start_time": "23:50", "end_time": "23:55", "capacity": "999"}, 422, "时段太短"),
+            ({"start_time": "nine", "end_time": "12:00"}, 422, "start_time 格式不正确"),
+        ],
+    )
+    def test_bad_times_are_refused_with_the_reason(
+        self, served, hospital, tomorrow, form, status, reason
+    ):
+        browser = signed_in(served, hospital, "department")
+        url = f"/admin/schedules/{tomorrow.id}"
+        browser.get(url)
+        refused = browser.post(f"{url}/change", form, htmx=False)
+        assert refused.status_code == status and reason in refused.text, refused.text[-800:]
+        assert _times_of(served, tomorrow.id)[0] == ("08:00", "12:00", 10)
+
+    def test_an_earlier_number_is_named_with_both_times(self, served, hospital, tomorrow):
+        browser = signed_in(served, hospital, "department")
+        url = f"/admin/schedules/{tomorrow.id}"
+        browser.get(url)
+        refused = browser.post(f"{url}/change", {"start_time": "07:30"}, htmx=False)
+        assert "1 号已有患者预约，调整后其建议就诊时间将由 08:00 提前到 07:30" in refused.text
+
+    def test_a_clinic_begun_stopped_or_past_keeps_its_times(self, served, hospital, tomorrow):
+        browser = signed_in(served, hospital, "hospital")
+        begun = f"/admin/schedules/{hospital.mine}"
+        browser.get(begun)
+        answer = browser.post(f"{begun}/change", {"start_time": "23:00"}, htmx=False)
+        assert answer.status_code == 409 and "该出诊已开始" in answer.text
+        with served.app.app_context():
+            mine = db.session.get(Schedule, hospital.mine)
+            past = make_schedule(mine.doctor, on=TODAY - timedelta(days=1)).id
+            db.session.commit()
+            stop_clinic.stop_clinic(tomorrow.id, "设备检修", "test")
+        for schedule_id, reason in ((past, "该出诊已结束"), (tomorrow.id, "该出诊已停诊")):
+            url = f"/admin/schedules/{schedule_id}"
+            browser.get(url)
+            answer = browser.post(f"{url}/change", {"start_time": "09:00"}, htmx=False)
+            assert answer.status_code == 409 and reason in answer.text, schedule_id
+
+    def test_on_the_visit_day_before_the_start_a_check_in_or_a_gone_start_refuse(
+        self, served, hospital, tomorrow
+    ):
+        day = tomorrow.date
+        at = lambda hour, minute: datetime.combine(  # noqa: E731
+            day, time(hour, minute), tzinfo=clock.CHINA_TZ
+        )
+        with served.app.app_context():
+            with pytest.raises(ValidationFailed, match="开始时间已过"):
+                schedules.change_schedule(Scope(), tomorrow.id, start=time(7, 30), now=at(7, 40))
+            with pytest.raises(Conflict, match="该出诊已开始"):
+                schedules.change_schedule(Scope(), tomorrow.id, start=time(9, 0), now=at(8, 0))
+            first = tomorrow.orders[0]
+            visits.check_in(first.account_id, first.id, now=at(7, 30))
+            with pytest.raises(Conflict, match="已有患者签到"):
+                schedules.change_schedule(Scope(), tomorrow.id, start=time(9, 0), now=at(7, 40))
+        assert _times_of(served, tomorrow.id)[0] == ("08:00", "12:00", 10)
+
+    def test_the_service_moves_a_clinic_with_a_new_capacity_at_its_new_pace(
+        self, served, hospital, tomorrow
+    ):
+        with served.app.app_context():
+            schedules.change_schedule(
+                Scope(), tomorrow.id, capacity=4, start=time(9, 0), end=time(11, 0)
+            )
+        schedule, slots, orders = _times_of(served, tomorrow.id)
+        assert schedule == ("09:00", "11:00", 30)
+        assert slots == ["09:00", "09:30", "10:00", "10:30"]
+        assert orders == [(1, "09:00"), (2, "09:30")]
+
+
 class TestSchedules:
     def test_the_week_shows_the_departments_schedules_with_numbers_taken(self, served, hospital):
         browser = signed_in(served, hospital, "department")
@@ -675,6 +829,26 @@ class TestSchedules:
             )
         assert (schedule.capacity, schedule.fee_fen, slots) == (12, 3550, 12)
         assert action == "create_schedule"
+
+    def test_numbers_that_would_fall_on_the_next_day_are_refused(self, served, hospital):
+        browser = signed_in(served, hospital, "department")
+        browser.get("/admin/schedules")
+        with served.app.app_context():
+            doctor_id = db.session.get(Schedule, hospital.mine).doctor_id
+        form = {
+            "doctor_id": doctor_id,
+            "date": (TODAY + timedelta(days=4)).isoformat(),
+            "period": "evening",
+            "start_time": "23:50",
+            "end_time": "23:55",
+            "capacity": "999",
+        }
+        created = browser.post("/admin/schedules", form, htmx=False)
+        assert created.status_code == 422 and "时段太短，排不下 999 个号" in created.text
+        url = f"/admin/schedules/{hospital.mine}"  # 00:01–23:59, ten minutes a number
+        browser.get(url)
+        grown = browser.post(f"{url}/change", {"capacity": "999"}, htmx=False)
+        assert grown.status_code == 422 and "第 999 号将排到次日" in grown.text
 
     def test_another_departments_doctor_cannot_be_scheduled(self, served, hospital):
         browser = signed_in(served, hospital, "department")

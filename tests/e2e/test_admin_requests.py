@@ -4,6 +4,7 @@ pending to approved or refused, scoped and by role, each change carrying the CSR
 
 from datetime import time, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from app.domain.orders import OrderStatus
@@ -22,12 +23,13 @@ from app.models import (
 from app.services import schedule_templates
 from app.services import staff as staff_service
 from tests.e2e import test_admin
-from tests.e2e.test_admin import PASSWORD, TODAY, Browser, signed_in
+from tests.e2e.test_admin import PASSWORD, TODAY, Browser, _times_of, signed_in
 from tests.factories import make_hospital, make_schedule
 from workers import cron, templates
 
-# test_admin's fixtures: its app on its database, and its hospital with a staff member per role.
-served, hospital = test_admin.served, test_admin.hospital
+# test_admin's fixtures: its app on its database, its hospital with a staff member per role, and
+# tomorrow's clinic with two numbers booked.
+served, hospital, tomorrow = test_admin.served, test_admin.hospital, test_admin.tomorrow
 
 
 def _doctor_of(served, schedule_id) -> tuple[int, int]:
@@ -241,6 +243,90 @@ class TestRequests:
         with served.app.app_context():
             schedule = db.session.get(Schedule, hospital.mine)
             assert (schedule.capacity, len(schedule.slots)) == (15, 15)
+
+    def test_a_change_of_times_approved_moves_the_clinic_and_its_numbers(
+        self, served, hospital, tomorrow
+    ):
+        doctor = signed_in(served, hospital, "doctor")
+        form = {"kind": "change", "reason": "上午会诊", "start_time": "09:00"}
+        made = _request(doctor, tomorrow.id, **form)
+        assert made.status_code == 200 and "申请已提交" in made.text
+        assert "（时间 09:00–12:00）" in made.text  # the end asked for is the present one
+        admin = signed_in(served, hospital, "department")
+        listed = admin.get("/admin/requests")
+        assert "时间 08:00–12:00 → 09:00–12:00" in listed.text
+        request_id = _pending_id(served, tomorrow.id)
+        approved = admin.post(f"/admin/requests/{request_id}/approve", htmx=False)
+        assert approved.status_code == 200
+        assert "已批准：出诊时间调整为 09:00–12:00" in approved.text
+        schedule, _, orders = _times_of(served, tomorrow.id)
+        assert schedule == ("09:00", "12:00", 18)
+        assert orders == [(1, "09:00"), (2, "09:18")]
+        with served.app.app_context():
+            asked = db.session.scalar(
+                sa.select(AuditEntry.after).where(
+                    AuditEntry.action == "request_change",
+                    AuditEntry.target_type == "schedule_request",
+                    AuditEntry.target_id == request_id,
+                )
+            )
+            changed = db.session.execute(
+                sa.select(AuditEntry.actor, AuditEntry.before, AuditEntry.after).where(
+                    AuditEntry.action == "change_schedule", AuditEntry.target_id == tomorrow.id
+                )
+            ).one()
+        assert (asked["start_time"], asked["end_time"], asked["capacity"]) == (
+            "09:00",
+            "12:00",
+            None,
+        )
+        assert changed.actor == hospital.staff["department"]
+        assert (changed.before["start_time"], changed.after["start_time"]) == ("08:00", "09:00")
+
+    def test_capacity_and_times_together_in_one_request(self, served, hospital, tomorrow):
+        doctor = signed_in(served, hospital, "doctor")
+        form = {"kind": "change", "reason": "调整", "capacity": "6"}
+        made = _request(doctor, tomorrow.id, **form, start_time="10:00", end_time="13:00")
+        assert made.status_code == 200
+        admin = signed_in(served, hospital, "hospital")
+        admin.get("/admin/requests")
+        approved = admin.post(f"/admin/requests/{_pending_id(served, tomorrow.id)}/approve")
+        assert "已批准：号源数调整为 6，出诊时间调整为 10:00–13:00" in approved.text
+        schedule, slots, _ = _times_of(served, tomorrow.id)
+        assert schedule == ("10:00", "13:00", 30) and len(slots) == 6
+
+    @pytest.mark.parametrize(
+        ("form", "reason"),
+        [
+            ({"start_time": "12:00", "end_time": "09:00"}, "结束时间须晚于开始时间"),
+            ({"start_time": "08:00", "end_time": "12:00"}, "请填写新的号源数或新的出诊时间"),
+            ({"capacity": "10"}, "请填写新的号源数或新的出诊时间"),
+            ({"end_time": "25:00"}, "end_time 格式不正确"),
+        ],
+    )
+    def test_a_change_asking_nothing_new_or_bad_times_is_refused(
+        self, served, hospital, tomorrow, form, reason
+    ):
+        doctor = signed_in(served, hospital, "doctor")
+        refused = _request(doctor, tomorrow.id, kind="change", reason="调整", **form)
+        assert refused.status_code == 422 and reason in refused.text
+        assert _pending_id(served, tomorrow.id) is None
+
+    def test_an_approval_that_would_bring_a_patient_forward_is_refused_and_stays_pending(
+        self, served, hospital, tomorrow
+    ):
+        doctor = signed_in(served, hospital, "doctor")
+        _request(doctor, tomorrow.id, kind="change", reason="提前", start_time="07:00")
+        admin = signed_in(served, hospital, "department")
+        admin.get("/admin/requests")
+        request_id = _pending_id(served, tomorrow.id)
+        refused = admin.post(f"/admin/requests/{request_id}/approve", htmx=False)
+        assert refused.status_code == 422
+        assert "1 号已有患者预约，调整后其建议就诊时间将由 08:00 提前到 07:00" in refused.text
+        assert _pending_id(served, tomorrow.id) == request_id
+        assert _times_of(served, tomorrow.id)[0] == ("08:00", "12:00", 10)
+        refusal = admin.post(f"/admin/requests/{request_id}/refuse", {"note": "请改约"})
+        assert refusal.status_code == 200 and _pending_id(served, tomorrow.id) is None
 
     def test_a_refused_request_needs_a_note_and_frees_the_schedule_for_another(
         self, served, hospital
