@@ -213,7 +213,7 @@ def display_link(schedule_id):
     ends (audited)."""
     link = display_links.create_link(scope(), schedule_id, staff=g.staff)
     url = url_for("admin.display", schedule_id=schedule_id, key=link.key, _external=True)
-    shown = SimpleNamespace(url=url, until=link.until)
+    shown = SimpleNamespace(url=url, day=link.day)
     if request.headers.get("HX-Request"):
         return render_template("admin/_display_link.html", link=shown)
     return _console(scoping.get_in_scope(Schedule, schedule_id, scope()), link=shown)

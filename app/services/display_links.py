@@ -34,9 +34,10 @@ def valid_until(day: date) -> datetime:
 
 @dataclass(frozen=True)
 class DisplayLink:
-    """A display link's key and the moment it stops working."""
+    """A display link's key, its visit day and the moment it stops working."""
 
     key: str
+    day: date
     until: datetime
 
 
@@ -55,7 +56,7 @@ def create_link(scope: Scope, schedule_id, staff=None, now=None) -> DisplayLink:
         audit.record(
             staff, "create_display_link", schedule, after={"valid_until": until.isoformat()}
         )
-    return DisplayLink(key, until)
+    return DisplayLink(key, schedule.date, until)
 
 
 def schedule_of_key(schedule_id, key, now=None) -> Schedule:

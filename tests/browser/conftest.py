@@ -13,7 +13,7 @@ admin's HTTP tests and reorders other tiers' tests across modules.
 
 import itertools
 import os
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,9 +21,12 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from app.domain import clock
+from app.domain.payments import PaymentChannel, PaymentStatus, new_out_trade_no
 from app.extensions import db, redis_store
+from app.models import Department, Doctor, Payment
 from app.services import staff as staff_service
 from app.services.booking import holds, tickets
+from app.services.payments import paying
 from tests import support
 from tests.factories import make_department, make_doctor, make_hospital, make_schedule
 from tests.integration.committed import make_patients
@@ -58,16 +61,17 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture
-def page(chromium, served):
-    """A fresh browser window (its own cookies) on the served admin; a script error or a
-    Content-Security-Policy refusal on any page fails the test."""
+def _window(chromium, served, problems):
+    """A browser context of its own (no cookies) and its window on the served admin, noting
+    every script error and Content-Security-Policy refusal in ``problems``."""
     context = chromium.new_context(
-        base_url=served.url, locale="zh-CN", viewport={"width": 1280, "height": 800}
+        base_url=served.url,
+        locale="zh-CN",
+        viewport={"width": 1280, "height": 800},
+        accept_downloads=True,
     )
     context.set_default_timeout(10_000)
     window = context.new_page()
-    problems = []
 
     def refused(message):
         if "Content Security Policy" in message.text:
@@ -75,8 +79,34 @@ def page(chromium, served):
 
     window.on("console", refused)
     window.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    return context, window
+
+
+@pytest.fixture
+def page(chromium, served):
+    """A fresh browser window (its own cookies) on the served admin; a script error or a
+    Content-Security-Policy refusal on any page fails the test."""
+    problems = []
+    context, window = _window(chromium, served, problems)
     yield window
     context.close()
+    assert problems == []
+
+
+@pytest.fixture
+def another_browser(chromium, served):
+    """``another_browser()`` opens a window in a browser of its own, as another machine would
+    (no cookie of the test's ``page``), held to the same rules."""
+    problems, contexts = [], []
+
+    def open_window():
+        context, window = _window(chromium, served, problems)
+        contexts.append(context)
+        return window
+
+    yield open_window
+    for context in contexts:
+        context.close()
     assert problems == []
 
 
@@ -122,12 +152,46 @@ def hospital(served):
                 return member.username
 
         return SimpleNamespace(
+            id=hospital.id,
             mine=mine.id,
             theirs=theirs.id,
+            doctor_id=doctor.id,
             doctors=(doctor.name, other_doctor.name),
+            departments=(
+                db.session.get(Department, doctor.department_id).name,
+                db.session.get(Department, other_doctor.department_id).name,
+            ),
             orders=orders,
             staff=staff,
         )
+
+
+@pytest.fixture
+def paid(served, hospital):
+    """An order of tomorrow's clinic of the first doctor, paid 20.00 元 by WeChat Pay (confirmed
+    as a verified notify confirms it)."""
+    with served.app.app_context():
+        doctor = db.session.get(Doctor, hospital.doctor_id)
+        schedule = make_schedule(
+            doctor, on=clock.business_date(clock.now()) + timedelta(days=1), fee_fen=2000
+        )
+        db.session.commit()
+        ((account_id, patient_id),) = make_patients(1)
+        order, _ = holds.hold_slot(account_id, schedule.id, patient_id, f"paid-{schedule.id}")
+        out_trade_no = new_out_trade_no(order.id, PaymentChannel.WECHAT)
+        db.session.add(
+            Payment(
+                order_id=order.id,
+                channel=PaymentChannel.WECHAT,
+                out_trade_no=out_trade_no,
+                amount_fen=2000,
+                status=PaymentStatus.PENDING,
+                expires_at=order.expires_at,
+            )
+        )
+        db.session.commit()
+        paying.confirm_payment("wechat", out_trade_no, "4200000001", 2000, clock.now())
+        return SimpleNamespace(id=order.id, out_trade_no=out_trade_no)
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ class TestSigningIn:
 
 class TestQueueConsole:
     def test_check_in_call_and_complete_update_the_table_without_a_reload(
-        self, page, sign_in, hospital, screenshot
+        self, page, sign_in, hospital
     ):
         first = hospital.orders[0]
         page.goto(f"/admin/queue/{hospital.mine}")
@@ -90,7 +90,6 @@ class TestQueueConsole:
         called = row_of(page, first.seq)
         expect(called.locator("td").nth(2)).to_have_text("已叫号")
         expect(called).to_have_class("called")
-        screenshot(page, "queue")
 
         called.get_by_role("button", name="完成").click()
         expect(page.get_by_role("status")).to_have_text(f"{first.seq} 号就诊完成")
@@ -151,6 +150,7 @@ def test_the_display_shows_the_called_number_masked_and_refreshes_itself(
         for order in (first, second):
             visits.check_in_by_ticket(order.ticket, hospital.mine)
         visits.call_next(hospital.mine)
+    page.clock.install()  # the screen's timers run when the test says so
     page.goto(f"/admin/display/{hospital.mine}")
     sign_in(hospital.staff("doctor"))
     expect(page.locator(".calling .called")).to_have_text(f"{first.seq} 号 患*")
@@ -162,7 +162,8 @@ def test_the_display_shows_the_called_number_masked_and_refreshes_itself(
         visits.complete(hospital.mine, first.id)
         visits.call_next(hospital.mine)
     # The screen asks for itself every 5 s.
-    expect(page.locator(".calling .called")).to_have_text(f"{second.seq} 号 患*", timeout=7_000)
+    page.clock.run_for(5_500)
+    expect(page.locator(".calling .called")).to_have_text(f"{second.seq} 号 患*")
     expect(page.locator(".next li")).to_have_text(["暂无候诊患者"])
     assert page.evaluate(STAYED), "the display was loaded again instead of refreshing in place"
 
