@@ -65,6 +65,10 @@ def _guard():
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
     g.staff = None
+    if request.endpoint == "admin.display" and "key" in request.args:
+        # A wall screen's display link: its key decides, and its refreshes every 5 s neither
+        # keep a staff session of that browser alive nor end it.
+        return None
     if not current_user.is_authenticated:
         return None
     now = clock.now().timestamp()

@@ -320,6 +320,21 @@ class TestDisplayLink:
         assert refresh.status_code == 200 and f"<strong>{first.seq} 号</strong> 患*" in refresh.text
         assert "<html" not in refresh.text
 
+    def test_a_staff_session_in_the_same_browser_is_neither_kept_alive_nor_needed(
+        self, served, hospital
+    ):
+        _, key = _display_key(served, hospital)
+        browser = signed_in(served, hospital, "hospital")
+        idle_since = clock.now().timestamp() - 31 * 60
+        with browser.client.session_transaction() as session:
+            session[IDLE_KEY] = idle_since
+        screen = browser.get(f"/admin/display/{hospital.mine}", query_string={"key": key})
+        assert screen.status_code == 200 and "诊室" in screen.text
+        with browser.client.session_transaction() as session:
+            assert session[IDLE_KEY] == idle_since
+        ended = browser.get("/admin/")
+        assert ended.status_code == 302 and "/admin/login" in ended.headers["Location"]
+
     def test_making_a_link_is_audited_and_scoped(self, served, hospital):
         _, key = _display_key(served, hospital, role="department")
         with served.app.app_context():
