@@ -182,14 +182,19 @@ def trend(scope: Scope, now=None, days=30) -> Trend:
             .group_by(StatsDaily.day)
         )
     }
-    visits = sa.func.sum(StatsDaily.bookings)
-    per_department = db.session.execute(
-        sa.select(Department.name, visits)
-        .join(Department, Department.id == StatsDaily.department_id)
+    # Summed per department first, then named: the sums read (hospital, day), not a
+    # department's every day.
+    visits = (
+        sa.select(StatsDaily.department_id, sa.func.sum(StatsDaily.bookings).label("visits"))
         .where(*where)
-        .group_by(Department.id, Department.name)
-        .having(visits > 0)
-        .order_by(visits.desc(), Department.name)
+        .group_by(StatsDaily.department_id)
+        .subquery()
+    )
+    per_department = db.session.execute(
+        sa.select(Department.name, visits.c.visits)
+        .join(visits, visits.c.department_id == Department.id)
+        .where(visits.c.visits > 0)
+        .order_by(visits.c.visits.desc(), Department.name)
     ).all()
     db.session.rollback()
     series = []

@@ -529,57 +529,71 @@ def _sum_rows(rows, period) -> Row:
     return Row(period, "", "", **values, total=True)
 
 
-def _figures_of_window(where: Filter, span: Window, by: str) -> list[Row]:
-    sums = [sa.func.sum(getattr(StatsDaily, name)) for name in _SUMMED]
-    sums += [
-        sa.func.sum(StatsDaily.payments_wechat + StatsDaily.payments_alipay),
-        sa.func.sum(StatsDaily.refunds),
-        sa.func.sum(StatsDaily.refund_fen),
-    ]
-    statement = sa.select(*sums).where(
-        StatsDaily.day.between(span.first, span.last), *limits(StatsDaily, where)
-    )
-    if by == "total":
-        found = db.session.execute(statement).one()
-        if found[0] is None:
-            return []
-        return [Row(span.label, "", "", *(int(n or 0) for n in found), total=True)]
-    statement = statement.add_columns(Department.name).join(
-        Department, Department.id == StatsDaily.department_id
-    )
+def _figures_of_windows(where: Filter, shown: list[Window], by: str) -> dict[int, list[Row]]:
+    """The rows of each window of ``shown`` (by its index): one scan of stats_daily over the
+    span, summed per window (and department or doctor) before the names are joined."""
+    window_of = sa.case(
+        *(
+            (StatsDaily.day.between(span.first, span.last), index)
+            for index, span in enumerate(shown)
+        )
+    ).label("window")
+    keys = [window_of]
+    if by in ("department", "doctor"):
+        keys.append(StatsDaily.department_id)
     if by == "doctor":
-        statement = (
-            statement.add_columns(Doctor.name)
-            .join(Doctor, Doctor.id == StatsDaily.doctor_id)
-            .group_by(Department.id, Department.name, Doctor.id, Doctor.name)
-            .order_by(Department.name, Department.id, Doctor.name, Doctor.id)
+        keys.append(StatsDaily.doctor_id)
+    sums = [sa.func.sum(getattr(StatsDaily, name)).label(name) for name in _SUMMED]
+    sums += [
+        sa.func.sum(StatsDaily.payments_wechat + StatsDaily.payments_alipay).label("payments"),
+        sa.func.sum(StatsDaily.refunds).label("refunds"),
+        sa.func.sum(StatsDaily.refund_fen).label("refund_fen"),
+    ]
+    span = span_of(shown)
+    totals = (
+        sa.select(*keys, *sums)
+        .where(StatsDaily.day.between(span.first, span.last), *limits(StatsDaily, where))
+        .group_by(*keys)
+        .subquery()
+    )
+    names = [sa.literal(""), sa.literal("")]
+    statement = sa.select(totals)
+    order = [totals.c.window]
+    if by in ("department", "doctor"):
+        statement = statement.join(Department, Department.id == totals.c.department_id)
+        names[0] = Department.name
+        order += [Department.name, Department.id]
+    if by == "doctor":
+        statement = statement.join(Doctor, Doctor.id == totals.c.doctor_id)
+        names[1] = Doctor.name
+        order += [Doctor.name, Doctor.id]
+    statement = statement.add_columns(*names).order_by(*order)
+    found: dict[int, list[Row]] = {}
+    for row in db.session.execute(statement):
+        values = row._mapping
+        counts = [int(values[column.name] or 0) for column in sums]
+        department, doctor = row[-2], row[-1]
+        found.setdefault(values["window"], []).append(
+            Row(shown[values["window"]].label, department, doctor, *counts, total=by == "total")
         )
-    else:
-        statement = statement.group_by(Department.id, Department.name).order_by(
-            Department.name, Department.id
-        )
-    rows = []
-    for found in db.session.execute(statement):
-        totals = [int(n or 0) for n in found[: len(sums)]]
-        department, *doctor = found[len(sums) :]
-        rows.append(Row(span.label, department, doctor[0] if doctor else "", *totals))
-    return rows
+    return found
 
 
 def figures(where: Filter, shown: list[Window], by: str) -> list[Row]:
     """Each department's (or doctor's) figures per window of ``shown`` — by "total" one row per
     window — each window closed by its totals and, over several windows, the span's totals;
     from stats_daily."""
-    rows, per_window = [], []
-    for span in shown:
-        found = _figures_of_window(where, span, by)
+    per_window = _figures_of_windows(where, shown, by)
+    db.session.rollback()
+    rows, totals = [], []
+    for index, span in enumerate(shown):
+        found = per_window.get(index, [])
         if by != "total" and found:
             found.append(_sum_rows(found, span.label))
         rows += found
-        per_window += [row for row in found if row.total]
-    db.session.rollback()
+        totals += [row for row in found if row.total]
     if len(shown) > 1:
-        rows.append(_sum_rows(per_window, span_of(shown).label))
+        rows.append(_sum_rows(totals, span_of(shown).label))
     return rows
 
 
