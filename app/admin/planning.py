@@ -118,7 +118,6 @@ def _request_page(schedule, error=None, message=None, status=200):
             schedule=schedule,
             doctor=schedule.doctor,
             requests=requests,
-            times=schedule_requests.times_asked([item.id for item in requests]),
             pending=schedule_requests.pending_of(schedule.id),
             kinds=list(RequestKind),
             error=error,
@@ -179,7 +178,6 @@ def requests_page(error=None, message=None, status=200):
         render_template(
             "admin/requests.html",
             requests=requests,
-            times=schedule_requests.times_asked([item.id for item in requests]),
             error=error,
             message=message,
         ),
@@ -205,14 +203,14 @@ def approve_request(request_id):
 
 def _approved(decision) -> str:
     """What an approval did, in the admin's words."""
-    stopped, times = decision.stopped, decision.times
+    stopped, asked = decision.stopped, decision.request
     if stopped is not None:
         return f"已批准并停诊：取消 {stopped.cancelled} 个挂号，发起退款 {stopped.refunds} 笔"
     done = []
-    if decision.request.capacity is not None:
-        done.append(f"号源数调整为 {decision.request.capacity}")
-    if times is not None:
-        done.append(f"出诊时间调整为 {times.start:%H:%M}–{times.end:%H:%M}")
+    if asked.capacity is not None:
+        done.append(f"号源数调整为 {asked.capacity}")
+    if asked.start_time is not None:
+        done.append(f"出诊时间调整为 {asked.start_time:%H:%M}–{asked.end_time:%H:%M}")
     return "已批准：" + "，".join(done)
 
 

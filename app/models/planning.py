@@ -46,8 +46,8 @@ class ScheduleTemplate(TimestampMixin, db.Model):
 
 
 class ScheduleRequest(TimestampMixin, db.Model):
-    """停诊 / 调诊申请: a doctor asking to stop a schedule's clinic or change its capacity, and
-    the admin's decision."""
+    """停诊 / 调诊申请: a doctor asking to stop a schedule's clinic or change its capacity or its
+    times, and the admin's decision."""
 
     __tablename__ = "schedule_request"
 
@@ -57,8 +57,10 @@ class ScheduleRequest(TimestampMixin, db.Model):
     )
     kind: Mapped[RequestKind] = mapped_column(StrEnum(RequestKind, 16))
     reason: Mapped[str] = mapped_column(sa.String(200))
-    # A change request's new capacity.
+    # A change request's new capacity, and its new start and end times (both or neither).
     capacity: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    start_time: Mapped[time | None] = mapped_column(sa.Time)
+    end_time: Mapped[time | None] = mapped_column(sa.Time)
     status: Mapped[RequestStatus] = mapped_column(
         StrEnum(RequestStatus, 16), default=RequestStatus.PENDING
     )

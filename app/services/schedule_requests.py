@@ -3,7 +3,6 @@ an admin in scope approves (the stop-clinic or change-schedule service does it) 
 note."""
 
 from dataclasses import dataclass
-from datetime import time
 
 import sqlalchemy as sa
 
@@ -13,7 +12,7 @@ from app.domain.planning import RequestKind, RequestStatus
 from app.domain.staff import Scope
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import AuditEntry, Schedule, ScheduleRequest
+from app.models import Schedule, ScheduleRequest
 from app.services import audit, schedules, stop_clinic
 from app.services.scoping import get_in_scope, scoped
 from app.services.transaction import lock_one, transaction
@@ -37,8 +36,7 @@ def make_request(
     scope: Scope, schedule_id, kind, reason, capacity=None, start=None, end=None, staff=None
 ):
     """A doctor's request to stop their schedule's clinic or change it: its capacity, its start
-    and end times, or both; a schedule has one pending request at most. The times asked for are
-    kept in the request's audit entry (``request_change``), written with it."""
+    and end times, or both; a schedule has one pending request at most."""
     try:
         kind = RequestKind(kind)
     except ValueError:
@@ -69,6 +67,8 @@ def make_request(
             kind=kind,
             reason=reason,
             capacity=capacity,
+            start_time=start,
+            end_time=end,
             status=RequestStatus.PENDING,
             pending_schedule_id=schedule.id,
             requested_by=staff.id,
@@ -97,35 +97,6 @@ def _asked_times(schedule: Schedule, start, end) -> tuple:
     if (start, end) == (schedule.start_time, schedule.end_time):
         return None, None
     return start, end
-
-
-@dataclass(frozen=True)
-class Times:
-    """The start and end times a change request asks for."""
-
-    start: time
-    end: time
-
-
-def times_asked(request_ids) -> dict:
-    """The times each of these change requests asks for (request id → Times), for those that
-    ask for new times."""
-    if not request_ids:
-        return {}
-    rows = db.session.scalars(
-        sa.select(AuditEntry).where(
-            AuditEntry.target_type == ScheduleRequest.__tablename__,
-            AuditEntry.target_id.in_(list(request_ids)),
-            AuditEntry.action == f"request_{RequestKind.CHANGE}",
-        )
-    ).all()
-    return {
-        row.target_id: Times(
-            time.fromisoformat(row.after["start_time"]), time.fromisoformat(row.after["end_time"])
-        )
-        for row in rows
-        if row.after.get("start_time")
-    }
 
 
 def pending_of(schedule_id) -> ScheduleRequest | None:
@@ -175,7 +146,6 @@ class Decision:
 
     request: ScheduleRequest
     stopped: stop_clinic.StopResult | None = None
-    times: Times | None = None
 
 
 def approve(scope: Scope, request_id, note="", staff=None) -> Decision:
@@ -189,7 +159,7 @@ def approve(scope: Scope, request_id, note="", staff=None) -> Decision:
         found.reason,
         found.capacity,
     )
-    times = times_asked([found.id]).get(found.id)
+    start, end = found.start_time, found.end_time
     db.session.rollback()
     stopped = None
     if kind == RequestKind.STOP:
@@ -199,12 +169,12 @@ def approve(scope: Scope, request_id, note="", staff=None) -> Decision:
             scope,
             schedule_id,
             capacity=capacity,
-            start=times.start if times else None,
-            end=times.end if times else None,
+            start=start,
+            end=end,
             staff=staff,
         )
     decided = _decide(scope, request_id, RequestStatus.APPROVED, note, staff)
-    return Decision(decided, stopped, times)
+    return Decision(decided, stopped)
 
 
 def refuse(scope: Scope, request_id, note, staff=None) -> ScheduleRequest:

@@ -263,6 +263,8 @@ class TestRequests:
         assert schedule == ("09:00", "12:00", 18)
         assert orders == [(1, "09:00"), (2, "09:18")]
         with served.app.app_context():
+            kept = db.session.get(ScheduleRequest, request_id)
+            assert (kept.start_time, kept.end_time) == (time(9, 0), time(12, 0))
             asked = db.session.scalar(
                 sa.select(AuditEntry.after).where(
                     AuditEntry.action == "request_change",
