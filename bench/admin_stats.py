@@ -41,6 +41,7 @@ from bench.server import Gunicorn, free_port
 TARGET_P95_SECONDS = 1.0
 EXIT_INCOMPLETE, EXIT_SLOW = 2, 3
 PASSWORD = "bench-Stats-2026"
+CHUNK = 50_000  # orders per INSERT … SELECT
 CAPACITY = 10  # numbers per clinic: 1,000,000 orders fill ~9 of each over a year
 FEES = (1000, 1500, 2000, 3000, 5000)  # fen, by doctor
 
@@ -192,34 +193,42 @@ def seed_year(orders, days, departments, doctors, patients, today=None) -> Year:
             f" + INTERVAL ELT(1 + (n * 48271) MOD 20, {hours}) HOUR"
             f" + INTERVAL ((n * 16807) MOD 60) MINUTE - INTERVAL 8 HOUR"
         )
-        _run(
-            f"INSERT INTO orders (id, account_id, patient_id, schedule_id, slot_id, doctor_id,"
-            f" department_id, hospital_id, visit_date, seq, suggested_time, amount_fen, status,"
-            f" active, expires_at, idempotency_key, request_fingerprint, reschedule_count,"
-            f" cancelled_by, cancel_reason, closed_at, checked_in_at, skips, client_ip,"
-            f" created_at, updated_at)"
-            f" SELECT :first + n, p.account_id, p.id, s.id, :slot + (n MOD :clinics) * {CAPACITY}"
-            f" + n DIV :clinics, s.doctor_id, s.department_id, :hospital, s.date,"
-            f" n DIV :clinics + 1, ADDTIME(s.start_time, SEC_TO_TIME(24 * 60 * (n DIV :clinics))),"
-            f" s.fee_fen, {status}, NULL, {made} + INTERVAL 15 MINUTE, CONCAT('stats-', n),"
-            f" REPEAT('0', 64), 0,"
-            f" CASE WHEN {fate} BETWEEN 750 AND 869 THEN 'patient'"
-            f" WHEN {fate} BETWEEN 870 AND 969 THEN 'system' END, '',"
-            f" IF({fate} BETWEEN 750 AND 969, {made} + INTERVAL 1 HOUR, NULL),"
-            f" IF({fate} < 700 OR {fate} >= 970, CAST(s.date AS DATETIME), NULL),"
-            f" 0, CONCAT('100.64.', (p.account_id MOD 1000) DIV 250, '.', p.account_id MOD 250),"
-            f" {made}, {made}"
-            f" FROM (SELECT seq AS n FROM {_sequence(orders)}) AS numbers"
-            f" JOIN schedule AS s ON s.id = :schedule + n MOD :clinics"
-            f" JOIN patient AS p ON p.id = :patient + n MOD :patients",
-            first=first_order,
-            slot=first_slot,
-            clinics=clinics,
-            hospital=hospital.id,
-            schedule=first_schedule,
-            patient=first_patient,
-            patients=patients,
-        )
+        # In chunks: MariaDB gathers an INSERT … SELECT's rows before writing them, and a
+        # million wide rows would go through a temporary table on disk.
+        for low in range(0, orders, CHUNK):
+            _run(
+                f"INSERT INTO orders (id, account_id, patient_id, schedule_id, slot_id, doctor_id,"
+                f" department_id, hospital_id, visit_date, seq, suggested_time, amount_fen, status,"
+                f" active, expires_at, idempotency_key, request_fingerprint, reschedule_count,"
+                f" cancelled_by, cancel_reason, closed_at, checked_in_at, skips, client_ip,"
+                f" created_at, updated_at)"
+                f" SELECT :first + n, p.account_id, p.id, s.id,"
+                f" :slot + (n MOD :clinics) * {CAPACITY} + n DIV :clinics,"
+                f" s.doctor_id, s.department_id, :hospital, s.date, n DIV :clinics + 1,"
+                f" ADDTIME(s.start_time, SEC_TO_TIME(24 * 60 * (n DIV :clinics))),"
+                f" s.fee_fen, {status}, NULL, {made} + INTERVAL 15 MINUTE, CONCAT('stats-', n),"
+                f" REPEAT('0', 64), 0,"
+                f" CASE WHEN {fate} BETWEEN 750 AND 869 THEN 'patient'"
+                f" WHEN {fate} BETWEEN 870 AND 969 THEN 'system' END, '',"
+                f" IF({fate} BETWEEN 750 AND 969, {made} + INTERVAL 1 HOUR, NULL),"
+                f" IF({fate} < 700 OR {fate} >= 970, CAST(s.date AS DATETIME), NULL),"
+                f" 0,"
+                f" CONCAT('100.64.', (p.account_id MOD 1000) DIV 250, '.', p.account_id MOD 250),"
+                f" {made}, {made}"
+                f" FROM (SELECT seq AS n FROM {_sequence(orders)}"
+                f" WHERE seq >= :low AND seq < :high) AS numbers"
+                f" JOIN schedule AS s ON s.id = :schedule + n MOD :clinics"
+                f" JOIN patient AS p ON p.id = :patient + n MOD :patients",
+                first=first_order,
+                slot=first_slot,
+                clinics=clinics,
+                hospital=hospital.id,
+                schedule=first_schedule,
+                patient=first_patient,
+                patients=patients,
+                low=low,
+                high=min(low + CHUNK, orders),
+            )
         # A payment for every order: paid (the expired holds' closed, some without ever getting the
         # means to pay); WeChat Pay four times in five.
         channel = "IF((o.id * 69621) MOD 10 < 8, 'wechat', 'alipay')"

@@ -42,7 +42,7 @@ class Today:
     taken: int
     refunds_waiting: int  # pending, processing or failed
     messages_failing: int
-    schedules: list  # today's (Schedule, Doctor) in scope, by start time
+    schedules: list  # today's schedules in scope (id, period, times, status, doctor's name)
 
     @property
     def utilisation(self) -> float:
@@ -62,9 +62,18 @@ def today(scope: Scope, now=None) -> Today:
     day = clock.business_date(now)
     start = datetime.combine(day, time(0), tzinfo=clock.CHINA_TZ)
     end = start + timedelta(days=1)
+    # Columns, not rows of the ORM: the rollback below would expire them, and the page would
+    # load each schedule and doctor again as it shows them.
     schedules = db.session.execute(
         scoped(
-            sa.select(Schedule, Doctor)
+            sa.select(
+                Schedule.id,
+                Schedule.period,
+                Schedule.start_time,
+                Schedule.end_time,
+                Schedule.status,
+                Doctor.name.label("doctor"),
+            )
             .join(Doctor, Doctor.id == Schedule.doctor_id)
             .where(Schedule.date == day)
             .order_by(Schedule.start_time, Schedule.id),
@@ -72,7 +81,7 @@ def today(scope: Scope, now=None) -> Today:
             scope,
         )
     ).all()
-    ids = [schedule.id for schedule, _ in schedules]
+    ids = [schedule.id for schedule in schedules]
     slots = db.session.execute(
         sa.select(sa.func.count(), sa.func.count(sa.case((Slot.state != SlotState.FREE, 1)))).where(
             Slot.schedule_id.in_(ids)
