@@ -10,13 +10,15 @@ RECENT_DAYS = 3  # today and the two days before: late check-ins, no-shows and r
 
 
 def rollup_recent():
-    """Recompute the rollups of today and the last two days (idempotent): the visit days'
-    figures, and the payments and bursts of holds made on those days; the stats_daily rows
-    written."""
+    """Recompute the rollups that can still change (idempotent): the figures of every visit day
+    from two days ago to the last day any hospital books now (patients book and cancel ahead),
+    and the payments and bursts of holds made today and the two days before; the stats_daily
+    rows written."""
     today = clock.business_date(clock.now())
+    first = today - timedelta(days=RECENT_DAYS - 1)
     written = 0
+    for n in range((stats.last_bookable_day(today) - first).days + 1):
+        written += stats.rollup_day(first + timedelta(days=n))
     for n in range(RECENT_DAYS):
-        day = today - timedelta(days=n)
-        written += stats.rollup_day(day)
-        stats.rollup_anomalies(day)
+        stats.rollup_anomalies(today - timedelta(days=n))
     return written

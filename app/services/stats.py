@@ -220,6 +220,12 @@ _DAILY_COUNTS = (
 )
 
 
+def last_bookable_day(today: date) -> date:
+    """The last visit day any hospital takes bookings for now: today and its booking window."""
+    window = db.session.scalar(sa.select(sa.func.max(Hospital.booking_window_days)))
+    return today + timedelta(days=window or 0)
+
+
 def rollup_day(day: date) -> int:
     """Recompute visit day ``day``'s rows of stats_daily and stats_hour from the orders visiting
     that day (with their payments and refunds) and that day's open schedules, deleting and

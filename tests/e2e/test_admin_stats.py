@@ -457,6 +457,16 @@ class TestRollup:
         today = _rows(served, figures, TODAY)
         assert sorted(row[1:] for row in today) == [(0, 0, 10, 0, 0, 0), (2, 0, 10, 2, 0, 0)]
 
+    def test_the_job_recomputes_the_visit_days_still_being_booked(self, served, figures):
+        """Patients book days ahead: the days up to the longest booking window are kept current."""
+        ahead = TODAY + timedelta(days=7)  # the factories' hospitals book 7 days ahead
+        with served.app.app_context():
+            doctor = db.session.get(Doctor, figures.a1_id)
+            make_schedule(doctor, on=ahead, capacity=6, booked=0)
+            db.session.commit()
+            stats_jobs.rollup_recent()
+        assert [row[1:4] for row in _rows(served, figures, ahead)] == [(0, 0, 6)]
+
 
 class TestPage:
     def test_by_department_and_by_doctor_for_a_day(self, served, figures):
