@@ -192,9 +192,7 @@ def _people(count: int, prefix="o-bench-") -> list[Person]:
     patient_of = dict(
         db.session.execute(
             sa.select(Patient.account_id, Patient.id).where(Patient.account_id > first_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return [
         Person(account.id, patient_of[account.id], issue_token(account)[0]) for account in accounts

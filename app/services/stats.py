@@ -36,6 +36,7 @@ from app.models import (
     StatsPayment,
 )
 from app.services.scoping import scoped
+from app.services.transaction import transaction
 
 PERIODS = ("day", "week", "month")
 GROUPINGS = ("total", "department", "doctor")
@@ -248,16 +249,10 @@ def rollup_day(day: date) -> int:
                 _figures_of_hours(schedule_ids) if schedule_ids else ()
             )
         ]
-        db.session.execute(sa.delete(StatsDaily).where(StatsDaily.day == day))
-        db.session.execute(sa.delete(StatsHour).where(StatsHour.day == day))
-        if daily:
-            db.session.execute(sa.insert(StatsDaily), daily)
-        if hours:
-            db.session.execute(sa.insert(StatsHour), hours)
-        db.session.commit()
     except Exception:
         db.session.rollback()
         raise
+    _replace_day(day, {StatsDaily: daily, StatsHour: hours})
     return len(daily)
 
 
@@ -381,17 +376,21 @@ def rollup_anomalies(day: date, rules: dict[BurstKind, BurstRule] | None = None)
     try:
         payments = _payment_rows(day)
         found = _burst_rows(day, rules)
-        db.session.execute(sa.delete(StatsPayment).where(StatsPayment.day == day))
-        db.session.execute(sa.delete(StatsBurst).where(StatsBurst.day == day))
-        if payments:
-            db.session.execute(sa.insert(StatsPayment), payments)
-        if found:
-            db.session.execute(sa.insert(StatsBurst), found)
-        db.session.commit()
     except Exception:
         db.session.rollback()
         raise
+    _replace_day(day, {StatsPayment: payments, StatsBurst: found})
     return len(found)
+
+
+def _replace_day(day: date, rows_of: dict):
+    """Replace ``day``'s rows of each rollup table (model → its new rows) in one transaction, so
+    that running a rollup again gives the same rows."""
+    with transaction():
+        for model, rows in rows_of.items():
+            db.session.execute(sa.delete(model).where(model.day == day))
+            if rows:
+                db.session.execute(sa.insert(model), rows)
 
 
 def burst_rules(config) -> dict[BurstKind, BurstRule]:

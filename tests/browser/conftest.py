@@ -21,15 +21,13 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from app.domain import clock
-from app.domain.payments import PaymentChannel, PaymentStatus, new_out_trade_no
 from app.extensions import db, redis_store
-from app.models import Department, Doctor, Payment
+from app.models import Department, Doctor
 from app.services import staff as staff_service
 from app.services.booking import holds, tickets
-from app.services.payments import paying
 from tests import support
 from tests.factories import make_department, make_doctor, make_hospital, make_schedule
-from tests.integration.committed import make_patients
+from tests.integration.committed import make_paid_order, make_patients
 
 PASSWORD = "correct-horse-9"
 CHROMIUM = "/usr/bin/chromium"
@@ -172,26 +170,8 @@ def paid(served, hospital):
     as a verified notify confirms it)."""
     with served.app.app_context():
         doctor = db.session.get(Doctor, hospital.doctor_id)
-        schedule = make_schedule(
-            doctor, on=clock.business_date(clock.now()) + timedelta(days=1), fee_fen=2000
-        )
-        db.session.commit()
-        ((account_id, patient_id),) = make_patients(1)
-        order, _ = holds.hold_slot(account_id, schedule.id, patient_id, f"paid-{schedule.id}")
-        out_trade_no = new_out_trade_no(order.id, PaymentChannel.WECHAT)
-        db.session.add(
-            Payment(
-                order_id=order.id,
-                channel=PaymentChannel.WECHAT,
-                out_trade_no=out_trade_no,
-                amount_fen=2000,
-                status=PaymentStatus.PENDING,
-                expires_at=order.expires_at,
-            )
-        )
-        db.session.commit()
-        paying.confirm_payment("wechat", out_trade_no, "4200000001", 2000, clock.now())
-        return SimpleNamespace(id=order.id, out_trade_no=out_trade_no)
+        tomorrow = clock.business_date(clock.now()) + timedelta(days=1)
+        return make_paid_order(doctor, tomorrow)
 
 
 @pytest.fixture

@@ -18,10 +18,8 @@ from app.domain.messages import MessageKind, MessageStatus
 from app.domain.orders import OrderStatus
 from app.domain.payments import (
     PaymentChannel,
-    PaymentStatus,
     RefundReason,
     RefundStatus,
-    new_out_trade_no,
 )
 from app.domain.reconciliation import FindingKind, ReconciliationStatus
 from app.domain.staff import Scope
@@ -33,19 +31,17 @@ from app.models import (
     AuditEntry,
     Message,
     Order,
-    Payment,
     Reconciliation,
     ReconciliationItem,
     Refund,
     Schedule,
 )
-from app.services import auth, display_links, patients, schedules, stop_clinic, visits
+from app.services import auth, display_links, schedules, stop_clinic, visits
 from app.services import staff as staff_service
 from app.services.booking import holds, tickets
-from app.services.payments import paying
 from tests import support
 from tests.factories import make_department, make_doctor, make_hospital, make_schedule
-from tests.integration.committed import make_patients
+from tests.integration.committed import make_paid_order, make_patients
 
 PASSWORD = "correct-horse-9"
 TODAY = clock.business_date(clock.now())
@@ -565,26 +561,7 @@ def paid(served, hospital):
     for tomorrow's clinic of the first department's doctor."""
     with served.app.app_context():
         mine = db.session.get(Schedule, hospital.mine)
-        schedule = make_schedule(mine.doctor, on=TODAY + timedelta(days=1), fee_fen=2000)
-        db.session.commit()
-        ((account_id, patient_id),) = make_patients(1)
-        phone = f"139{schedule.id:08d}"
-        patients.update_patient(account_id, patient_id, {"phone": phone})
-        order, _ = holds.hold_slot(account_id, schedule.id, patient_id, f"paid-{schedule.id}")
-        out_trade_no = new_out_trade_no(order.id, PaymentChannel.WECHAT)
-        db.session.add(
-            Payment(
-                order_id=order.id,
-                channel=PaymentChannel.WECHAT,
-                out_trade_no=out_trade_no,
-                amount_fen=2000,
-                status=PaymentStatus.PENDING,
-                expires_at=order.expires_at,
-            )
-        )
-        db.session.commit()
-        paying.confirm_payment("wechat", out_trade_no, "4200000001", 2000, clock.now())
-        return SimpleNamespace(id=order.id, phone=phone, out_trade_no=out_trade_no)
+        return make_paid_order(mine.doctor, TODAY + timedelta(days=1), with_phone=True)
 
 
 class TestOrdersAndMoney:
