@@ -69,7 +69,7 @@ def _download(page, link, folder):
 
 
 def test_the_statistics_export_as_excel_and_csv_with_the_pages_figures(
-    page, sign_in, served, hospital, tmp_path
+    page, sign_in, served, hospital, tmp_path, screenshot
 ):
     today = clock.business_date(clock.now())
     with served.app.app_context():
@@ -77,6 +77,7 @@ def test_the_statistics_export_as_excel_and_csv_with_the_pages_figures(
     page.goto("/admin/stats?period=day&by=department")
     sign_in(hospital.staff("hospital"))
     expect(page.get_by_role("heading", name="统计", exact=True)).to_be_visible()
+    screenshot(page, "stats")
     first, second = hospital.departments
 
     name, path = _download(page, page.locator('a[href^="/admin/stats.xlsx"]'), tmp_path)

@@ -6,7 +6,8 @@ import re
 
 from playwright.sync_api import expect
 
-from app.services import visits
+from app.domain import clock
+from app.services import stats, visits
 
 # A value set on the window survives an htmx swap and is gone after any page load.
 MARK = "window.__stayedOnPage = true"
@@ -22,8 +23,10 @@ def row_of(page, seq):
 
 class TestSigningIn:
     def test_the_right_password_opens_the_dashboard_with_todays_clinics(
-        self, page, sign_in, hospital, screenshot
+        self, page, sign_in, served, hospital, screenshot
     ):
+        with served.app.app_context():  # as the rollup job has done: the 30 days' charts
+            stats.rollup_day(clock.business_date(clock.now()))
         page.goto("/admin/")
         expect(page).to_have_url(re.compile(r"/admin/login\?next=/admin/$"))
         expect(page.get_by_role("button", name="登录")).to_be_visible()
