@@ -46,6 +46,16 @@ def order_of(user, order_id):
     return expect(user.call("GET", f"/api/v1/orders/{order_id}"), 200)
 
 
+def listed_as_shown(user, order_id):
+    """The order in the account's list is the order as its own page shows it (payments and
+    refunds included; the list does not read a stopped clinic's alternatives)."""
+    listed = expect(user.call("GET", "/api/v1/orders"), 200)["items"]
+    (item,) = [item for item in listed if item["id"] == order_id]
+    shown = order_of(user, order_id)
+    assert item == shown | {"alternatives": []}
+    return item
+
+
 def run_jobs(served):
     """Run the queued background jobs (refunds) the way a worker does."""
     with served.app.app_context():
@@ -165,10 +175,14 @@ class TestAlipay:
         order = booked_hold(user, world)
         by_wechat = pay_with(user, order["id"], "wechat")
         by_alipay = pay_with(user, order["id"], "alipay")
+        unpaid = listed_as_shown(user, order["id"])
+        assert (unpaid["out_trade_no"], unpaid["paid"]) == (by_alipay["out_trade_no"], False)
         alipay_payer.open(by_alipay["pay_url"])
         wechat_payer.pay(by_wechat["out_trade_no"])
         alipay_payer.pay(by_alipay["out_trade_no"])
         assert order_of(user, order["id"])["status"] == "booked"
+        paid = listed_as_shown(user, order["id"])
+        assert (paid["paid"], len(paid["refunds"])) == (True, 1)
         assert refunds_of(served, order["id"]) == [
             (RefundReason.DUPLICATE_PAYMENT, RefundStatus.PENDING, order["amount_fen"], 0)
         ]
@@ -204,7 +218,7 @@ class TestCancellingAPaidOrder:
                 sa.select(Refund.out_refund_no).where(Refund.order_id == order["id"])
             )
         wechat_payer.settle_refund(out_refund_no)  # … which settles it and tells us
-        [refund] = order_of(user, order["id"])["refunds"]
+        [refund] = listed_as_shown(user, order["id"])["refunds"]
         assert refund["status"] == "success" and refund["status_text"] == "已退款"
         assert refund["amount_fen"] == order["amount_fen"]
         assert refund["reason_text"] == "患者取消预约"

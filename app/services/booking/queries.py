@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from app.domain.payments import PaymentStatus
 from app.errors import NotFound
 from app.extensions import db
 from app.infra.packedsql import PackedSelect
@@ -15,6 +16,13 @@ from app.services.pagination import Page, packed_page
 _order, _schedule, _patient = Order.__table__.c, Schedule.__table__.c, Patient.__table__.c
 _doctor, _department = Doctor.__table__.c, Department.__table__.c
 _hospital, _payment, _refund = Hospital.__table__.c, Payment.__table__.c, Refund.__table__.c
+
+
+def _flag(condition):
+    """1 or 0: a condition as a number, which JSON_ARRAY packs as one on MariaDB too (an EXISTS
+    alone comes back there as the text "0" or "1")."""
+    return sa.case((condition, 1), else_=0)
+
 
 # A page of an account's orders with what their answer shows of the rows they refer to, and the
 # count of them all: one narrow row per order, packed as one JSON array (ORM objects joined or
@@ -46,6 +54,19 @@ _PAGE = (
         _patient.id.label("patient_id"),
         _patient.name_cipher.label("patient_name"),
         _patient.id_number_masked,
+        # What the answer shows of the order's payments (the latest one's merchant number,
+        # whether any was paid) and whether it has refunds, read with the page: only a page
+        # with refunds needs a second statement.
+        sa.select(_payment.out_trade_no)
+        .where(_payment.order_id == _order.id)
+        .order_by(_payment.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("out_trade_no"),
+        _flag(
+            sa.exists().where(_payment.order_id == _order.id, _payment.status == PaymentStatus.PAID)
+        ).label("paid"),
+        _flag(sa.exists().where(_refund.order_id == _order.id)).label("refunded"),
         sa.func.count().over().label("total"),
     )
     .join(Schedule.__table__, _schedule.id == _order.schedule_id)
@@ -68,11 +89,6 @@ _COUNT = (
     .where(_order.account_id == sa.bindparam("account_id"))
 )
 _COUNT_OF_STATUS = _COUNT.where(_order.status == sa.bindparam("status", type_=_order.status.type))
-_PAYMENTS = PackedSelect(
-    sa.select(_payment.order_id, _payment.out_trade_no, _payment.status)
-    .where(_payment.order_id.in_(sa.bindparam("order_ids", expanding=True)))
-    .order_by(_payment.order_id, _payment.id)
-)
 _REFUNDS = PackedSelect(
     sa.select(_refund.order_id, _refund.amount_fen, _refund.fee_fen, _refund.reason, _refund.status)
     .where(_refund.order_id.in_(sa.bindparam("order_ids", expanding=True)))
@@ -93,11 +109,11 @@ def list_orders(account_id, status=None, page=1, per_page=20) -> Page:
         page,
         per_page,
     )
-    connection = db.session.connection()
-    ids = {"order_ids": [row.id for row in rows]}
-    payments = _by_order(_PAYMENTS.rows(connection, ids)) if rows else {}
-    refunds = _by_order(_REFUNDS.rows(connection, ids)) if rows else {}
-    items = [_listed(row, payments.get(row.id, []), refunds.get(row.id, [])) for row in rows]
+    refunded = {"order_ids": [row.id for row in rows if row.refunded]}
+    refunds = (
+        _by_order(_REFUNDS.rows(db.session.connection(), refunded)) if refunded["order_ids"] else {}
+    )
+    items = [_listed(row, refunds.get(row.id, [])) for row in rows]
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
@@ -105,8 +121,9 @@ def _by_order(rows) -> dict:
     return {order_id: list(group) for order_id, group in groupby(rows, lambda row: row.order_id)}
 
 
-def _listed(row, payments, refunds) -> SimpleNamespace:
-    """An order of a page, with the attributes OrderSchema reads of an Order."""
+def _listed(row, refunds) -> SimpleNamespace:
+    """An order of a page, with the attributes OrderSchema reads of an Order (of its payments:
+    the latest one's merchant number and whether any was paid)."""
     return SimpleNamespace(
         **{name: getattr(row, name) for name in _ORDER_COLUMNS},
         schedule=SimpleNamespace(id=row.schedule_id, period=row.period),
@@ -118,9 +135,18 @@ def _listed(row, payments, refunds) -> SimpleNamespace:
         patient=SimpleNamespace(
             id=row.patient_id, name=row.patient_name, id_number_masked=row.id_number_masked
         ),
-        payments=payments,
+        payments=_payments_shown(row),
         refunds=refunds,
     )
+
+
+def _payments_shown(row) -> list:
+    """The order's payments as OrderSchema reads them: the latest one's merchant number, and
+    whether any was paid."""
+    if row.out_trade_no is None:
+        return []
+    status = PaymentStatus.PAID if row.paid else None
+    return [SimpleNamespace(out_trade_no=row.out_trade_no, status=status)]
 
 
 _ORDER_COLUMNS = (
