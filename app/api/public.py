@@ -21,7 +21,6 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from app.domain import clock
-from app.errors import AppError
 from app.infra import cache
 
 # Seconds a client or proxy may reuse an answer without asking: numbers left change by the
@@ -89,12 +88,12 @@ class PublicReads:
     @property
     def reads(self) -> dict[str, Read]:
         if self._reads is None:
+            self.urls = self.app.url_map.bind("")  # before the reads: other threads may look
             self._reads = {
                 endpoint: view.view_class.public_read
                 for endpoint, view in self.app.view_functions.items()
                 if isinstance(getattr(getattr(view, "view_class", None), "public_read", None), Read)
             }
-            self.urls = self.app.url_map.bind("")
         return self._reads
 
     def cached_answer(self, path, query_string, if_none_match) -> tuple[Response, str] | None:
@@ -123,7 +122,7 @@ class PublicReads:
         with self.app.app_context():
             try:
                 scope, field = read.key(now, **arguments)
-            except AppError:
+            except Exception:  # a refused query, MySQL away: the view answers, and says why
                 return None
             document = cache.cached_only(scope, field, now)
         if document is None:

@@ -15,6 +15,7 @@ from app.extensions import db, redis_store
 from app.infra import gate
 from app.infra.groupcommit import arrivals
 from app.models import Doctor
+from app.services import catalogue
 from app.services.booking import holds
 from tests.e2e.clients import expect, hold, patient_of
 
@@ -326,6 +327,21 @@ class TestCachedPublicReads:
         flask_calls.clear()
         expect(http.get(path), 404, "not_found")
         assert flask_calls == [path]
+
+    def test_a_failure_naming_the_entry_is_left_to_flask(
+        self, http, urls, flask_calls, monkeypatch
+    ):
+        """MySQL away while the doctor's department is looked up: Flask answers (its 500
+        envelope), not the layer in front of it."""
+        url = urls[8]  # the doctor's schedules
+
+        def away(doctor_id):
+            raise RuntimeError("MySQL away")
+
+        monkeypatch.setattr(catalogue, "doctor_department_id", away)
+        flask_calls.clear()
+        expect(http.get(url), 500, "internal_error")
+        assert flask_calls == [url]
 
     def test_a_url_flask_would_redirect_goes_to_flask(self, http, flask_calls):
         http.get("/api/v1/hospitals/")
