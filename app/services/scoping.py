@@ -7,7 +7,24 @@ import sqlalchemy as sa
 from app.domain.staff import Scope
 from app.errors import NotFound
 from app.extensions import db
-from app.models import AuditEntry, Department, Doctor, Hospital, Order, Payment, Refund, Schedule
+from app.models import (
+    AuditEntry,
+    Department,
+    Doctor,
+    Hospital,
+    Order,
+    Payment,
+    Refund,
+    Schedule,
+    StatsBurst,
+    StatsDaily,
+    StatsHour,
+    StatsPayment,
+)
+
+# Orders, and the statistics' rollups that copy an order's places (hospital, department and,
+# but for payments and bursts, doctor): scoped by the narrowest place the scope names.
+_PLACED = (Order, StatsDaily, StatsHour, StatsPayment, StatsBurst)
 
 
 def _departments_of(hospital_id):
@@ -35,18 +52,25 @@ def _conditions(model, scope: Scope) -> list:
         if department is not None:
             return [Schedule.department_id == department]
         return [Schedule.department_id.in_(_departments_of(hospital))]
-    if model is Order:
+    if model in _PLACED:
         if doctor is not None:
-            return [Order.doctor_id == doctor]
+            doctor_id = getattr(model, "doctor_id", None)
+            return [doctor_id == doctor] if doctor_id is not None else [sa.false()]
         if department is not None:
-            return [Order.department_id == department]
-        return [Order.hospital_id == hospital]
+            return [model.department_id == department]
+        return [model.hospital_id == hospital]
     if model in (Payment, Refund):
         orders = scoped(sa.select(Order.id), Order, scope)
         return [model.order_id.in_(orders)]
     if model is AuditEntry:
         return [AuditEntry.hospital_id == hospital]
     raise TypeError(f"no scope rule for {model.__name__}")
+
+
+def conditions(model, scope: Scope) -> list:
+    """What limits rows of ``model`` to ``scope``, for a statement that adds them itself (none
+    for a scope that sees everything)."""
+    return [] if scope.everything else _conditions(model, scope)
 
 
 def scoped(statement, model, scope: Scope):

@@ -35,6 +35,7 @@ from app.models import (
     StatsHour,
     StatsPayment,
 )
+from app.services import scoping
 from app.services.scoping import scoped
 from app.services.transaction import transaction
 
@@ -469,16 +470,9 @@ class Filter:
 
 
 def limits(model, where: Filter) -> list:
-    """What limits rows of a rollup ``model`` to ``where``: as scoping's rule for orders, whose
-    ids the rollups copy."""
-    scope, conditions = where.scope, []
-    if not scope.everything:
-        if scope.doctor_id is not None:
-            conditions.append(model.doctor_id == scope.doctor_id)
-        elif scope.department_id is not None:
-            conditions.append(model.department_id == scope.department_id)
-        else:
-            conditions.append(model.hospital_id == scope.hospital_id)
+    """What limits rows of a rollup ``model`` to ``where``: the viewer's scope (scoping's rule),
+    then the department or doctor asked for."""
+    conditions = scoping.conditions(model, where.scope)
     if where.department_id is not None:
         conditions.append(model.department_id == where.department_id)
     if where.doctor_id is not None:

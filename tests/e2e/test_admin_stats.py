@@ -47,7 +47,7 @@ from app.models import (
     StatsHour,
     StatsPayment,
 )
-from app.services import auth, dashboard, stats
+from app.services import auth, dashboard, scoping, stats
 from tests import support
 from tests.e2e.test_admin import hospital, signed_in  # noqa: F401 (the fixture is used by name)
 from tests.factories import make_doctor, make_schedule
@@ -675,6 +675,32 @@ class TestAnomalies:
         assert excel[0][:3] == ["周期", "支付渠道", "发起支付"]
         wechat = next(row for row in excel[1:] if row[1] == "微信支付")
         assert wechat[2:4] == [6, 5] and wechat[-1] == 1
+
+
+class TestScopeOfRollups:
+    """The rollups are scoped by the rule orders are (app/services/scoping.py)."""
+
+    def test_each_scope_sees_its_own_places_rows(self, served, figures):
+        with served.app.app_context():
+            a1 = db.session.get(Doctor, figures.a1_id)
+            scopes = {
+                "hospital": Scope(hospital_id=figures.place.id),
+                "department": Scope(figures.place.id, figures.department_id),
+                "other department": Scope(figures.place.id, figures.other_id),
+                "doctor": Scope(figures.place.id, a1.department_id, a1.id),
+            }
+
+            def seen(model, day, scope):
+                statement = sa.select(sa.func.count()).select_from(model).where(model.day == day)
+                return db.session.scalar(statement.where(*scoping.conditions(model, scope)))
+
+            daily = {name: seen(StatsDaily, DAY, scope) for name, scope in scopes.items()}
+            bursts = {name: seen(StatsBurst, MADE, scope) for name, scope in scopes.items()}
+        # DAY's rows: A1 and A2 of the department, B1 of the other.
+        assert daily == {"hospital": 3, "department": 2, "other department": 1, "doctor": 1}
+        # MADE's bursts (the IP's in the department, the evening account's across both) are not
+        # a doctor's: a doctor's scope sees none of them.
+        assert bursts["hospital"] >= bursts["department"] >= 1 and bursts["doctor"] == 0
 
 
 class TestDashboard:
