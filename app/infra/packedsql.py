@@ -35,6 +35,12 @@ def _python_type(column_type):
         return None
 
 
+def _boolean(value) -> bool:
+    """A packed boolean: JSON's true or false, 1 or 0 (a boolean column), or the text "1" or "0"
+    (MariaDB packs a condition such as EXISTS so)."""
+    return value not in (0, "0")
+
+
 # What JSON gives back exactly: numbers (no decimals), text, and the ISO text of dates and times.
 _PACKABLE = {int, str, bool, *_FROM_TEXT}
 
@@ -47,7 +53,7 @@ def _converter(column_type, dialect):
     if python_type not in _PACKABLE or isinstance(impl, sa.Enum | sa.JSON):
         # Decimals would come back as floats, bytes not at all, enums and JSON unconverted.
         raise TypeError(f"a {column_type!r} column cannot be packed")
-    parse = bool if python_type is bool else _FROM_TEXT.get(python_type)
+    parse = _boolean if python_type is bool else _FROM_TEXT.get(python_type)
     if decorator is not None and (
         type(decorator).process_result_value is TypeDecorator.process_result_value
     ):

@@ -1,5 +1,6 @@
-"""app/infra/packedsql.py: the hold group's packed reads give the rows of their plain statements,
-value for value and type for type (aware datetimes, enums, dates, times, booleans, NULLs), on
+"""app/infra/packedsql.py: the packed reads (the hold group's, the account pages') give the rows
+of their plain statements, value for value and type for type (aware datetimes, enums, dates,
+times, booleans, conditions, NULLs), on
 MariaDB and on SQLite, which `make run` serves on by default; read together (one round trip on
 MariaDB), they give what they give one by one."""
 
@@ -16,8 +17,8 @@ from app.extensions import db
 from app.infra import sqlbatch
 from app.infra.packedsql import PackedSelect, read_together
 from app.models import Account, Patient
-from app.services import cancellation
-from app.services.booking import checks, holds, slots
+from app.services import cancellation, patients
+from app.services.booking import checks, holds, queries, slots
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients
 from tests.support import SentQueries
@@ -56,6 +57,10 @@ def _rows_of_every_kind():
         },
         checks.SCHEDULES: {"schedule_ids": [schedule_id, 10**9]},
         slots.FREE_SLOTS: {"schedule_id": schedule_id, "count": 4},
+        # The account pages: an order with neither payment nor refund (conditions packed as
+        # false), a patient.
+        queries._PAGE: {"account_id": account_ids[0], "limit": 20, "offset": 0},
+        patients._PAGE: {"account_id": account_ids[2], "limit": 20, "offset": 0},
     }
 
 

@@ -18,12 +18,6 @@ _doctor, _department = Doctor.__table__.c, Department.__table__.c
 _hospital, _payment, _refund = Hospital.__table__.c, Payment.__table__.c, Refund.__table__.c
 
 
-def _flag(condition):
-    """1 or 0: a condition as a number, which JSON_ARRAY packs as one on MariaDB too (an EXISTS
-    alone comes back there as the text "0" or "1")."""
-    return sa.case((condition, 1), else_=0)
-
-
 # A page of an account's orders with what their answer shows of the rows they refer to, and the
 # count of them all: one narrow row per order, packed as one JSON array (ORM objects joined or
 # loaded one relation at a time cost several times more, most of it the driver parsing column
@@ -63,10 +57,10 @@ _PAGE = (
         .limit(1)
         .scalar_subquery()
         .label("out_trade_no"),
-        _flag(
-            sa.exists().where(_payment.order_id == _order.id, _payment.status == PaymentStatus.PAID)
-        ).label("paid"),
-        _flag(sa.exists().where(_refund.order_id == _order.id)).label("refunded"),
+        sa.exists()
+        .where(_payment.order_id == _order.id, _payment.status == PaymentStatus.PAID)
+        .label("paid"),
+        sa.exists().where(_refund.order_id == _order.id).label("refunded"),
         sa.func.count().over().label("total"),
     )
     .join(Schedule.__table__, _schedule.id == _order.schedule_id)
