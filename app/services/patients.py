@@ -31,13 +31,18 @@ class InvalidIdentity(AppError):
     message = "证件号码有误"
 
 
+def _live_of(account_id) -> tuple:
+    """The account's patients still on it (``account_id`` a value or a bind parameter)."""
+    return Patient.account_id == account_id, Patient.live.is_(True)
+
+
 def _live(account_id):
-    return sa.select(Patient).where(Patient.account_id == account_id, Patient.live.is_(True))
+    return sa.select(Patient).where(*_live_of(account_id))
 
 
 # A page of an account's patients: what PatientSchema shows, one narrow row packed per patient
 # with the count of them all (as a page of orders is read, app/services/booking/queries.py).
-_LIVE = (Patient.account_id == sa.bindparam("account_id"), Patient.live.is_(True))
+_LIVE = _live_of(sa.bindparam("account_id"))
 _PAGE = PackedSelect(
     sa.select(
         Patient.id,
