@@ -13,7 +13,6 @@ from flask.views import MethodView
 from app.api import public
 from app.api.blueprint import Blueprint
 from app.api.public import AVAILABILITY_MAX_AGE, CATALOGUE_MAX_AGE
-from app.domain import clock
 from app.infra import cache
 from app.schemas import catalogue as schemas
 from app.services import catalogue
@@ -55,15 +54,20 @@ def _never_stale(read):
     return lambda now: (read(), None)
 
 
-def _calendar_key(now, department_id, days, start=None):
-    start = catalogue.check_window(start, days, now)
-    return cache.department(department_id), public.calendar_field(start, days)
+def _start(window, now):
+    """The first day of a window query (today by default); 422 for one already gone or a length
+    out of range. Checked when the read is named, so a miss's computation meets a valid one."""
+    return catalogue.check_window(window.get("start"), window["days"], now)
 
 
-def _doctor_schedules_key(now, doctor_id, days, start=None):
-    start = catalogue.check_window(start, days, now)
-    department_id = catalogue.doctor_department_id(doctor_id)
-    return cache.department(department_id), f"doctor:{doctor_id}:{start}:{days}"
+def _calendar_key(now, department_id, **window):
+    field = public.calendar_field(_start(window, now), window["days"])
+    return cache.department(department_id), field
+
+
+def _doctor_schedules_key(now, doctor_id, **window):
+    field = f"doctor:{doctor_id}:{_start(window, now)}:{window['days']}"
+    return cache.department(catalogue.doctor_department_id(doctor_id)), field
 
 
 @blp.route("/hospitals")
@@ -123,12 +127,11 @@ class DepartmentCalendar(MethodView):
     @blp.alt_response(**INVALID_WINDOW)
     def get(self, department_id, **window):
         """Per day: available / full / not_released / stopped / none, with total and remaining."""
-        now = clock.now()
-        start = catalogue.check_window(window.get("start"), window["days"], now)
         return self.public_read.answer(
-            lambda now: catalogue.department_calendar(department_id, start, window["days"], now),
+            lambda now: catalogue.department_calendar(
+                department_id, _start(window, now), window["days"], now
+            ),
             _CALENDAR,
-            now,
             department_id=department_id,
             **window,
         )
@@ -179,12 +182,11 @@ class DoctorSchedules(MethodView):
     @blp.alt_response(**INVALID_WINDOW)
     def get(self, doctor_id, **window):
         """The doctor's schedules over the coming days (default 7 from today)."""
-        now = clock.now()
-        start = catalogue.check_window(window.get("start"), window["days"], now)
         return self.public_read.answer(
-            lambda now: catalogue.doctor_schedules(doctor_id, start, window["days"], now),
+            lambda now: catalogue.doctor_schedules(
+                doctor_id, _start(window, now), window["days"], now
+            ),
             _SCHEDULES,
-            now,
             doctor_id=doctor_id,
             **window,
         )
