@@ -236,7 +236,19 @@ def figures(served, hospital):  # noqa: F811 (test_admin's fixture)
         return names
 
 
-def _rows(served, figures, day=DAY):
+_FIGURES = ("bookings", "revenue_fen", "capacity", "taken", "cancellations", "no_shows")
+_MONEY = (
+    "payments_wechat",
+    "paid_wechat_fen",
+    "payments_alipay",
+    "paid_alipay_fen",
+    "refunds",
+    "refund_fen",
+)
+
+
+def _rows(served, figures, day=DAY, columns=_FIGURES):
+    """stats_daily's ``columns`` of ``day`` per doctor of the fixture's two departments."""
     with served.app.app_context():
         found = db.session.scalars(
             sa.select(StatsDaily).where(
@@ -245,40 +257,14 @@ def _rows(served, figures, day=DAY):
             )
         ).all()
         return sorted(
-            (
-                db.session.get(Doctor, row.doctor_id).name,
-                row.bookings,
-                row.revenue_fen,
-                row.capacity,
-                row.taken,
-                row.cancellations,
-                row.no_shows,
-            )
+            (db.session.get(Doctor, row.doctor_id).name, *(getattr(row, c) for c in columns))
             for row in found
         )
 
 
 def _money_rows(served, figures, day=DAY):
     """stats_daily's channel and refund columns of ``day`` per doctor."""
-    with served.app.app_context():
-        found = db.session.scalars(
-            sa.select(StatsDaily).where(
-                StatsDaily.day == day,
-                StatsDaily.department_id.in_((figures.department_id, figures.other_id)),
-            )
-        ).all()
-        return sorted(
-            (
-                db.session.get(Doctor, row.doctor_id).name,
-                row.payments_wechat,
-                row.paid_wechat_fen,
-                row.payments_alipay,
-                row.paid_alipay_fen,
-                row.refunds,
-                row.refund_fen,
-            )
-            for row in found
-        )
+    return _rows(served, figures, day, _MONEY)
 
 
 _ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.S)
