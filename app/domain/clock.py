@@ -1,6 +1,6 @@
 """Business time: dates and clock times are those of the hospitals, China Standard Time."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
@@ -19,3 +19,8 @@ def business_date(moment: datetime) -> date:
 def to_china(moment: datetime) -> datetime:
     """``moment`` shown with the +08:00 offset."""
     return moment.astimezone(CHINA_TZ)
+
+
+def day_end(day: date) -> datetime:
+    """The end of ``day`` in China: the next day's 00:00."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=CHINA_TZ)

@@ -3,7 +3,7 @@ holds no staff session. The key in it is signed with the app's secret (its own s
 schedule and its visit day, and opens that display only, until the day ends in China time."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from itsdangerous import BadData, URLSafeSerializer
 
@@ -29,7 +29,7 @@ def _serializer() -> URLSafeSerializer:
 
 def valid_until(day: date) -> datetime:
     """The end of a visit day in China time: when its display links stop working."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=clock.CHINA_TZ)
+    return clock.day_end(day)
 
 
 @dataclass(frozen=True)
