@@ -420,6 +420,10 @@ class Config:
         self.STATS_BURST_MINUTES = _env_int("STATS_BURST_MINUTES", 10, minimum=1)
         # How long a catalogue read (calendar, schedules) may be served from Redis, in seconds.
         self.CATALOGUE_CACHE_SECONDS = _env_int("CATALOGUE_CACHE_SECONDS", 60)
+        # Serve no cached page of an account's own without computing it anew and comparing:
+        # a stale one raises (a 500). For the test suite, where every page read after a change
+        # then shows that the change dropped it; never in production.
+        self.ACCOUNT_CACHE_CHECK = False
         # Swagger UI's assets, served by the app itself (app/api/docs.py): no CDN needed.
         self.OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/assets/"
 
@@ -480,6 +484,7 @@ class TestingConfig(Config):
         super().__init__()
         self.SQLALCHEMY_DATABASE_URI = env("TEST_DATABASE_URL", self.default_database_url)
         self.REDIS_URL = env("TEST_REDIS_URL", self.default_redis_url)
+        self.ACCOUNT_CACHE_CHECK = True
 
 
 class ProductionConfig(Config):

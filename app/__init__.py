@@ -13,6 +13,7 @@ from app.errors import register_error_handlers as register_errors
 from app.extensions import JsonProvider, api, db, migrate, redis_store
 from app.infra import database, logs, sqlbatch
 from app.infra.crypto import FieldCipher, LookupHasher
+from app.services import account_pages
 from app.services.messages import outbox
 from config import load_config
 
@@ -51,6 +52,7 @@ def register_extensions(app):
     app.extensions["lookup_hasher"] = LookupHasher(app.config["LOOKUP_HASH_KEY"])
     db.init_app(app)
     outbox.install()
+    account_pages.install()
     with app.app_context():
         database.tune_pool(db.engine)
         sqlbatch.register(app)

@@ -12,8 +12,9 @@ own functions and the same schemas, and hands every other request, unchanged, to
   answered as the endpoint answers (the order and 201, the refusal's envelope, a replay's
   header, the 500 envelope for anything unexpected).
 - ``GET`` of a public catalogue read (hospitals, department trees, calendars, schedules,
-  doctors, search), while the cache holds its document: that document, as the endpoint sends
-  it (app/api/public.py).
+  doctors, search), or of a page of the caller's own (``/me``, ``/patients``, ``/orders``) with
+  a token its cached state admits, while the cache holds its document: that document, as the
+  endpoint sends it (app/api/public.py).
 - ``GET /api/v1/orders/<id>/queue`` with no query, a validly signed token whose account state
   and the order's queue entry Redis holds (one round trip, ``visits.cached_place``): the place,
   as the endpoint answers it.
@@ -44,7 +45,7 @@ from app.services.booking import holds
 _HOLD = "/api/v1/orders"
 _QUEUE = re.compile(r"/api/v1/orders/([1-9][0-9]{0,17})/queue")
 _QUEUE_RULE = "/api/v1/orders/<int:order_id>/queue"
-_PUBLIC = "/api/v1/"
+_API = "/api/v1/"
 _MAX_HOLD_BODY = 1024  # a hold's body is ~40 bytes; anything bigger is Flask's to judge
 _JSON = "application/json"
 
@@ -59,7 +60,7 @@ class HotPaths:
         self.body_schema = order_schemas.OrderCreateSchema()
         self.order_schema = order_schemas.OrderSchema()
         self.place_schema = order_schemas.QueuePlaceSchema()
-        self.public_reads = public.PublicReads(app)
+        self.cached_reads = public.CachedReads(app)
 
     def __call__(self, environ, start_response):
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
@@ -75,10 +76,8 @@ class HotPaths:
                 if not query and (match := _QUEUE.fullmatch(path)):
                     answer = self._queue(int(match[1]), environ.get("HTTP_AUTHORIZATION"))
                     rule = _QUEUE_RULE
-                elif path.startswith(_PUBLIC):
-                    read = self.public_reads.cached_answer(
-                        path, query, environ.get("HTTP_IF_NONE_MATCH")
-                    )
+                elif path.startswith(_API):
+                    read = self.cached_reads.cached_answer(path, query, environ)
                     if read is not None:
                         answer, rule = read
         if answer is None:

@@ -2,6 +2,7 @@
 
 from flask.views import MethodView
 
+from app.api import public
 from app.api.blueprint import Blueprint
 from app.api.security import BEARER, current_account
 from app.schemas import accounts as schemas
@@ -9,15 +10,19 @@ from app.services import accounts
 
 blp = Blueprint("me", __name__, description="我的账号")
 
+_ACCOUNT = schemas.AccountSchema()
+
 
 @blp.route("/me")
 class Me(MethodView):
+    account_read = public.AccountRead(lambda: "me")
+
     @blp.doc(security=[BEARER])
     @blp.response(200, schemas.AccountSchema)
     @blp.alt_response(401, description="unauthorized")
     def get(self):
         """The signed-in account."""
-        return accounts.get_account(current_account().id)
+        return self.account_read.answer(accounts.get_account, _ACCOUNT)
 
     @blp.doc(security=[BEARER])
     @blp.arguments(schemas.AccountUpdateSchema())

@@ -3,6 +3,7 @@
 from flask import request
 from flask.views import MethodView
 
+from app.api import public
 from app.api.blueprint import Blueprint
 from app.api.security import BEARER, current_account, signed_caller
 from app.schemas import orders as schemas
@@ -12,10 +13,18 @@ from app.services.payments import paying
 
 blp = Blueprint("orders", __name__, description="挂号")
 
+_ORDER_QUERY = schemas.OrderQuery()
+_ORDER_PAGE = schemas.OrderPageSchema()
+
 
 def hold_headers(created: bool) -> dict:
     """The headers of a hold's 201: a retry that found its first order says so."""
     return {} if created else {"Idempotent-Replayed": "true"}
+
+
+def _orders_field(page, per_page, status=None) -> str:
+    """The cache field of a page of the caller's orders."""
+    return f"orders:{status.value if status else ''}:{page}:{per_page}"
 
 
 @blp.route("/orders")
@@ -43,12 +52,16 @@ class Orders(MethodView):
         )
         return order, 201, hold_headers(created)
 
+    account_read = public.AccountRead(_orders_field, _ORDER_QUERY)
+
     @blp.doc(security=[BEARER])
-    @blp.arguments(schemas.OrderQuery(), location="query", as_kwargs=True)
+    @blp.arguments(_ORDER_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.OrderPageSchema)
     def get(self, **query):
         """My orders, newest first."""
-        return queries.list_orders(current_account().id, **query)
+        return self.account_read.answer(
+            lambda account_id: queries.list_orders(account_id, **query), _ORDER_PAGE, **query
+        )
 
 
 @blp.route("/orders/<int:order_id>")

@@ -2,23 +2,37 @@
 
 from flask.views import MethodView
 
+from app.api import public
 from app.api.blueprint import Blueprint
 from app.api.security import BEARER, current_account
+from app.domain import clock
 from app.schemas import accounts as schemas
 from app.schemas.common import PageArgs
 from app.services import patients
 
 blp = Blueprint("patients", __name__, description="就诊人")
 
+_PAGE_ARGS = PageArgs()
+_PATIENT_PAGE = schemas.PatientPageSchema()
+
 
 @blp.route("/patients")
 class Patients(MethodView):
+    # A patient's age changes at midnight.
+    account_read = public.AccountRead(
+        lambda page, per_page: f"patients:{page}:{per_page}",
+        _PAGE_ARGS,
+        lambda now: clock.day_end(clock.business_date(now)),
+    )
+
     @blp.doc(security=[BEARER])
-    @blp.arguments(PageArgs(), location="query", as_kwargs=True)
+    @blp.arguments(_PAGE_ARGS, location="query", as_kwargs=True)
     @blp.response(200, schemas.PatientPageSchema)
     def get(self, **page):
         """The account's patients."""
-        return patients.list_patients(current_account().id, **page)
+        return self.account_read.answer(
+            lambda account_id: patients.list_patients(account_id, **page), _PATIENT_PAGE, **page
+        )
 
     @blp.doc(security=[BEARER])
     @blp.arguments(schemas.PatientInputSchema())

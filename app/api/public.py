@@ -1,27 +1,35 @@
-"""Public catalogue answers, all served the same way: the answer's JSON document cached in
-Redis (app/infra/cache.py) under the scope whose changes invalidate it, sent as it is stored,
-with an ETag (a client or proxy that has it gets 304) and a Cache-Control that lets a proxy's
-micro-cache help too.
+"""Cached answers, all served the same way: the answer's JSON document cached in Redis
+(app/infra/cache.py) under the scope whose changes invalidate it, sent as it is stored.
 
-Each public view declares its read once (``Read``): where its answer lives in the cache, named
-from the URL's arguments and the validated query, and how long a client may keep it. The view
-answers through it, computing the document on a miss; before Flask, app/api/hot.py sends any
-declared read's cached document through the same declaration (``PublicReads``), so every public
-read costs a cache hit's work, not Flask's."""
+Two kinds of read are declared on their views:
+
+- a public catalogue read (``Read``, the attribute ``public_read``): sent with an ETag (a client
+  or proxy that has it gets 304) and a Cache-Control that lets a proxy's micro-cache help too;
+- a page of the caller's own account (``AccountRead``, the attribute ``account_read``): the
+  account, its patients, its orders; cached under the account's scope, sent no-store.
+
+Each view declares its read once: where its answer lives in the cache, named from the URL's
+arguments and the validated query. The view answers through it, computing the document on a
+miss; before Flask, app/api/hot.py sends any declared read's cached document through the same
+declaration (``CachedReads``), so a cached read costs a cache hit's work, not Flask's."""
 
 from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import parse_qsl
 
 import marshmallow as ma
-from flask import request
+from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_etags
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
+from app.api.observed import PRIVATE
+from app.api.security import bearer_token, current_account
 from app.domain import clock
+from app.errors import AppError
 from app.infra import cache
+from app.services import auth
 
 # Seconds a client or proxy may reuse an answer without asking: numbers left change by the
 # second on a release morning; hospitals, departments and doctors change when staff edit them.
@@ -77,7 +85,68 @@ class Read:
         return answer(document, self.max_age, request.headers.get("If-None-Match"))
 
 
-class PublicReads:
+class AccountRead:
+    """A page of the caller's own account as its view declares it (a class attribute
+    ``account_read`` of its MethodView), cached under the account's scope:
+
+    - ``field(**query) -> str``: the page's cache field, from the validated query;
+    - ``query``: the schema the view loads its query with (the same instance), or None;
+    - ``valid_until(now)``: when a page stops being true by itself (a patient's age at
+      midnight), or None for never.
+    """
+
+    def __init__(self, field: Callable[..., str], query=None, valid_until=None):
+        self.field = field
+        self.query = query
+        self.valid_until = valid_until
+
+    def answer(self, compute, schema, **query) -> Response:
+        """The view's answer for the signed-in caller (401 or 403 as ``current_account`` says):
+        ``compute(account_id)`` dumped by the endpoint's ``schema``, cached until the account's
+        next change."""
+        account_id = current_account().id
+
+        def dumped(now):
+            valid_until = self.valid_until(now) if self.valid_until else None
+            return schema.dump(compute(account_id)), valid_until
+
+        check = current_app.config["ACCOUNT_CACHE_CHECK"]
+        document = cache.account_document(
+            account_id, self.field(**query), dumped, clock.now(), check
+        )
+        return private_answer(document)
+
+    def cached(self, arguments, environ, now) -> Response | None:
+        """The page of the caller named by the request's bearer token while Redis holds it and
+        the token's state (one round trip), else None."""
+        token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
+        if not token or current_app.config["ACCOUNT_CACHE_CHECK"]:
+            return None  # no token: the view says 401; checking: the view compares
+        try:
+            principal = auth.verify_signature(token)
+        except AppError:
+            return None
+        field = self.field(**arguments)
+        state, document = cache.account_entry(
+            auth.state_key(principal.id), principal.id, field, now
+        )
+        if state is None or document is None:
+            return None
+        try:
+            auth.ensure_state(principal, *auth.cached_state(state))
+        except AppError:
+            return None
+        return private_answer(document)
+
+
+def private_answer(document: cache.Document) -> Response:
+    """The HTTP answer of an account's cached document: kept by no client or proxy."""
+    response = Response(document.body, mimetype="application/json")
+    response.headers["Cache-Control"] = PRIVATE
+    return response
+
+
+class CachedReads:
     """The declared reads of an app's views, found by Flask's own routing: a GET of one of them
     whose document the cache holds is answered without dispatching it (``cached_answer``)."""
 
@@ -86,20 +155,21 @@ class PublicReads:
         self._reads = None  # found at the first request, once every view is registered
 
     @property
-    def reads(self) -> dict[str, Read]:
+    def reads(self) -> dict[str, Read | AccountRead]:
         if self._reads is None:
             self.urls = self.app.url_map.bind("")  # before the reads: other threads may look
             self._reads = {
-                endpoint: view.view_class.public_read
+                endpoint: read
                 for endpoint, view in self.app.view_functions.items()
-                if isinstance(getattr(getattr(view, "view_class", None), "public_read", None), Read)
+                if (read := _declared(getattr(view, "view_class", None))) is not None
             }
         return self._reads
 
-    def cached_answer(self, path, query_string, if_none_match) -> tuple[Response, str] | None:
+    def cached_answer(self, path, query_string, environ) -> tuple[Response, str] | None:
         """The answer of a GET of ``path`` while the cache holds its document, with the URL rule
         it matched; else None (not a declared read, a query its schema refuses, a URL Flask's
-        routing would redirect, a miss): the view then answers."""
+        routing would redirect, a miss, a caller the token does not plainly admit): the view
+        then answers."""
         reads = self.reads
         try:
             rule, arguments = self.urls.match(path, "GET", return_rule=True)
@@ -120,6 +190,9 @@ class PublicReads:
                 return None
         now = clock.now()
         with self.app.app_context():
+            if isinstance(read, AccountRead):
+                response = read.cached(arguments, environ, now)
+                return None if response is None else (response, rule.rule)
             try:
                 scope, field = read.key(now, **arguments)
             except Exception:  # a refused query, MySQL away: the view answers, and says why
@@ -127,7 +200,15 @@ class PublicReads:
             document = cache.cached_only(scope, field, now)
         if document is None:
             return None
-        return answer(document, read.max_age, if_none_match), rule.rule
+        return answer(document, read.max_age, environ.get("HTTP_IF_NONE_MATCH")), rule.rule
+
+
+def _declared(view_class) -> Read | AccountRead | None:
+    public_read = getattr(view_class, "public_read", None)
+    if isinstance(public_read, Read):
+        return public_read
+    account_read = getattr(view_class, "account_read", None)
+    return account_read if isinstance(account_read, AccountRead) else None
 
 
 def _simple_query(query_string: str) -> dict | None:

@@ -1,11 +1,12 @@
-"""The read cache of public catalogue answers in Redis, with versioned invalidation.
+"""The read cache of answers in Redis, with versioned invalidation.
 
 Every public catalogue read (hospitals, department trees, doctors, search, calendars, schedules)
-is cached here as the answer's JSON document itself, with its ETag, under a **scope**: one Redis
-hash of documents per scope, next to the scope's version counter. A department's scope holds
-what its slots change (its calendar windows, schedules per date, its doctors' schedule lists);
-the catalogue scope holds what only a change of the catalogue itself changes (hospitals,
-departments, doctors, search).
+and every page of an account's own (the account, its patients, its orders) is cached here as the
+answer's JSON document itself, with its ETag, under a **scope**: one Redis hash of documents per
+scope, next to the scope's version counter. A department's scope holds what its slots change
+(its calendar windows, schedules per date, its doctors' schedule lists); the catalogue scope
+holds what only a change of the catalogue itself changes (hospitals, departments, doctors,
+search); an account's scope holds its own pages.
 
 A reader notes the version before it reads MySQL and stores its result only if the version has
 not moved since: a change that commits while the read is under way bumps the version, so the
@@ -46,6 +47,23 @@ return 1
 def department(department_id) -> str:
     """The scope of a department's availability: what its slots' changes invalidate."""
     return f"dept:{department_id}"
+
+
+def account(account_id) -> str:
+    """The scope of an account's own pages: what changes of its profile, patients, orders,
+    payments and refunds invalidate. Its answers may show catalogue names too (an order's
+    hospital, department and doctor), so their fields carry the catalogue scope's version
+    (``with_catalogue_version``): a catalogue edit leaves them behind as well."""
+    return f"acct:{account_id}"
+
+
+# An account page in one round trip: the caller's token state (at KEYS[1]) and the page's
+# entry under the catalogue's current version.
+_ACCOUNT_READ = """
+local state = redis.call('GET', KEYS[1])
+local catalogue = redis.call('GET', KEYS[3]) or '0'
+return {state, redis.call('HGET', KEYS[2], ARGV[1] .. '@' .. catalogue)}
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +141,52 @@ def cached_only(scope, field, now: datetime) -> Document | None:
         return None
 
 
+class StaleAnswer(RuntimeError):
+    """A cached page of an account differs from the page computed anew (ACCOUNT_CACHE_CHECK):
+    a change that did not invalidate the account's scope."""
+
+
+def account_document(account_id, field, compute, now: datetime, check=False) -> Document:
+    """cached_document for a page of an account's own, under the account's scope and with the
+    catalogue's current version in its field. With ``check``, a cached page is computed anew
+    as well and StaleAnswer raised if the two differ."""
+    try:
+        catalogue = redis_store.read("GET", _VERSION_KEY.format(CATALOGUE)) or b"0"
+    except redis.RedisError as error:
+        log.warning("account cache read failed: %s", error)
+        return _computed(compute, now)[0]
+    scope, field = account(account_id), f"{field}@{catalogue.decode()}"
+    if check and (cached := cached_only(scope, field, now)) is not None:
+        fresh = _computed(compute, now)[0]
+        if fresh.body != cached.body:
+            raise StaleAnswer(f"{scope} {field}: cached {cached.body!r}, now {fresh.body!r}")
+    return cached_document(scope, field, compute, now)
+
+
+def account_entry(state_key, account_id, field, now) -> tuple[bytes | None, Document | None]:
+    """In one round trip, the value at ``state_key`` (the caller's token state) and the
+    account's valid document of ``field`` under the catalogue's current version; (None, None)
+    when Redis is away."""
+    try:
+        state, raw = redis_store.read(
+            "EVAL",
+            _ACCOUNT_READ,
+            3,
+            state_key,
+            _KEY.format(account(account_id)),
+            _VERSION_KEY.format(CATALOGUE),
+            field,
+        )
+    except redis.RedisError:
+        return None, None
+    return state, _entry(raw, now)
+
+
 def _valid_entry(key, field, now) -> Document | None:
-    raw = redis_store.read("HGET", key, field)
+    return _entry(redis_store.read("HGET", key, field), now)
+
+
+def _entry(raw, now) -> Document | None:
     if raw is None:
         return None
     until, _, rest = raw.partition(b"|")

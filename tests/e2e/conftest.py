@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.api.hot import HotPaths
 from app.domain import clock
 from app.extensions import db, redis_store
 from app.models import Account, Doctor
@@ -88,3 +89,36 @@ def world(served):
                 db.session.commit()
 
     return World()
+
+
+@pytest.fixture
+def flask_calls(served):
+    """How many requests went past the hot paths to Flask (a list, one entry per path)."""
+    hot = served.app.wsgi_app.wsgi_app  # inside the observing layer (app/api/observed.py)
+    assert isinstance(hot, HotPaths)
+    behind, calls = hot.wsgi_app, []
+
+    def counted(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        return behind(environ, start_response)
+
+    hot.wsgi_app = counted
+    yield calls
+    hot.wsgi_app = behind
+
+
+@pytest.fixture
+def without_hot_paths(served):
+    """Call ``without_hot_paths(request)`` to make a request go straight to Flask (still
+    observed, as every request is)."""
+    observed = served.app.wsgi_app
+    hot = observed.wsgi_app
+
+    def call(request):
+        observed.wsgi_app = hot.wsgi_app
+        try:
+            return request()
+        finally:
+            observed.wsgi_app = hot
+
+    return call

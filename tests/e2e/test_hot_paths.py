@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 import pytest
 
-from app.api.hot import HotPaths
 from app.domain import clock
 from app.extensions import db, redis_store
 from app.infra import gate
@@ -20,22 +19,6 @@ from app.services.booking import holds
 from tests.e2e.clients import expect, hold, patient_of
 
 TODAY = clock.business_date(clock.now())
-
-
-@pytest.fixture
-def flask_calls(served):
-    """How many requests went past the hot paths to Flask (a list, one entry per path)."""
-    hot = served.app.wsgi_app.wsgi_app  # inside the observing layer (app/api/observed.py)
-    assert isinstance(hot, HotPaths)
-    behind, calls = hot.wsgi_app, []
-
-    def counted(environ, start_response):
-        calls.append(environ["PATH_INFO"])
-        return behind(environ, start_response)
-
-    hot.wsgi_app = counted
-    yield calls
-    hot.wsgi_app = behind
 
 
 @pytest.fixture
@@ -56,23 +39,6 @@ def still_counted(served):
     served.app.wsgi_app = counted
     yield seen
     served.app.wsgi_app = app
-
-
-@pytest.fixture
-def without_hot_paths(served):
-    """Call ``without_hot_paths(request)`` to make a request go straight to Flask (still
-    observed, as every request is)."""
-    observed = served.app.wsgi_app
-    hot = observed.wsgi_app
-
-    def call(request):
-        observed.wsgi_app = hot.wsgi_app
-        try:
-            return request()
-        finally:
-            observed.wsgi_app = hot
-
-    return call
 
 
 def _same_answer(first, second):

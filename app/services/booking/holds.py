@@ -34,7 +34,7 @@ from app.infra.packedsql import PackedSelect, read_together
 from app.infra.sqlbatch import InsertRows, run_together
 from app.models import Account, Order, Patient
 from app.models.types import utcnow
-from app.services import auth
+from app.services import account_pages, auth
 from app.services.booking import checks, queries, slots
 from app.services.transaction import transaction
 
@@ -477,3 +477,4 @@ def _after_holds(created):
             queue.enqueue("workers.messages.confirm_bookings", booked, pipe=pipe)
         for department_id in {order.department_id for _, order in created}:
             cache.invalidate_department(department_id, pipe)
+        account_pages.changed([order.account_id for _, order in created], pipe)
