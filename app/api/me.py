@@ -10,19 +10,17 @@ from app.services import accounts
 
 blp = Blueprint("me", __name__, description="我的账号")
 
-_ACCOUNT = schemas.AccountSchema()
-
 
 @blp.route("/me")
 class Me(MethodView):
-    account_read = public.AccountRead(lambda: "me")
+    account_read = public.AccountRead(lambda: "me", accounts.get_account, schemas.AccountSchema())
 
     @blp.doc(security=[BEARER])
     @blp.response(200, schemas.AccountSchema)
     @blp.alt_response(401, description="unauthorized")
     def get(self):
         """The signed-in account."""
-        return self.account_read.answer(accounts.get_account, _ACCOUNT)
+        return self.account_read.answer()
 
     @blp.doc(security=[BEARER])
     @blp.arguments(schemas.AccountUpdateSchema())

@@ -14,7 +14,6 @@ from app.services.payments import paying
 blp = Blueprint("orders", __name__, description="挂号")
 
 _ORDER_QUERY = schemas.OrderQuery()
-_ORDER_PAGE = schemas.OrderPageSchema()
 
 
 def hold_headers(created: bool) -> dict:
@@ -52,16 +51,16 @@ class Orders(MethodView):
         )
         return order, 201, hold_headers(created)
 
-    account_read = public.AccountRead(_orders_field, _ORDER_QUERY)
+    account_read = public.AccountRead(
+        _orders_field, queries.list_orders, schemas.OrderPageSchema(), _ORDER_QUERY
+    )
 
     @blp.doc(security=[BEARER])
     @blp.arguments(_ORDER_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.OrderPageSchema)
     def get(self, **query):
         """My orders, newest first."""
-        return self.account_read.answer(
-            lambda account_id: queries.list_orders(account_id, **query), _ORDER_PAGE, **query
-        )
+        return self.account_read.answer(**query)
 
 
 @blp.route("/orders/<int:order_id>")

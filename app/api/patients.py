@@ -13,7 +13,6 @@ from app.services import patients
 blp = Blueprint("patients", __name__, description="就诊人")
 
 _PAGE_ARGS = PageArgs()
-_PATIENT_PAGE = schemas.PatientPageSchema()
 
 
 @blp.route("/patients")
@@ -21,6 +20,8 @@ class Patients(MethodView):
     # A patient's age changes at midnight.
     account_read = public.AccountRead(
         lambda page, per_page: f"patients:{page}:{per_page}",
+        patients.list_patients,
+        schemas.PatientPageSchema(),
         _PAGE_ARGS,
         lambda now: clock.day_end(clock.business_date(now)),
     )
@@ -30,9 +31,7 @@ class Patients(MethodView):
     @blp.response(200, schemas.PatientPageSchema)
     def get(self, **page):
         """The account's patients."""
-        return self.account_read.answer(
-            lambda account_id: patients.list_patients(account_id, **page), _PATIENT_PAGE, **page
-        )
+        return self.account_read.answer(**page)
 
     @blp.doc(security=[BEARER])
     @blp.arguments(schemas.PatientInputSchema())

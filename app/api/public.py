@@ -90,35 +90,33 @@ class AccountRead:
     ``account_read`` of its MethodView), cached under the account's scope:
 
     - ``field(**query) -> str``: the page's cache field, from the validated query;
+    - ``compute(account_id, **query)``: the page, which ``schema`` (the endpoint's) dumps;
     - ``query``: the schema the view loads its query with (the same instance), or None;
     - ``valid_until(now)``: when a page stops being true by itself (a patient's age at
       midnight), or None for never.
     """
 
-    def __init__(self, field: Callable[..., str], query=None, valid_until=None):
+    def __init__(self, field, compute, schema, query=None, valid_until=None):
         self.field = field
+        self.compute = compute
+        self.schema = schema
         self.query = query
         self.valid_until = valid_until
 
-    def answer(self, compute, schema, **query) -> Response:
-        """The view's answer for the signed-in caller (401 or 403 as ``current_account`` says):
-        ``compute(account_id)`` dumped by the endpoint's ``schema``, cached until the account's
-        next change."""
+    def answer(self, **query) -> Response:
+        """The view's answer for the signed-in caller (401 or 403 as ``current_account`` says),
+        cached until the account's next change."""
         account_id = current_account().id
-
-        def dumped(now):
-            valid_until = self.valid_until(now) if self.valid_until else None
-            return schema.dump(compute(account_id)), valid_until
-
         check = current_app.config["ACCOUNT_CACHE_CHECK"]
         document = cache.account_document(
-            account_id, self.field(**query), dumped, clock.now(), check
+            account_id, self.field(**query), self._dumped(account_id, query), clock.now(), check
         )
         return private_answer(document)
 
-    def cached(self, arguments, environ, now) -> Response | None:
-        """The page of the caller named by the request's bearer token while Redis holds it and
-        the token's state (one round trip), else None."""
+    def served(self, query, environ, now) -> Response | None:
+        """The page of the caller whose bearer token is admitted: from Redis, or computed and
+        cached on a miss; None for anything else (no token or a refused one, Redis away, a
+        failure), which the view then answers."""
         token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
         if not token or current_app.config["ACCOUNT_CACHE_CHECK"]:
             return None  # no token: the view says 401; checking: the view compares
@@ -126,17 +124,28 @@ class AccountRead:
             principal = auth.verify_signature(token)
         except AppError:
             return None
-        field = self.field(**arguments)
-        state, document = cache.account_entry(
-            auth.state_key(principal.id), principal.id, field, now
-        )
-        if state is None or document is None:
+        state_key, field = auth.state_key(principal.id), self.field(**query)
+        lookup = cache.account_lookup(state_key, principal.id, field, now)
+        if lookup is None:
             return None
         try:
-            auth.ensure_state(principal, *auth.cached_state(state))
-        except AppError:
+            if lookup.state is None:  # not cached (or expired): MySQL says, and it is cached again
+                auth.ensure_current(principal)
+            else:
+                auth.ensure_state(principal, *auth.cached_state(lookup.state))
+            document = lookup.document or cache.fill_account(
+                principal.id, lookup, self._dumped(principal.id, query), now
+            )
+        except Exception:  # refused, or MySQL away: the view answers, and says why
             return None
         return private_answer(document)
+
+    def _dumped(self, account_id, query):
+        def dumped(now):
+            valid_until = self.valid_until(now) if self.valid_until else None
+            return self.schema.dump(self.compute(account_id, **query)), valid_until
+
+        return dumped
 
 
 def private_answer(document: cache.Document) -> Response:
@@ -166,10 +175,11 @@ class CachedReads:
         return self._reads
 
     def cached_answer(self, path, query_string, environ) -> tuple[Response, str] | None:
-        """The answer of a GET of ``path`` while the cache holds its document, with the URL rule
-        it matched; else None (not a declared read, a query its schema refuses, a URL Flask's
-        routing would redirect, a miss, a caller the token does not plainly admit): the view
-        then answers."""
+        """The answer of a GET of ``path`` with the URL rule it matched: a public read's while
+        the cache holds its document, an account page's for a caller the token's cached state
+        admits (computed on a miss); else None (not a declared read, a query its schema
+        refuses, a URL Flask's routing would redirect, a public read's miss, any doubt about
+        the caller): the view then answers."""
         reads = self.reads
         try:
             rule, arguments = self.urls.match(path, "GET", return_rule=True)
@@ -191,7 +201,7 @@ class CachedReads:
         now = clock.now()
         with self.app.app_context():
             if isinstance(read, AccountRead):
-                response = read.cached(arguments, environ, now)
+                response = read.served(arguments, environ, now)
                 return None if response is None else (response, rule.rule)
             try:
                 scope, field = read.key(now, **arguments)

@@ -57,12 +57,13 @@ def account(account_id) -> str:
     return f"acct:{account_id}"
 
 
-# An account page in one round trip: the caller's token state (at KEYS[1]) and the page's
-# entry under the catalogue's current version.
-_ACCOUNT_READ = """
+# An account page in one round trip: the caller's token state (at KEYS[1]), the page's entry
+# under the catalogue's current version, and both versions (for storing the page on a miss).
+_ACCOUNT_LOOKUP = """
 local state = redis.call('GET', KEYS[1])
 local catalogue = redis.call('GET', KEYS[3]) or '0'
-return {state, redis.call('HGET', KEYS[2], ARGV[1] .. '@' .. catalogue)}
+local version = redis.call('GET', KEYS[4]) or '0'
+return {state, redis.call('HGET', KEYS[2], ARGV[1] .. '@' .. catalogue), catalogue, version}
 """
 
 
@@ -163,23 +164,46 @@ def account_document(account_id, field, compute, now: datetime, check=False) -> 
     return cached_document(scope, field, compute, now)
 
 
-def account_entry(state_key, account_id, field, now) -> tuple[bytes | None, Document | None]:
-    """In one round trip, the value at ``state_key`` (the caller's token state) and the
-    account's valid document of ``field`` under the catalogue's current version; (None, None)
-    when Redis is away."""
+@dataclass(frozen=True, slots=True)
+class AccountLookup:
+    """What one round trip found of an account's page (``account_lookup``)."""
+
+    state: bytes | None  # the value at the state key asked for (the caller's token state)
+    document: Document | None  # the page, while valid
+    field: str  # the page's field under the catalogue's version
+    version: str  # the account scope's version, noted before any MySQL read
+
+
+def account_lookup(state_key, account_id, field, now) -> AccountLookup | None:
+    """In one round trip, the value at ``state_key`` and the account's page ``field`` under the
+    catalogue's current version; None when Redis is away. On a miss, ``fill_account`` computes
+    and stores the page."""
+    scope = account(account_id)
     try:
-        state, raw = redis_store.read(
+        state, raw, catalogue, version = redis_store.read(
             "EVAL",
-            _ACCOUNT_READ,
-            3,
+            _ACCOUNT_LOOKUP,
+            4,
             state_key,
-            _KEY.format(account(account_id)),
+            _KEY.format(scope),
             _VERSION_KEY.format(CATALOGUE),
+            _VERSION_KEY.format(scope),
             field,
         )
     except redis.RedisError:
-        return None, None
-    return state, _entry(raw, now)
+        return None
+    field = f"{field}@{catalogue.decode()}"
+    return AccountLookup(state, _entry(raw, now), field, version.decode())
+
+
+def fill_account(account_id, lookup: AccountLookup, compute, now: datetime) -> Document:
+    """The page ``lookup`` missed, computed (as for cached_document) and stored unless the
+    account changed since the lookup."""
+    scope = account(account_id)
+    document, valid_until = _computed(compute, now)
+    key, version_key = _KEY.format(scope), _VERSION_KEY.format(scope)
+    _store(key, version_key, lookup.version, lookup.field, document, valid_until, now)
+    return document
 
 
 def _valid_entry(key, field, now) -> Document | None:

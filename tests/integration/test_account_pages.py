@@ -23,7 +23,7 @@ def _cache_page(account_id):
 
 
 def _cached(account_id) -> bool:
-    return cache.account_entry("no-state", account_id, "page", clock.now())[1] is not None
+    return cache.account_lookup("no-state", account_id, "page", clock.now()).document is not None
 
 
 def test_a_committed_change_of_each_kind_of_row_drops_its_accounts_pages(committed):
