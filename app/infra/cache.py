@@ -176,8 +176,8 @@ class AccountLookup:
 
 def account_lookup(state_key, account_id, field, now) -> AccountLookup | None:
     """In one round trip, the value at ``state_key`` and the account's page ``field`` under the
-    catalogue's current version; None when Redis is away. On a miss, ``fill_account`` computes
-    and stores the page."""
+    catalogue's current version; None when Redis is away (or the entry unreadable). On a miss,
+    ``account_page`` computes and stores the page."""
     scope = account(account_id)
     try:
         state, raw, catalogue, version = redis_store.read(
@@ -190,17 +190,26 @@ def account_lookup(state_key, account_id, field, now) -> AccountLookup | None:
             _VERSION_KEY.format(scope),
             field,
         )
-    except redis.RedisError:
+        document = _entry(raw, now)
+    except (redis.RedisError, ValueError):
         return None
-    field = f"{field}@{catalogue.decode()}"
-    return AccountLookup(state, _entry(raw, now), field, version.decode())
+    return AccountLookup(state, document, f"{field}@{catalogue.decode()}", version.decode())
 
 
-def fill_account(account_id, lookup: AccountLookup, compute, now: datetime) -> Document:
-    """The page ``lookup`` missed, computed (as for cached_document) and stored unless the
-    account changed since the lookup."""
-    scope = account(account_id)
+def account_page(account_id, lookup: AccountLookup, compute, now: datetime, check=False):
+    """The page ``lookup`` found, else computed (as cached_document computes) and stored unless
+    the account changed since the lookup. With ``check``, a page found is computed anew as well
+    and StaleAnswer raised if the two differ."""
+    if lookup.document is not None and not check:
+        return lookup.document
     document, valid_until = _computed(compute, now)
+    scope = account(account_id)
+    if lookup.document is not None:
+        if document.body != lookup.document.body:
+            raise StaleAnswer(
+                f"{scope} {lookup.field}: {lookup.document.body!r}, {document.body!r}"
+            )
+        return lookup.document
     key, version_key = _KEY.format(scope), _VERSION_KEY.format(scope)
     _store(key, version_key, lookup.version, lookup.field, document, valid_until, now)
     return document

@@ -5,7 +5,9 @@ changed have their cached pages dropped (app/infra/cache.py, the account's scope
 Changes made through the ORM are found by the session itself (``install``): an account,
 patient or order row names its account; a payment or refund names its order, whose account is
 read in the same flush. A statement outside the ORM session that writes those rows calls
-``changed`` after its commit (the hold group's orders, app/services/booking/holds.py). The
+``changed`` after its commit (the hold group's orders, app/services/booking/holds.py, before
+the group's answers). A savepoint's release or rollback leaves the transaction's notes as they
+are. The
 test suite serves no cached page without computing it anew (ACCOUNT_CACHE_CHECK), so a change
 that forgot to drop one fails the test that reads the page after it.
 """
@@ -29,7 +31,7 @@ def install():
     if not event.contains(Session, "after_commit", _drop_committed):
         event.listen(Session, "after_flush", _note_flushed)
         event.listen(Session, "after_commit", _drop_committed)
-        event.listen(Session, "after_rollback", _forget_rolled_back)
+        event.listen(Session, "after_soft_rollback", _forget_rolled_back)
 
 
 def changed(account_ids, pipe=None):
@@ -68,5 +70,6 @@ def _drop_committed(session):
         changed(accounts)
 
 
-def _forget_rolled_back(session):
-    session.info.pop(_CHANGED, None)
+def _forget_rolled_back(session, previous_transaction):
+    if previous_transaction.parent is None:  # the transaction, not a savepoint within it
+        session.info.pop(_CHANGED, None)

@@ -1,11 +1,12 @@
 """An account's own pages (GET /me, /patients, /orders): cached until the account's next change
-(app/services/account_pages.py) and sent before Flask while cached (app/api/public.py).
+(app/services/account_pages.py) and answered before Flask, computed there on a miss
+(app/api/public.py).
 
-The suite runs with ACCOUNT_CACHE_CHECK: a cached page is never served through Flask without
-being computed anew and compared, so every test that reads a page after a change shows that the
-change dropped it. Here: that check itself, the changes that reach an account's pages from
-outside its own calls (the hold group's statements, a job, a stopped clinic, a catalogue edit,
-midnight), and the pages sent before Flask.
+The suite runs with ACCOUNT_CACHE_CHECK: no cached page is served, before Flask or in it,
+without being computed anew and compared, so every test that reads a page after a change shows
+that the change dropped it. Here: that check itself, the changes that reach an account's pages
+from outside its own calls (the hold group's statements, a job, a stopped clinic, a catalogue
+edit, midnight), and the pages answered before Flask.
 """
 
 from datetime import timedelta

@@ -1,6 +1,7 @@
 """app/services/account_pages.py in real MariaDB and Redis: a commit that changes an account's
 rows drops its cached pages, whichever row it changed; a savepoint or a rollback does not."""
 
+import contextlib
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -76,3 +77,15 @@ def test_a_rolled_back_change_drops_nothing_then_or_later(committed):
     with transaction():
         db.session.get(Account, second.id).nickname = "另一位"
     assert _cached(first.id)
+
+
+def test_a_rolled_back_savepoint_keeps_what_the_transaction_changed_before_it(committed):
+    account = make_account()
+    db.session.commit()
+    _cache_page(account.id)
+    with transaction():
+        db.session.get(Account, account.id).nickname = "先改"
+        db.session.flush()
+        with contextlib.suppress(RuntimeError), db.session.begin_nested():
+            raise RuntimeError("the savepoint is rolled back")
+    assert not _cached(account.id)

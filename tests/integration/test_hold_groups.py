@@ -20,7 +20,7 @@ from app.domain import clock
 from app.domain.orders import OrderStatus
 from app.errors import AppError
 from app.extensions import db, redis_store
-from app.infra import gate, queue, sqlbatch
+from app.infra import cache, gate, queue, sqlbatch
 from app.infra.groupcommit import arrivals
 from app.models import Order
 from app.schemas.orders import OrderSchema
@@ -47,9 +47,10 @@ def _schedule(capacity):
     return schedule.id
 
 
-def _together(app, asks):
+def _together(app, asks, then=None):
     """Ask for every hold of ``asks`` — (account_id, patient_id, schedule_id, key) — at once,
     each from a thread of its own counted among the arrivals; per ask, its order or its error.
+    ``then(account_id)``, if given, runs in each thread as soon as its hold is answered.
     """
     outcomes = [None] * len(asks)
     counted = threading.Barrier(len(asks))
@@ -60,7 +61,7 @@ def _together(app, asks):
             try:
                 counted.wait(10)
                 order, _ = holds.hold_slot(account_id, schedule_id, patient_id, key)
-                outcomes[index] = order
+                outcomes[index] = then(account_id) if then else order
             except AppError as error:
                 outcomes[index] = error
             finally:
@@ -102,6 +103,22 @@ def test_holds_that_arrive_together_are_one_transaction_of_three_queries(grouped
         admission = gate.admit(account_id, f"group-{account_id}", schedule_id)
         assert admission is gate.Admission.REPLAYED
     assert gate.peek(schedule_id) == 0  # no token came back: every hold took its number
+
+
+def test_each_hold_of_a_group_is_answered_after_its_accounts_pages_are_dropped(grouped):
+    schedule_id = _schedule(capacity=10)
+    pairs = make_patients(4)
+    now = clock.now()
+    for account_id, _ in pairs:
+        cache.account_document(account_id, "orders", lambda now: ({"total": 0}, None), now)
+
+    def cached_when_answered(account_id):
+        return cache.account_lookup("-", account_id, "orders", clock.now()).document is not None
+
+    answers = _together(
+        grouped, [(a, p, schedule_id, f"pages-{a}") for a, p in pairs], then=cached_when_answered
+    )
+    assert answers == [False] * len(pairs)
 
 
 def test_each_order_of_a_group_shows_its_own_schedule_as_reading_it_back_does(grouped):

@@ -148,6 +148,8 @@ def _hold_group(requests) -> list:
             log.warning("a group of %d holds failed (%r); each runs alone", len(requests), error)
             return [_ALONE] * len(requests)
         return [error]
+    if created:  # before any of the group's 201s: a page of orders read after one shows it
+        account_pages.changed([order.account_id for order in created])
     return outcomes
 
 
@@ -477,4 +479,3 @@ def _after_holds(created):
             queue.enqueue("workers.messages.confirm_bookings", booked, pipe=pipe)
         for department_id in {order.department_id for _, order in created}:
             cache.invalidate_department(department_id, pipe)
-        account_pages.changed([order.account_id for _, order in created], pipe)
