@@ -3,13 +3,13 @@ are cached until the account's next change: after every commit, the accounts who
 changed have their cached pages dropped (app/infra/cache.py, the account's scope).
 
 Changes made through the ORM are found by the session itself (``install``): an account,
-patient or order row names its account; a payment or refund names its order, whose account is
-read in the same flush. A statement outside the ORM session that writes those rows calls
-``changed`` after its commit (the hold group's orders, app/services/booking/holds.py, before
-the group's answers). A savepoint's release or rollback leaves the transaction's notes as they
-are. The
-test suite serves no cached page without computing it anew (ACCOUNT_CACHE_CHECK), so a change
-that forgot to drop one fails the test that reads the page after it.
+patient or order row names its account; a payment or refund names its order, whose account the
+session knows when it holds the order, else is read in the same flush. A statement outside the
+ORM session that writes those rows calls ``changed`` after its commit (the hold group's orders,
+app/services/booking/holds.py, before the group's answers). A savepoint's release or rollback
+leaves the transaction's notes as they are. The test suite serves no cached page without
+computing it anew (ACCOUNT_CACHE_CHECK), so a change that forgot to drop one fails the test
+that reads the page after it.
 """
 
 from itertools import chain
@@ -22,6 +22,7 @@ from app.extensions import redis_store
 from app.infra import cache
 from app.models import Account, Order, Patient, Payment, Refund
 
+_ORDERS = sa.inspect(Order)
 _CHANGED = "account_pages.changed"  # session.info: the accounts changed since the last commit
 
 
@@ -55,8 +56,15 @@ def _note_flushed(session, flush_context):
         elif isinstance(row, Payment | Refund):
             orders.add(row.order_id)
     orders.discard(None)
-    if orders:
-        owners = sa.select(Order.account_id).where(Order.id.in_(orders))
+    unknown = set()
+    for order_id in orders:  # an order the session holds names its account without a query
+        order = session.identity_map.get(_ORDERS.identity_key_from_primary_key((order_id,)))
+        if order is not None and "account_id" in sa.inspect(order).dict:
+            accounts.add(order.account_id)
+        else:
+            unknown.add(order_id)
+    if unknown:
+        owners = sa.select(Order.account_id).where(Order.id.in_(unknown))
         accounts.update(session.connection().execute(owners).scalars())
     if accounts:
         session.info.setdefault(_CHANGED, set()).update(accounts)
