@@ -1,6 +1,7 @@
 """The outbox: a message exists only with the change that caused it, is queued only after that
 change commits, and an event gives one message however often it is written."""
 
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -44,6 +45,25 @@ def test_a_rolled_back_message_leaves_no_row_and_no_job(app, session):
     with transaction():
         pass  # a later commit queues nothing left over from the rolled back one
     assert _queued() == set()
+
+
+def test_a_message_made_in_a_savepoint_is_queued_after_the_commit(app, session):
+    account = make_account()
+    with transaction():
+        with db.session.begin_nested():
+            message = outbox.add(MessageKind.STOP_CLINIC, account.id, "stop_clinic:test:4")
+        assert _queued() == set()  # the savepoint is released, the transaction goes on
+    assert _queued() == {f"message-{message.id}"}
+
+
+def test_a_savepoint_rolled_back_keeps_the_messages_made_before_it(app, session):
+    account = make_account()
+    with transaction():
+        message = outbox.add(MessageKind.STOP_CLINIC, account.id, "stop_clinic:test:5")
+        db.session.flush()
+        with contextlib.suppress(RuntimeError), db.session.begin_nested():
+            raise RuntimeError("the savepoint is rolled back")
+    assert _queued() == {f"message-{message.id}"}
 
 
 def test_an_event_written_twice_is_one_message(app, session):

@@ -154,13 +154,16 @@ def send_later(message_id):
 
 def install():
     """Queue each committed transaction's new messages, and forget those of a rolled back one
-    (for every session; create_app calls this once)."""
+    (for every session; create_app calls this once). A savepoint's release or rollback is
+    neither: the transaction goes on."""
     if not event.contains(Session, "after_commit", _queue_committed):
         event.listen(Session, "after_commit", _queue_committed)
-        event.listen(Session, "after_rollback", _forget_rolled_back)
+        event.listen(Session, "after_soft_rollback", _forget_rolled_back)
 
 
 def _queue_committed(session):
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint released: nothing is committed yet
     # The ids are known since the flush; reading them from the identity emits no SQL, which
     # the session no longer allows here.
     for message in session.info.pop(_NEW, ()):
@@ -169,5 +172,6 @@ def _queue_committed(session):
             send_later(identity[0])
 
 
-def _forget_rolled_back(session):
-    session.info.pop(_NEW, None)
+def _forget_rolled_back(session, previous_transaction):
+    if previous_transaction.parent is None:  # the transaction, not a savepoint within it
+        session.info.pop(_NEW, None)
