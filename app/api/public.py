@@ -85,6 +85,11 @@ class Read:
         return answer(document, self.max_age, request.headers.get("If-None-Match"))
 
 
+# Pages of an account's list past this one are computed for each request, not cached: a client
+# stepping through thousands of pages would otherwise fill its account's hash in Redis.
+CACHED_PAGES = 5
+
+
 class AccountRead:
     """A page of the caller's own account as its view declares it (a class attribute
     ``account_read`` of its MethodView), cached under the account's scope:
@@ -107,10 +112,11 @@ class AccountRead:
         """The view's answer for the signed-in caller (401 or 403 as ``current_account`` says),
         cached until the account's next change."""
         account_id = current_account().id
+        dumped, now = self._dumped(account_id, query), clock.now()
+        if query.get("page", 1) > CACHED_PAGES:
+            return private_answer(cache.computed_document(dumped, now))
         check = current_app.config["ACCOUNT_CACHE_CHECK"]
-        document = cache.account_document(
-            account_id, self.field(**query), self._dumped(account_id, query), clock.now(), check
-        )
+        document = cache.account_document(account_id, self.field(**query), dumped, now, check)
         return private_answer(document)
 
     def served(self, query, environ, now) -> Response | None:
@@ -118,8 +124,8 @@ class AccountRead:
         cached on a miss; None for anything else (no token or a refused one, Redis away, a
         failure), which the view then answers."""
         token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
-        if not token:
-            return None  # the view says 401
+        if not token or query.get("page", 1) > CACHED_PAGES:
+            return None  # the view says 401, or computes the page
         try:
             principal = auth.verify_signature(token)
         except AppError:

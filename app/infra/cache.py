@@ -112,6 +112,11 @@ def cached_document(scope, field, compute, now: datetime) -> Document:
     return document if document is not None else _fill(scope, field, compute, now)
 
 
+def computed_document(compute, now: datetime) -> Document:
+    """The document of ``compute(now)``'s value, as cached_document would store it, uncached."""
+    return _computed(compute, now)[0]
+
+
 def _computed(compute, now) -> tuple[Document, datetime | None]:
     value, valid_until = compute(now)
     body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.api import public
 from app.domain import clock
 from app.extensions import db
 from app.models import Order
@@ -122,6 +123,16 @@ class TestSentBeforeFlask:
                 assert (answer.status_code, answer.content) == (200, direct.content), page
                 assert answer.headers["Cache-Control"] == "no-store"
                 assert "ETag" not in answer.headers
+
+    def test_a_page_past_the_cached_ones_is_computed_each_time_by_flask(
+        self, user, world, flask_calls
+    ):
+        expect(hold(user, world.schedule(), patient_of(user)), 201)
+        flask_calls.clear()
+        far = f"/api/v1/orders?page={public.CACHED_PAGES + 1}&per_page=1"
+        answers = [expect(user.call("GET", far), 200) for _ in range(2)]
+        assert flask_calls == ["/api/v1/orders"] * 2
+        assert answers[0] == answers[1] and answers[0]["items"] == []
 
     def test_a_query_it_cannot_read_plainly_goes_to_flask(self, user, flask_calls):
         for query in ("?per_page=0", "?status=lost", "?page=1&page=2", "?colour=red"):
