@@ -32,12 +32,17 @@ def _period(moment: datetime) -> Period:
 
 
 def clinic_now(department_id: int, fee_fen: int) -> dict:
-    """Open a clinic of today from half an hour ago to an hour and a half from now (within the
-    day: in the last minute before midnight check-in would already be closed), released
-    yesterday."""
+    """Open a clinic of today from half an hour ago to an hour and a half from now, released
+    yesterday; within the day: late in the evening it starts earlier, so that its numbers'
+    times all fall before midnight (in the last minute before midnight check-in would already
+    be closed)."""
     now = clock.now().replace(second=0, microsecond=0)
     today = clock.business_date(now)
-    start = max(now - timedelta(minutes=30), datetime.combine(today, time(0, 0), now.tzinfo))
+    last_start = datetime.combine(today, time(23, 59), now.tzinfo) - timedelta(
+        minutes=MINUTES_PER_PATIENT * (CAPACITY - 1)
+    )
+    start = min(now - timedelta(minutes=30), last_start)
+    start = max(start, datetime.combine(today, time(0, 0), now.tzinfo))
     end = min(now + timedelta(minutes=90), datetime.combine(today, time(23, 59), now.tzinfo))
     with transaction():
         doctor = Doctor(
