@@ -111,13 +111,10 @@ class AccountRead:
     def answer(self, **query) -> Response:
         """The view's answer for the signed-in caller (401 or 403 as ``current_account`` says),
         cached until the account's next change."""
-        account_id = current_account().id
-        dumped, now = self._dumped(account_id, query), clock.now()
-        if query.get("page", 1) > CACHED_PAGES:
-            return private_answer(cache.computed_document(dumped, now))
-        check = current_app.config["ACCOUNT_CACHE_CHECK"]
-        document = cache.account_document(account_id, self.field(**query), dumped, now, check)
-        return private_answer(document)
+        account_id, now, lookup = current_account().id, clock.now(), None
+        if query.get("page", 1) <= CACHED_PAGES:
+            lookup = cache.account_lookup(account_id, self.field(**query), now)
+        return private_answer(self._page(account_id, query, lookup, now))
 
     def served(self, query, environ, now) -> Response | None:
         """The page of the caller whose bearer token is admitted: from Redis, or computed and
@@ -131,7 +128,7 @@ class AccountRead:
         except AppError:
             return None
         state_key, field = auth.state_key(principal.id), self.field(**query)
-        lookup = cache.account_lookup(state_key, principal.id, field, now)
+        lookup = cache.account_lookup(principal.id, field, now, state_key)
         if lookup is None:
             return None
         try:
@@ -139,19 +136,23 @@ class AccountRead:
                 auth.ensure_current(principal)
             else:
                 auth.ensure_state(principal, *auth.cached_state(lookup.state))
-            check = current_app.config["ACCOUNT_CACHE_CHECK"]
-            dumped = self._dumped(principal.id, query)
-            document = cache.account_page(principal.id, lookup, dumped, now, check)
+            document = self._page(principal.id, query, lookup, now)
         except Exception:  # refused, MySQL away, a stale page: the view answers, and says why
             return None
         return private_answer(document)
 
-    def _dumped(self, account_id, query):
+    def _page(self, account_id, query, lookup, now) -> cache.Document:
+        """The page ``lookup`` found, else computed and cached (checked in the test suite);
+        without a lookup (a page past the cached ones, Redis away), computed and not cached."""
+
         def dumped(now):
             valid_until = self.valid_until(now) if self.valid_until else None
             return self.schema.dump(self.compute(account_id, **query)), valid_until
 
-        return dumped
+        if lookup is None:
+            return cache.computed_document(dumped, now)
+        check = current_app.config["ACCOUNT_CACHE_CHECK"]
+        return cache.account_page(account_id, lookup, dumped, now, check)
 
 
 def private_answer(document: cache.Document) -> Response:

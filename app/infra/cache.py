@@ -53,14 +53,16 @@ def account(account_id) -> str:
     """The scope of an account's own pages: what changes of its profile, patients, orders,
     payments and refunds invalidate. Its answers may show catalogue names too (an order's
     hospital, department and doctor), so their fields carry the catalogue scope's version
-    (``with_catalogue_version``): a catalogue edit leaves them behind as well."""
+    (``account_lookup``): a catalogue edit leaves them behind as well."""
     return f"acct:{account_id}"
 
 
-# An account page in one round trip: the caller's token state (at KEYS[1]), the page's entry
-# under the catalogue's current version, and both versions (for storing the page on a miss).
+# An account page in one round trip: the caller's token state (at KEYS[1], if named), the
+# page's entry under the catalogue's current version, and both versions (for storing the page on
+# a miss).
 _ACCOUNT_LOOKUP = """
-local state = redis.call('GET', KEYS[1])
+local state = false
+if KEYS[1] ~= '' then state = redis.call('GET', KEYS[1]) end
 local catalogue = redis.call('GET', KEYS[3]) or '0'
 local version = redis.call('GET', KEYS[4]) or '0'
 return {state, redis.call('HGET', KEYS[2], ARGV[1] .. '@' .. catalogue), catalogue, version}
@@ -152,37 +154,20 @@ class StaleAnswer(RuntimeError):
     a change that did not invalidate the account's scope."""
 
 
-def account_document(account_id, field, compute, now: datetime, check=False) -> Document:
-    """cached_document for a page of an account's own, under the account's scope and with the
-    catalogue's current version in its field. With ``check``, a cached page is computed anew
-    as well and StaleAnswer raised if the two differ."""
-    try:
-        catalogue = redis_store.read("GET", _VERSION_KEY.format(CATALOGUE)) or b"0"
-    except redis.RedisError as error:
-        log.warning("account cache read failed: %s", error)
-        return _computed(compute, now)[0]
-    scope, field = account(account_id), f"{field}@{catalogue.decode()}"
-    if check and (cached := cached_only(scope, field, now)) is not None:
-        fresh = _computed(compute, now)[0]
-        if fresh.body != cached.body:
-            raise StaleAnswer(f"{scope} {field}: cached {cached.body!r}, now {fresh.body!r}")
-    return cached_document(scope, field, compute, now)
-
-
 @dataclass(frozen=True, slots=True)
 class AccountLookup:
     """What one round trip found of an account's page (``account_lookup``)."""
 
-    state: bytes | None  # the value at the state key asked for (the caller's token state)
+    state: bytes | None  # the value at the state key named (the caller's token state)
     document: Document | None  # the page, while valid
     field: str  # the page's field under the catalogue's version
     version: str  # the account scope's version, noted before any MySQL read
 
 
-def account_lookup(state_key, account_id, field, now) -> AccountLookup | None:
-    """In one round trip, the value at ``state_key`` and the account's page ``field`` under the
-    catalogue's current version; None when Redis is away (or the entry unreadable). On a miss,
-    ``account_page`` computes and stores the page."""
+def account_lookup(account_id, field, now, state_key="") -> AccountLookup | None:
+    """In one round trip, the account's page ``field`` under the catalogue's current version and
+    the value at ``state_key`` (if named); None when Redis is away (or the entry unreadable).
+    ``account_page`` then gives the page, computing and storing it on a miss."""
     scope = account(account_id)
     try:
         state, raw, catalogue, version = redis_store.read(
@@ -196,7 +181,8 @@ def account_lookup(state_key, account_id, field, now) -> AccountLookup | None:
             field,
         )
         document = _entry(raw, now)
-    except (redis.RedisError, ValueError):
+    except (redis.RedisError, ValueError) as error:
+        log.warning("account cache read failed: %s", error)
         return None
     return AccountLookup(state, document, f"{field}@{catalogue.decode()}", version.decode())
 

@@ -19,12 +19,14 @@ TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
 
 
 def _cache_page(account_id):
-    cache.account_document(account_id, "page", lambda now: ({"page": 1}, None), clock.now())
+    now = clock.now()
+    lookup = cache.account_lookup(account_id, "page", now)
+    cache.account_page(account_id, lookup, lambda now: ({"page": 1}, None), now)
     assert _cached(account_id)
 
 
 def _cached(account_id) -> bool:
-    return cache.account_lookup("no-state", account_id, "page", clock.now()).document is not None
+    return cache.account_lookup(account_id, "page", clock.now()).document is not None
 
 
 def test_a_committed_change_of_each_kind_of_row_drops_its_accounts_pages(committed):

@@ -110,10 +110,11 @@ def test_each_hold_of_a_group_is_answered_after_its_accounts_pages_are_dropped(g
     pairs = make_patients(4)
     now = clock.now()
     for account_id, _ in pairs:
-        cache.account_document(account_id, "orders", lambda now: ({"total": 0}, None), now)
+        lookup = cache.account_lookup(account_id, "orders", now)
+        cache.account_page(account_id, lookup, lambda now: ({"total": 0}, None), now)
 
     def cached_when_answered(account_id):
-        return cache.account_lookup("-", account_id, "orders", clock.now()).document is not None
+        return cache.account_lookup(account_id, "orders", clock.now()).document is not None
 
     answers = _together(
         grouped, [(a, p, schedule_id, f"pages-{a}") for a, p in pairs], then=cached_when_answered
