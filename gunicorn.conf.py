@@ -2,8 +2,9 @@
 
 gunicorn's gthread worker: one process per core (``--workers`` or gunicorn's own
 ``WEB_CONCURRENCY``), threads in each, so that holds arriving together meet in one group commit
-(app/infra/groupcommit.py). The worker is gthread with one change, HeadFirstWorker below: a
-thread gets a connection only once its request head has arrived whole. Command-line options
+(app/infra/groupcommit.py). The worker is gthread with two changes, HeadFirstWorker below: a
+thread gets a connection only once its request head has arrived whole, and a worker accepts
+connections only while it has a thread free. Command-line options
 override what is set here; docs/deployment.md gives the production command and
 docs/performance.md the measurements behind these values.
 """
@@ -73,7 +74,8 @@ def _head_ends(head, start):
 
 class HeadFirstWorker(ThreadWorker):
     """gunicorn's gthread worker, except that a connection goes to a thread only once its request
-    head has arrived whole, and that a client never makes the worker's loop wait.
+    head has arrived whole, that a client never makes the worker's loop wait, and that a worker
+    accepts new connections only while one of its threads is free.
 
     Stock gthread (27.0.1) hands each accepted connection to a thread at once: the thread waits
     up to 5 s for a first byte, then reads the head with blocking reads and no deadline. So 2,000
@@ -87,10 +89,17 @@ class HeadFirstWorker(ThreadWorker):
     gunicorn's parser as before, and each read of a body or write of an answer waits
     CLIENT_TIMEOUT at most.
 
-    Kept for safety, not speed (paired runs with ab on this machine: the same requests per second
-    as stock gthread, within the noise); behind nginx, which sends whole requests, it never
-    waits. Plain HTTP/1 only: TLS, HTTP/2 and the PROXY protocol would need the bytes read
-    differently.
+    Stock gthread also accepts every connection it can (up to worker_connections) and queues its
+    request for the worker's threads, so the requests behind a slow one (a payment waiting for its
+    channel) wait in one worker while the other may have threads free. Here a worker whose
+    threads all have a request leaves new connections in the listen backlog, for whichever
+    worker frees a thread first; connections already accepted (kept alive, or waiting for their
+    head) are served as before.
+
+    The head-first reading is kept for safety, not speed (paired runs with ab on this machine:
+    the same requests per second as stock gthread, within the noise); behind nginx, which sends
+    whole requests, it never waits. Plain HTTP/1 only: TLS, HTTP/2 and the PROXY protocol would
+    need the bytes read differently.
     """
 
     @classmethod
@@ -100,6 +109,17 @@ class HeadFirstWorker(ThreadWorker):
             raise ConfigError("HeadFirstWorker serves plain HTTP/1: TLS and HTTP/2 end at nginx")
         if cfg.protocol != "http":
             raise ConfigError("HeadFirstWorker serves HTTP, not " + cfg.protocol)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.admitted = 0  # requests (whole heads) in a thread or waiting for one
+
+    def set_accept_enabled(self, enabled):
+        """Accept new connections only while a thread is free (see the class)."""
+        super().set_accept_enabled(enabled and self.admitted < self.cfg.threads)
+
+    def _admit(self):
+        self.set_accept_enabled(self.alive and self.nr_conns < self.worker_connections)
 
     def enqueue_req(self, conn):
         """Wait in the worker's loop for the connection's request head: a new connection, a
@@ -120,6 +140,8 @@ class HeadFirstWorker(ThreadWorker):
     def finish_request(self, conn, fs):
         """As gthread's, except that a connection to close waits in the loop for its client to
         close too (or for CLIENT_TIMEOUT), instead of the loop waiting on it."""
+        self.admitted -= 1
+        self._admit()
         if fs.cancelled() or fs.exception() is not None or fs.result():
             super().finish_request(conn, fs)
             return
@@ -171,6 +193,8 @@ class HeadFirstWorker(ThreadWorker):
             conn.init()  # plain HTTP/1: the parser, and the socket blocking again
             conn.parser.unreader.unread(bytes(conn.head))
             conn.head = None
+            self.admitted += 1
+            self._admit()
             super().enqueue_req(conn)
         else:
             self.nr_conns -= 1

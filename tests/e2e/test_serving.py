@@ -5,6 +5,7 @@ objects and the threads counted for the hold groups."""
 import http.client
 import os
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -120,3 +121,46 @@ def test_each_thread_serving_a_request_is_counted_until_it_ends(serve):
     assert _arrivals_become(server, 2)
     slow.join()
     assert _arrivals_become(server, 1)
+
+
+def _accept_queue(port) -> int:
+    """Connections waiting in the listen backlog of 127.0.0.1:``port``, as the kernel counts them
+    (/proc/net/tcp gives a listening socket's accept queue as its rx_queue)."""
+    local = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[3] == "0A":  # LISTEN
+                return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"nothing listens on {local}")
+
+
+def test_a_worker_with_every_thread_busy_leaves_new_connections_in_the_backlog(serve):
+    """A worker accepts only while a thread is free: with more workers, a request then goes to
+    one that can serve it rather than waiting behind a slow one. Once a thread is free the
+    waiting connections are accepted and answered."""
+    server = serve(threads=2)
+    slow = [threading.Thread(target=_get, args=(server, "/slow?seconds=2")) for _ in range(2)]
+    for thread in slow:
+        thread.start()
+    time.sleep(0.5)  # both threads are sleeping
+    waiting = []
+    for index in range(3):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        sock.sendall(f"GET /n/{index} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode())
+        waiting.append(sock)
+    try:
+        time.sleep(0.3)  # time enough for a worker's loop to accept them
+        assert _accept_queue(server.port) == 3
+        for index, sock in enumerate(waiting):
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer
+            assert answer.endswith(f"/n/{index}".encode()), answer
+    finally:
+        for sock in waiting:
+            sock.close()
+    for thread in slow:
+        thread.join()
+    assert _accept_queue(server.port) == 0
