@@ -6,7 +6,8 @@ Changes made through the ORM are found by the session itself (``install``): an a
 patient or order row names its account; a payment or refund names its order, whose account the
 session knows when it holds the order, else is read in the same flush. A statement outside the
 ORM session that writes those rows calls ``changed`` after its commit (the hold group's orders,
-app/services/booking/holds.py, before the group's answers). A savepoint's release or rollback
+app/services/booking/holds.py, before the group's answers), unless it writes nothing the pages
+show (a payment's means to pay, app/services/payments/paying.py). A savepoint's release or rollback
 leaves the transaction's notes as they are. The test suite serves no cached page without
 computing it anew (ACCOUNT_CACHE_CHECK), so a change that forgot to drop one fails the test
 that reads the page after it.

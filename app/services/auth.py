@@ -174,6 +174,11 @@ def cached_state(cached: bytes) -> tuple[int, str]:
     return int(version), status
 
 
+_STATE = sa.select(Account.token_version, Account.status).where(
+    Account.id == sa.bindparam("account_id")
+)
+
+
 def _account_state(account_id) -> tuple[int | None, str | None]:
     """(token version, status) of an account, from Redis or else MySQL."""
     key = state_key(account_id)
@@ -183,17 +188,31 @@ def _account_state(account_id) -> tuple[int | None, str | None]:
         cached = None
     if cached is not None:
         return cached_state(cached)
-    row = db.session.execute(
-        sa.select(Account.token_version, Account.status).where(Account.id == account_id)
-    ).first()
+    row = db.session.execute(_STATE, {"account_id": account_id}).first()
     if row is None:
         return None, None
     version, status = row
     try:
-        redis_store.client.set(key, f"{version}:{status}", ex=STATE_SECONDS)
+        redis_store.send("SET", key, _state_value(version, status), "EX", STATE_SECONDS)
     except redis.RedisError as error:
         log.warning("auth state not cached: %s", error)
     return version, status
+
+
+def remember_state(principal: Principal, pipe):
+    """Cache the state of a caller that a transaction just found current (ensure_state, under
+    its account row's lock), with ``pipe``'s batch of after-commit effects: the caller's next
+    request then needs no MySQL for it (the hold group does this before its 201s, and the
+    payment follows them)."""
+    pipe.set(
+        state_key(principal.id),
+        _state_value(principal.token_version, AccountStatus.ACTIVE),
+        ex=STATE_SECONDS,
+    )
+
+
+def _state_value(version, status) -> str:
+    return f"{version}:{status}"
 
 
 def forget_state(account_id):

@@ -22,8 +22,9 @@ from app.errors import AppError
 from app.extensions import db, redis_store
 from app.infra import cache, gate, queue, sqlbatch
 from app.infra.groupcommit import arrivals
-from app.models import Order
+from app.models import Account, Order
 from app.schemas.orders import OrderSchema
+from app.services import auth
 from app.services.booking import holds, lifecycle, queries
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
@@ -47,10 +48,11 @@ def _schedule(capacity):
     return schedule.id
 
 
-def _together(app, asks, then=None):
+def _together(app, asks, then=None, caller=None):
     """Ask for every hold of ``asks`` — (account_id, patient_id, schedule_id, key) — at once,
     each from a thread of its own counted among the arrivals; per ask, its order or its error.
-    ``then(account_id)``, if given, runs in each thread as soon as its hold is answered.
+    ``then(account_id)``, if given, runs in each thread as soon as its hold is answered;
+    ``caller(account_id)`` is who asks (the account id itself unless given).
     """
     outcomes = [None] * len(asks)
     counted = threading.Barrier(len(asks))
@@ -60,7 +62,8 @@ def _together(app, asks, then=None):
             arrivals.begin()  # the thread serves its request: a leader waits for it
             try:
                 counted.wait(10)
-                order, _ = holds.hold_slot(account_id, schedule_id, patient_id, key)
+                who = caller(account_id) if caller else account_id
+                order, _ = holds.hold_slot(who, schedule_id, patient_id, key)
                 outcomes[index] = then(account_id) if then else order
             except AppError as error:
                 outcomes[index] = error
@@ -120,6 +123,34 @@ def test_each_hold_of_a_group_is_answered_after_its_accounts_pages_are_dropped(g
         grouped, [(a, p, schedule_id, f"pages-{a}") for a, p in pairs], then=cached_when_answered
     )
     assert answers == [False] * len(pairs)
+
+
+def test_each_caller_of_a_group_is_answered_with_its_token_state_cached(grouped):
+    """The group read each caller's token version and status under its account's lock: the
+    caller's next request (the payment) is authenticated without MySQL."""
+    schedule_id = _schedule(capacity=10)
+    pairs = make_patients(3)
+    versions = {a: db.session.get(Account, a).token_version for a, _ in pairs}
+    for account_id in versions:
+        auth.forget_state(account_id)
+
+    def principal(account_id):
+        return auth.Principal(account_id, versions[account_id])
+
+    def cached_when_answered(account_id):
+        return redis_store.read("GET", auth.state_key(account_id)) is not None
+
+    answers = _together(
+        grouped,
+        [(a, p, schedule_id, f"state-{a}") for a, p in pairs],
+        then=cached_when_answered,
+        caller=principal,
+    )
+    assert answers == [True] * len(pairs)
+    with SentQueries(db.engine) as sent:
+        for account_id in versions:
+            auth.ensure_current(principal(account_id))
+    assert sent.sent == []
 
 
 def test_each_order_of_a_group_shows_its_own_schedule_as_reading_it_back_does(grouped):

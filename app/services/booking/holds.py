@@ -148,8 +148,14 @@ def _hold_group(requests) -> list:
             log.warning("a group of %d holds failed (%r); each runs alone", len(requests), error)
             return [_ALONE] * len(requests)
         return [error]
-    if created:  # before any of the group's 201s: a page of orders read after one shows it
-        account_pages.changed([order.account_id for order in created])
+    if created:  # before any of the group's 201s: a page of orders read after one shows it,
+        # and the payment that follows one finds its caller's state cached
+        ids = ", ".join(str(order.id) for order in created)
+        with redis_store.batch(f"account pages and states after holding orders {ids}") as pipe:
+            account_pages.changed([order.account_id for order in created], pipe)
+            for request, outcome in zip(requests, outcomes, strict=True):
+                if isinstance(outcome, HeldOrder) and isinstance(request.caller, auth.Principal):
+                    auth.remember_state(request.caller, pipe)
     return outcomes
 
 

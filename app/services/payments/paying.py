@@ -44,22 +44,29 @@ def start_payment(account_id, order_id, channel_code: PaymentChannel, now=None) 
         order = lifecycle.lock_order(order_id, account_id)
         if order.status != OrderStatus.PENDING_PAYMENT or order.expires_at <= now:
             raise Conflict("该挂号单当前不可支付", code="order_not_payable")
-        openid = db.session.scalar(sa.select(Account.openid).where(Account.id == account_id))
+        # The payer's openid and the order's pending payment of this channel, in one query.
+        openid, payment = db.session.execute(
+            sa.select(Account.openid, Payment)
+            .outerjoin(
+                Payment,
+                sa.and_(
+                    Payment.order_id == order.id,
+                    Payment.channel == channel.code,
+                    Payment.status == PaymentStatus.PENDING,
+                ),
+            )
+            .where(Account.id == account_id)
+            .limit(1)
+        ).one()
         if channel.needs_openid and not openid:
             raise Conflict("请在微信小程序内使用微信支付", code="wechat_login_required")
-        payment = db.session.scalar(
-            sa.select(Payment).where(
-                Payment.order_id == order.id,
-                Payment.channel == channel.code,
-                Payment.status == PaymentStatus.PENDING,
-            )
-        )
         if payment is None:
             payment = Payment.pending_for(order, channel.code)
             db.session.add(payment)
     if payment.prepay_id is None and payment.pay_url is None:
-        _prepay(channel, payment, openid)
-    started = channels.Started(prepay_id=payment.prepay_id, pay_url=payment.pay_url)
+        started = _prepay(channel, payment, openid)
+    else:
+        started = channels.Started(prepay_id=payment.prepay_id, pay_url=payment.pay_url)
     return {
         "channel": channel.code,
         "out_trade_no": payment.out_trade_no,
@@ -67,8 +74,16 @@ def start_payment(account_id, order_id, channel_code: PaymentChannel, now=None) 
     }
 
 
-def _prepay(channel: channels.Channel, payment: Payment, openid):
-    """Ask the channel for the means to pay (outside any transaction: it is a network call)."""
+_SAVE_STARTED = (
+    sa.update(Payment.__table__)
+    .where(Payment.__table__.c.id == sa.bindparam("payment_id"))
+    .values(prepay_id=sa.bindparam("prepay_id"), pay_url=sa.bindparam("pay_url"))
+)
+
+
+def _prepay(channel: channels.Channel, payment: Payment, openid) -> channels.Started:
+    """Ask the channel for the means to pay (outside any transaction: it is a network call) and
+    keep them on the payment."""
     try:
         started = channel.start(
             payment.out_trade_no, SUBJECT, payment.amount_fen, openid, payment.expires_at
@@ -76,14 +91,19 @@ def _prepay(channel: channels.Channel, payment: Payment, openid):
     except channels.ChannelError as error:
         log.warning("prepay of %s failed: %s", payment.out_trade_no, error)
         raise PaymentUnavailable() from None
+    # A Core statement: the account's pages show nothing of the means to pay, so this commit has
+    # none to drop (app/services/account_pages.py).
     with transaction():
-        payment.prepay_id, payment.pay_url = started.prepay_id, started.pay_url
-        db.session.add(payment)
+        db.session.execute(
+            _SAVE_STARTED,
+            {"payment_id": payment.id, "prepay_id": started.prepay_id, "pay_url": started.pay_url},
+        )
     # Both checks in one round trip (a payment competes with a release morning's burst for
     # every one it makes); lost with Redis, they are what the deadline's settling catches up on.
     with redis_store.batch(f"payment checks of {payment.out_trade_no}") as pipe:
         for at in (clock.now() + CHECK_AFTER, payment.expires_at + timedelta(minutes=1)):
             queue.enqueue("workers.payments.check_payment", payment.id, at=at, pipe=pipe)
+    return started
 
 
 def confirm_payment(
