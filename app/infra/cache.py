@@ -81,10 +81,6 @@ def _etag(body: bytes) -> str:
     return hashlib.blake2b(body, digest_size=10).hexdigest()
 
 
-def _client():
-    return redis_store.client
-
-
 def cached_document(scope, field, compute, now: datetime) -> Document:
     """The JSON document of ``compute(now)``'s value for ``field`` in ``scope``, from Redis
     while it is still valid: a hit is one HGET, with no decoding, so the answer is sent as it is.
@@ -130,7 +126,7 @@ def _fill(scope, field, compute, now) -> Document:
     key, version_key = _KEY.format(scope), _VERSION_KEY.format(scope)
     try:
         # Noted before MySQL is read: an invalidation from now on moves it.
-        version = (_client().get(version_key) or b"0").decode()
+        version = (redis_store.read("GET", version_key) or b"0").decode()
     except redis.RedisError as error:
         log.warning("catalogue cache read failed: %s", error)
         version = None
@@ -228,8 +224,10 @@ def _store(key, version_key, version, field, document: Document, valid_until, no
     if until <= now.timestamp():
         return
     entry = f"{until:.6f}|{document.etag}|".encode() + document.body
-    try:
-        _client().eval(_STORE_IF_CURRENT, 2, key, version_key, version, field, entry, ttl * 2)
+    try:  # on the thread's own connection, like the reads (a store lost is only a miss more)
+        redis_store.send(
+            "EVAL", _STORE_IF_CURRENT, 2, key, version_key, version, field, entry, ttl * 2
+        )
     except redis.RedisError as error:
         log.warning("catalogue cache write failed: %s", error)
 

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from app.domain import clock
 from app.domain.accounts import AccountStatus
 from app.extensions import db
+from app.infra.packedsql import PackedSelect
 from app.models import Account, Patient
 from app.services import auth, patients, protection
 from app.services.transaction import transaction
@@ -12,9 +13,26 @@ from app.services.transaction import transaction
 ANONYMISED_NAME = "已注销"
 
 
-def get_account(account_id) -> Account:
-    """The caller's account."""
-    return db.session.get(Account, account_id)
+_account = Account.__table__.c
+# What the account's page shows, as one packed row (app/infra/packedsql.py), like its pages of
+# patients and orders: no ORM object is built for a page read.
+_PROFILE = PackedSelect(
+    sa.select(
+        _account.id,
+        _account.nickname,
+        _account.phone_masked,
+        _account.phone_hash,
+        _account.openid,
+        _account.status,
+        _account.created_at,
+    ).where(_account.id == sa.bindparam("account_id"))
+)
+
+
+def get_account(account_id):
+    """The caller's account as its page shows it (AccountSchema's fields), or None."""
+    rows = _PROFILE.rows(db.session.connection(), {"account_id": account_id})
+    return rows[0] if rows else None
 
 
 def update_account(account_id, changes) -> Account:

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.infra import sqlbatch
 from app.infra.packedsql import PackedSelect, read_together
 from app.models import Account, Patient
-from app.services import cancellation, patients
+from app.services import accounts, cancellation, catalogue, patients
 from app.services.booking import checks, holds, queries, slots
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients
@@ -31,7 +31,7 @@ def _rows_of_every_kind():
     one blocked until a date and one never blocked. The reads' parameters."""
     schedule = make_schedule(on=TOMORROW, capacity=4)
     db.session.commit()
-    schedule_id = schedule.id
+    schedule_id, department_id, doctor_id = schedule.id, schedule.department_id, schedule.doctor_id
     pairs = make_patients(3)
     keys = []
     for n, (account_id, patient_id) in enumerate(pairs[:2]):
@@ -61,6 +61,15 @@ def _rows_of_every_kind():
         # false), a patient.
         queries._PAGE: {"account_id": account_ids[0], "limit": 20, "offset": 0},
         patients._PAGE: {"account_id": account_ids[2], "limit": 20, "offset": 0},
+        accounts._PROFILE: {"account_id": account_ids[0]},
+        # The catalogue's schedules with their numbers left.
+        catalogue._DEPARTMENT_WINDOW: {
+            "department_id": department_id,
+            "start": TOMORROW,
+            "end": TOMORROW + timedelta(days=6),
+        },
+        catalogue._DEPARTMENT_DAY: {"department_id": department_id, "date": TOMORROW},
+        catalogue._DOCTOR_WINDOW: {"doctor_id": doctor_id, "start": TOMORROW, "end": TOMORROW},
     }
 
 
