@@ -174,8 +174,10 @@ def cached_state(cached: bytes) -> tuple[int, str]:
     return int(version), status
 
 
-_STATE = sa.select(Account.token_version, Account.status).where(
-    Account.id == sa.bindparam("account_id")
+_account = Account.__table__.c
+# A Core statement on the table (no ORM entity to compile or load), prebuilt once.
+_STATE = sa.select(_account.token_version, _account.status).where(
+    _account.id == sa.bindparam("account_id")
 )
 
 
