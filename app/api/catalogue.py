@@ -2,9 +2,9 @@
 
 Every answer here is public and served through app/api/public.py: cached as its JSON document,
 with an ETag and a Cache-Control. Each view declares its read (``public_read``: under which
-scope and field its answer is cached, and for how long a client may keep it) and says what its
-answer is (the service's result dumped by the documented schema); the declaration also serves
-the cached document before Flask (app/api/hot.py)."""
+scope and field its answer is cached, what the answer is — the service's result dumped by the
+documented schema — and for how long a client may keep it); the declaration also answers it
+before Flask (app/api/hot.py)."""
 
 import json
 
@@ -40,18 +40,16 @@ _DOCTOR = schemas.DoctorSchema()
 _SEARCH_RESULT = schemas.SearchResultSchema()
 
 
-def _catalogue_read(field_of, query=None) -> public.Read:
-    """A read of what only catalogue edits change: ``field_of(**arguments)`` names it."""
+def _catalogue_read(field_of, read, schema, query=None) -> public.Read:
+    """A read of what only catalogue edits change, which invalidate it (valid until then):
+    ``field_of(**arguments)`` names it, ``read(**arguments)`` is the service's answer."""
     return public.Read(
         lambda now, **arguments: (cache.CATALOGUE, field_of(**arguments)),
+        lambda now, **arguments: (read(**arguments), None),
+        schema,
         CATALOGUE_MAX_AGE,
         query,
     )
-
-
-def _never_stale(read):
-    """What only catalogue edits change, which invalidate it: valid until then."""
-    return lambda now: (read(), None)
 
 
 def _start(window, now):
@@ -74,6 +72,8 @@ def _doctor_schedules_key(now, doctor_id, **window):
 class Hospitals(MethodView):
     public_read = _catalogue_read(
         lambda **filters: "hospitals:" + json.dumps(filters, sort_keys=True, ensure_ascii=False),
+        catalogue.list_hospitals,
+        _HOSPITAL_PAGE,
         _HOSPITAL_QUERY,
     )
 
@@ -82,44 +82,46 @@ class Hospitals(MethodView):
     @blp.alt_response(**INVALID)
     def get(self, **filters):
         """List hospitals, filtered by name (q), level and region."""
-        return self.public_read.answer(
-            _never_stale(lambda: catalogue.list_hospitals(**filters)), _HOSPITAL_PAGE, **filters
-        )
+        return self.public_read.answer(**filters)
 
 
 @blp.route("/hospitals/<int:hospital_id>")
 class HospitalDetail(MethodView):
-    public_read = _catalogue_read(lambda hospital_id: f"hospital:{hospital_id}")
+    public_read = _catalogue_read(
+        lambda hospital_id: f"hospital:{hospital_id}", catalogue.get_hospital, _HOSPITAL
+    )
 
     @blp.response(200, schemas.HospitalDetailSchema)
     @blp.alt_response(**NOT_FOUND)
     def get(self, hospital_id):
         """A hospital, with its booking rules."""
-        return self.public_read.answer(
-            _never_stale(lambda: catalogue.get_hospital(hospital_id)),
-            _HOSPITAL,
-            hospital_id=hospital_id,
-        )
+        return self.public_read.answer(hospital_id=hospital_id)
 
 
 @blp.route("/hospitals/<int:hospital_id>/departments")
 class HospitalDepartments(MethodView):
-    public_read = _catalogue_read(lambda hospital_id: f"tree:{hospital_id}")
+    public_read = _catalogue_read(
+        lambda hospital_id: f"tree:{hospital_id}", catalogue.department_tree, _TREE
+    )
 
     @blp.response(200, schemas.DepartmentNodeSchema(many=True))
     @blp.alt_response(**NOT_FOUND)
     def get(self, hospital_id):
         """The hospital's department tree with each department's eligibility rules."""
-        return self.public_read.answer(
-            _never_stale(lambda: catalogue.department_tree(hospital_id)),
-            _TREE,
-            hospital_id=hospital_id,
-        )
+        return self.public_read.answer(hospital_id=hospital_id)
 
 
 @blp.route("/departments/<int:department_id>/calendar")
 class DepartmentCalendar(MethodView):
-    public_read = public.Read(_calendar_key, AVAILABILITY_MAX_AGE, _CALENDAR_QUERY)
+    public_read = public.Read(
+        _calendar_key,
+        lambda now, department_id, **window: catalogue.department_calendar(
+            department_id, _start(window, now), window["days"], now
+        ),
+        _CALENDAR,
+        AVAILABILITY_MAX_AGE,
+        _CALENDAR_QUERY,
+    )
 
     @blp.arguments(_CALENDAR_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.CalendarDaySchema(many=True))
@@ -127,20 +129,15 @@ class DepartmentCalendar(MethodView):
     @blp.alt_response(**INVALID_WINDOW)
     def get(self, department_id, **window):
         """Per day: available / full / not_released / stopped / none, with total and remaining."""
-        return self.public_read.answer(
-            lambda now: catalogue.department_calendar(
-                department_id, _start(window, now), window["days"], now
-            ),
-            _CALENDAR,
-            department_id=department_id,
-            **window,
-        )
+        return self.public_read.answer(department_id=department_id, **window)
 
 
 @blp.route("/departments/<int:department_id>/schedules")
 class DepartmentSchedules(MethodView):
     public_read = public.Read(
         lambda now, department_id, date: (cache.department(department_id), f"schedules:{date}"),
+        lambda now, department_id, date: catalogue.department_schedules(department_id, date, now),
+        _SCHEDULES,
         AVAILABILITY_MAX_AGE,
         _DATE_QUERY,
     )
@@ -151,30 +148,33 @@ class DepartmentSchedules(MethodView):
     @blp.alt_response(**INVALID)
     def get(self, department_id, date):
         """The department's schedules on a date, each with its doctor and remaining numbers."""
-        return self.public_read.answer(
-            lambda now: catalogue.department_schedules(department_id, date, now),
-            _SCHEDULES,
-            department_id=department_id,
-            date=date,
-        )
+        return self.public_read.answer(department_id=department_id, date=date)
 
 
 @blp.route("/doctors/<int:doctor_id>")
 class DoctorDetail(MethodView):
-    public_read = _catalogue_read(lambda doctor_id: f"doctor:{doctor_id}")
+    public_read = _catalogue_read(
+        lambda doctor_id: f"doctor:{doctor_id}", catalogue.get_doctor, _DOCTOR
+    )
 
     @blp.response(200, schemas.DoctorSchema)
     @blp.alt_response(**NOT_FOUND)
     def get(self, doctor_id):
         """A doctor's page."""
-        return self.public_read.answer(
-            _never_stale(lambda: catalogue.get_doctor(doctor_id)), _DOCTOR, doctor_id=doctor_id
-        )
+        return self.public_read.answer(doctor_id=doctor_id)
 
 
 @blp.route("/doctors/<int:doctor_id>/schedules")
 class DoctorSchedules(MethodView):
-    public_read = public.Read(_doctor_schedules_key, AVAILABILITY_MAX_AGE, _CALENDAR_QUERY)
+    public_read = public.Read(
+        _doctor_schedules_key,
+        lambda now, doctor_id, **window: catalogue.doctor_schedules(
+            doctor_id, _start(window, now), window["days"], now
+        ),
+        _SCHEDULES,
+        AVAILABILITY_MAX_AGE,
+        _CALENDAR_QUERY,
+    )
 
     @blp.arguments(_CALENDAR_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.ScheduleSchema(many=True))
@@ -182,25 +182,18 @@ class DoctorSchedules(MethodView):
     @blp.alt_response(**INVALID_WINDOW)
     def get(self, doctor_id, **window):
         """The doctor's schedules over the coming days (default 7 from today)."""
-        return self.public_read.answer(
-            lambda now: catalogue.doctor_schedules(
-                doctor_id, _start(window, now), window["days"], now
-            ),
-            _SCHEDULES,
-            doctor_id=doctor_id,
-            **window,
-        )
+        return self.public_read.answer(doctor_id=doctor_id, **window)
 
 
 @blp.route("/search")
 class Search(MethodView):
-    public_read = _catalogue_read(lambda q: f"search:{q}", _SEARCH_QUERY)
+    public_read = _catalogue_read(
+        lambda q: f"search:{q}", catalogue.search, _SEARCH_RESULT, _SEARCH_QUERY
+    )
 
     @blp.arguments(_SEARCH_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.SearchResultSchema)
     @blp.alt_response(**INVALID)
     def get(self, q):
         """Hospitals, departments (by name or symptom, e.g. 咳嗽) and doctors matching q."""
-        return self.public_read.answer(
-            _never_stale(lambda: catalogue.search(q)), _SEARCH_RESULT, q=q
-        )
+        return self.public_read.answer(q=q)

@@ -9,11 +9,12 @@ Two kinds of read are declared on their views:
   account, its patients, its orders; cached under the account's scope, sent no-store.
 
 Each view declares its read once: where its answer lives in the cache, named from the URL's
-arguments and the validated query. The view answers through it, computing the document on a
-miss; before Flask, app/api/hot.py sends any declared read's cached document through the same
-declaration (``CachedReads``), so a cached read costs a cache hit's work, not Flask's."""
+arguments and the validated query, and what the answer is (the service's result dumped by the
+endpoint's schema). The view answers through it; before Flask, app/api/hot.py answers any
+declared read through the same declaration (``CachedReads``), computing and caching it on a
+miss, so a read costs its own work, not Flask's. Anything in doubt (a query the schema refuses,
+a refusal, an error) is left to the view, which answers it."""
 
-from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import parse_qsl
 
@@ -60,28 +61,34 @@ class Read:
     - ``key(now, **arguments) -> (scope, field)``: where the answer is cached, from the URL's
       arguments and the validated query; it may raise an AppError (a refused query), which the
       view answers;
+    - ``compute(now, **arguments) -> (value, valid_until)``: the answer, which ``schema`` (the
+      endpoint's) dumps, and when it stops being true by itself (the next release time; None
+      for never); errors it raises are never cached;
     - ``max_age``: seconds a client or proxy may reuse the answer;
     - ``query``: the schema the view loads its query with (the same instance), or None for a
       view that takes no query.
     """
 
-    def __init__(self, key: Callable[..., tuple[str, str]], max_age: int, query=None):
+    def __init__(self, key, compute, schema, max_age: int, query=None):
         self.key = key
+        self.compute = compute
+        self.schema = schema
         self.max_age = max_age
         self.query = query
 
-    def answer(self, compute, schema, now: datetime | None = None, **arguments) -> Response:
-        """The view's answer: the cached document of its arguments, or ``compute(now) -> (value,
-        valid_until)`` dumped by the endpoint's ``schema`` and cached until ``valid_until`` at
-        most; errors ``compute`` raises are never cached."""
-        now = now or clock.now()
+    def document(self, now: datetime, **arguments) -> cache.Document:
+        """The cached document of ``arguments``, computed and cached on a miss."""
         scope, field = self.key(now, **arguments)
 
         def dumped(now):
-            value, valid_until = compute(now)
-            return schema.dump(value), valid_until
+            value, valid_until = self.compute(now, **arguments)
+            return self.schema.dump(value), valid_until
 
-        document = cache.cached_document(scope, field, dumped, now)
+        return cache.cached_document(scope, field, dumped, now)
+
+    def answer(self, **arguments) -> Response:
+        """The view's answer."""
+        document = self.document(clock.now(), **arguments)
         return answer(document, self.max_age, request.headers.get("If-None-Match"))
 
 
@@ -182,11 +189,11 @@ class CachedReads:
         return self._reads
 
     def cached_answer(self, path, query_string, environ) -> tuple[Response, str] | None:
-        """The answer of a GET of ``path`` with the URL rule it matched: a public read's while
-        the cache holds its document, an account page's for a caller the token's cached state
-        admits (computed on a miss); else None (not a declared read, a query its schema
-        refuses, a URL Flask's routing would redirect, a public read's miss, any doubt about
-        the caller): the view then answers."""
+        """The answer of a GET of ``path`` with the URL rule it matched: a public read's, an
+        account page's for a caller the token's cached state admits (either computed and cached
+        on a miss); else None (not a declared read, a query its schema refuses, a URL Flask's
+        routing would redirect, a refusal or an error, any doubt about the caller): the view
+        then answers."""
         reads = self.reads
         try:
             rule, arguments = self.urls.match(path, "GET", return_rule=True)
@@ -211,12 +218,9 @@ class CachedReads:
                 response = read.served(arguments, environ, now)
                 return None if response is None else (response, rule.rule)
             try:
-                scope, field = read.key(now, **arguments)
-            except Exception:  # a refused query, MySQL away: the view answers, and says why
+                document = read.document(now, **arguments)
+            except Exception:  # refused, not found, MySQL away: the view answers, and says why
                 return None
-            document = cache.cached_only(scope, field, now)
-        if document is None:
-            return None
         return answer(document, read.max_age, environ.get("HTTP_IF_NONE_MATCH")), rule.rule
 
 
