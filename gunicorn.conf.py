@@ -118,6 +118,14 @@ class HeadFirstWorker(ThreadWorker):
         """Accept new connections only while a thread is free (see the class)."""
         super().set_accept_enabled(enabled and self.admitted < self.cfg.threads)
 
+    def is_parent_alive(self):
+        """As gthread's; a worker whose master is gone also stops being ``alive``, so that while
+        it drains no answered request makes it accept again (``_admit``)."""
+        if super().is_parent_alive():
+            return True
+        self.alive = False
+        return False
+
     def _admit(self):
         self.set_accept_enabled(self.alive and self.nr_conns < self.worker_connections)
 

@@ -32,9 +32,18 @@ TOKEN_SALT = "patient-access-token"  # noqa: S105 - a namespace, not a secret
 
 # Each authenticated call checks the account's token version and status. They are cached in
 # Redis for a short while so that the hot paths (a sold-out answer on release morning) need no
-# MySQL; revocation deletes the entry after its commit, and the TTL bounds any race with it.
+# MySQL. A change of them (a revocation, a freeze) deletes the entry after its commit and marks
+# the account changed for as long as an entry lives: a state read before the change (by a
+# request, or a hold group under the row's lock, still on its way) is then never cached after
+# it, and the account's state is read from MySQL until the mark expires.
 _STATE_KEY = "auth:account:{}"
 STATE_SECONDS = 30
+_CHANGED_KEY = "auth:account:{}:changed"
+_CACHE_UNLESS_CHANGED = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
 
 
 class Unauthorized(AppError):
@@ -195,7 +204,7 @@ def _account_state(account_id) -> tuple[int | None, str | None]:
         return None, None
     version, status = row
     try:
-        redis_store.send("SET", key, _state_value(version, status), "EX", STATE_SECONDS)
+        redis_store.send("EVAL", *_cached_unless_changed(account_id, version, status))
     except redis.RedisError as error:
         log.warning("auth state not cached: %s", error)
     return version, status
@@ -206,21 +215,22 @@ def remember_state(principal: Principal, pipe):
     its account row's lock), with ``pipe``'s batch of after-commit effects: the caller's next
     request then needs no MySQL for it (the hold group does this before its 201s, and the
     payment follows them)."""
-    pipe.set(
-        state_key(principal.id),
-        _state_value(principal.token_version, AccountStatus.ACTIVE),
-        ex=STATE_SECONDS,
-    )
+    pipe.eval(*_cached_unless_changed(principal.id, principal.token_version, AccountStatus.ACTIVE))
 
 
-def _state_value(version, status) -> str:
-    return f"{version}:{status}"
+def _cached_unless_changed(account_id, version, status) -> tuple:
+    """EVAL's arguments that cache a state unless forget_state ran since it was read."""
+    keys = (state_key(account_id), _CHANGED_KEY.format(account_id))
+    return _CACHE_UNLESS_CHANGED, len(keys), *keys, f"{version}:{status}", STATE_SECONDS
 
 
 def forget_state(account_id):
     """Drop the cached token version and status (call after the commit that changed them)."""
     try:
-        redis_store.client.delete(_STATE_KEY.format(account_id))
+        with redis_store.client.pipeline(transaction=True) as pipe:
+            pipe.set(_CHANGED_KEY.format(account_id), 1, ex=STATE_SECONDS)
+            pipe.delete(state_key(account_id))
+            pipe.execute()
     except redis.RedisError as error:
         log.error("auth state of account %s not dropped: %s", account_id, error)
 

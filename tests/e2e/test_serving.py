@@ -2,6 +2,7 @@
 (tests/e2e/serving_app.py): a long queue, keep-alive, graceful shutdown, the frozen start-up
 objects and the threads counted for the hold groups."""
 
+import contextlib
 import http.client
 import os
 import signal
@@ -164,3 +165,29 @@ def test_a_worker_with_every_thread_busy_leaves_new_connections_in_the_backlog(s
     for thread in slow:
         thread.join()
     assert _accept_queue(server.port) == 0
+
+
+def test_a_worker_whose_master_is_gone_accepts_nothing_more_while_it_drains(serve):
+    """Its master killed, a worker finishes the requests it has and stops; answering one of them
+    must not make it accept new connections while it waits for the others."""
+    server = serve("--graceful-timeout=10", threads=2)
+    short, long = (
+        threading.Thread(target=_get, args=(server, f"/slow?seconds={seconds}"))
+        for seconds in (1.5, 4)
+    )
+    short.start()
+    long.start()
+    time.sleep(0.3)  # both requests are in threads
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=5)
+    try:
+        short.join(timeout=10)  # answered while the long one still runs
+        time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"GET /late HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            time.sleep(0.5)  # time enough for the worker's loop to accept it
+            assert _accept_queue(server.port) == 1
+        long.join(timeout=10)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGKILL)  # the worker, in the master's group

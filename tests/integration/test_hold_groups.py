@@ -24,7 +24,7 @@ from app.infra import cache, gate, queue, sqlbatch
 from app.infra.groupcommit import arrivals
 from app.models import Account, Order
 from app.schemas.orders import OrderSchema
-from app.services import auth
+from app.services import account_pages, auth
 from app.services.booking import holds, lifecycle, queries
 from tests.factories import make_schedule
 from tests.integration.committed import make_patients, see_committed
@@ -132,7 +132,7 @@ def test_each_caller_of_a_group_is_answered_with_its_token_state_cached(grouped)
     pairs = make_patients(3)
     versions = {a: db.session.get(Account, a).token_version for a, _ in pairs}
     for account_id in versions:
-        auth.forget_state(account_id)
+        redis_store.client.delete(auth.state_key(account_id))
 
     def principal(account_id):
         return auth.Principal(account_id, versions[account_id])
@@ -151,6 +151,40 @@ def test_each_caller_of_a_group_is_answered_with_its_token_state_cached(grouped)
         for account_id in versions:
             auth.ensure_current(principal(account_id))
     assert sent.sent == []
+
+
+def test_a_logout_that_commits_before_the_groups_state_is_cached_is_not_undone(
+    grouped, monkeypatch
+):
+    """The group read the caller's state under the account's lock; a logout waiting for that
+    lock commits (and forgets the state) as soon as the group commits, before the group caches
+    what it read. The revoked token must not pass on the cached state."""
+    schedule_id = _schedule(capacity=10)
+    ((account_id, patient_id),) = make_patients(1)
+    principal = auth.Principal(account_id, db.session.get(Account, account_id).token_version)
+    redis_store.client.delete(auth.state_key(account_id))
+    changed, logged_out = account_pages.changed, []
+
+    def logout_first(account_ids, pipe=None):
+        if pipe is not None and not logged_out:  # the group's batch, not yet sent
+            logged_out.append(account_id)
+            logout = threading.Thread(target=_logout, args=(grouped, account_id))
+            logout.start()
+            logout.join(10)
+        return changed(account_ids, pipe)
+
+    monkeypatch.setattr(account_pages, "changed", logout_first)
+    (order,) = _together(
+        grouped, [(account_id, patient_id, schedule_id, "logout-race")], caller=lambda a: principal
+    )
+    assert isinstance(order, holds.HeldOrder) and logged_out == [account_id]
+    with pytest.raises(auth.Unauthorized):
+        auth.ensure_current(principal)
+
+
+def _logout(app, account_id):
+    with app.app_context():
+        auth.logout(account_id)
 
 
 def test_each_order_of_a_group_shows_its_own_schedule_as_reading_it_back_does(grouped):
