@@ -4,7 +4,7 @@ gunicorn's gthread worker: one process per core (``--workers`` or gunicorn's own
 ``WEB_CONCURRENCY``), threads in each, so that holds arriving together meet in one group commit
 (app/infra/groupcommit.py). The worker is gthread with two changes, HeadFirstWorker below: a
 thread gets a connection only once its request head has arrived whole, and a worker accepts
-connections only while it has a thread free. Command-line options
+connections only while it has a thread free (or ADMIT_AHEAD more). Command-line options
 override what is set here; docs/deployment.md gives the production command and
 docs/performance.md the measurements behind these values.
 """
@@ -57,6 +57,10 @@ limit_request_field_size = 8190
 # and a few headers of its own. (Both read by HeadFirstWorker, not by gunicorn.)
 CLIENT_TIMEOUT = 5.0
 HEAD_MAX = 64 * 1024
+# Requests a worker takes beyond its threads: a thread that finishes finds the next one waiting
+# rather than an empty queue while the loop accepts, and the rest wait in the listen backlog
+# for whichever worker frees a thread first. (Read by HeadFirstWorker.)
+ADMIT_AHEAD = 4
 
 
 def _head_ends(head, start):
@@ -75,7 +79,7 @@ def _head_ends(head, start):
 class HeadFirstWorker(ThreadWorker):
     """gunicorn's gthread worker, except that a connection goes to a thread only once its request
     head has arrived whole, that a client never makes the worker's loop wait, and that a worker
-    accepts new connections only while one of its threads is free.
+    accepts new connections only while one of its threads is free (or ADMIT_AHEAD more).
 
     Stock gthread (27.0.1) hands each accepted connection to a thread at once: the thread waits
     up to 5 s for a first byte, then reads the head with blocking reads and no deadline. So 2,000
@@ -92,9 +96,9 @@ class HeadFirstWorker(ThreadWorker):
     Stock gthread also accepts every connection it can (up to worker_connections) and queues its
     request for the worker's threads, so the requests behind a slow one (a payment waiting for its
     channel) wait in one worker while the other may have threads free. Here a worker whose
-    threads all have a request leaves new connections in the listen backlog, for whichever
-    worker frees a thread first; connections already accepted (kept alive, or waiting for their
-    head) are served as before.
+    threads all have a request, and ADMIT_AHEAD more waiting, leaves new connections in the
+    listen backlog, for whichever worker frees a thread first; connections already accepted
+    (kept alive, or waiting for their head) are served as before.
 
     The head-first reading is kept for safety, not speed (paired runs with ab on this machine:
     the same requests per second as stock gthread, within the noise); behind nginx, which sends
@@ -115,8 +119,8 @@ class HeadFirstWorker(ThreadWorker):
         self.admitted = 0  # requests (whole heads) in a thread or waiting for one
 
     def set_accept_enabled(self, enabled):
-        """Accept new connections only while a thread is free (see the class)."""
-        super().set_accept_enabled(enabled and self.admitted < self.cfg.threads)
+        """Accept new connections only while a thread is free, or ADMIT_AHEAD more."""
+        super().set_accept_enabled(enabled and self.admitted < self.cfg.threads + ADMIT_AHEAD)
 
     def is_parent_alive(self):
         """As gthread's; a worker whose master is gone also stops being ``alive``, so that while

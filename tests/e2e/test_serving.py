@@ -5,6 +5,7 @@ objects and the threads counted for the hold groups."""
 import contextlib
 import http.client
 import os
+import re
 import signal
 import socket
 import threading
@@ -13,9 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench.server import Gunicorn, free_port
+from bench.server import ROOT, Gunicorn, free_port
 
 APP = "tests.e2e.serving_app:app"
+# Requests a worker takes beyond its threads, as gunicorn.conf.py sets it.
+ADMIT_AHEAD = int(
+    re.search(r"^ADMIT_AHEAD = (\d+)$", (ROOT / "gunicorn.conf.py").read_text(), re.M)[1]
+)
 
 
 @pytest.fixture
@@ -137,16 +142,16 @@ def _accept_queue(port) -> int:
 
 
 def test_a_worker_with_every_thread_busy_leaves_new_connections_in_the_backlog(serve):
-    """A worker accepts only while a thread is free: with more workers, a request then goes to
-    one that can serve it rather than waiting behind a slow one. Once a thread is free the
-    waiting connections are accepted and answered."""
+    """A worker accepts only while a thread is free, or ADMIT_AHEAD more: with more workers, a
+    request then goes to one that can serve it rather than waiting behind slow ones. Once a
+    thread is free the waiting connections are accepted and answered."""
     server = serve(threads=2)
     slow = [threading.Thread(target=_get, args=(server, "/slow?seconds=2")) for _ in range(2)]
     for thread in slow:
         thread.start()
     time.sleep(0.5)  # both threads are sleeping
     waiting = []
-    for index in range(3):
+    for index in range(ADMIT_AHEAD + 3):
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
         sock.sendall(f"GET /n/{index} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode())
         waiting.append(sock)
