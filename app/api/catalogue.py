@@ -58,6 +58,18 @@ def _start(window, now):
     return catalogue.check_window(window.get("start"), window["days"], now)
 
 
+def _window_read(key, read, schema) -> public.Read:
+    """A read of availability over a window of days (the query's start and days) of one
+    department or doctor, the URL's one argument: ``read(its_id, start, days, now)``."""
+
+    def compute(now, **arguments):
+        window = {name: arguments.pop(name) for name in ("start", "days") if name in arguments}
+        (row_id,) = arguments.values()
+        return read(row_id, _start(window, now), window["days"], now)
+
+    return public.Read(key, compute, schema, AVAILABILITY_MAX_AGE, _CALENDAR_QUERY)
+
+
 def _calendar_key(now, department_id, **window):
     field = public.calendar_field(_start(window, now), window["days"])
     return cache.department(department_id), field
@@ -113,15 +125,7 @@ class HospitalDepartments(MethodView):
 
 @blp.route("/departments/<int:department_id>/calendar")
 class DepartmentCalendar(MethodView):
-    public_read = public.Read(
-        _calendar_key,
-        lambda now, department_id, **window: catalogue.department_calendar(
-            department_id, _start(window, now), window["days"], now
-        ),
-        _CALENDAR,
-        AVAILABILITY_MAX_AGE,
-        _CALENDAR_QUERY,
-    )
+    public_read = _window_read(_calendar_key, catalogue.department_calendar, _CALENDAR)
 
     @blp.arguments(_CALENDAR_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.CalendarDaySchema(many=True))
@@ -166,15 +170,7 @@ class DoctorDetail(MethodView):
 
 @blp.route("/doctors/<int:doctor_id>/schedules")
 class DoctorSchedules(MethodView):
-    public_read = public.Read(
-        _doctor_schedules_key,
-        lambda now, doctor_id, **window: catalogue.doctor_schedules(
-            doctor_id, _start(window, now), window["days"], now
-        ),
-        _SCHEDULES,
-        AVAILABILITY_MAX_AGE,
-        _CALENDAR_QUERY,
-    )
+    public_read = _window_read(_doctor_schedules_key, catalogue.doctor_schedules, _SCHEDULES)
 
     @blp.arguments(_CALENDAR_QUERY, location="query", as_kwargs=True)
     @blp.response(200, schemas.ScheduleSchema(many=True))
