@@ -12,15 +12,16 @@ own functions and the same schemas, and hands every other request, unchanged, to
   answered as the endpoint answers (the order and 201, the refusal's envelope, a replay's
   header, the 500 envelope for anything unexpected).
 - ``GET`` of a public catalogue read (hospitals, department trees, calendars, schedules,
-  doctors, search) while the cache holds its document, or of a page of the caller's own
-  (``/me``, ``/patients``, ``/orders``) for a token that is admitted (the page computed and
-  cached on a miss): that document, as the endpoint sends it (app/api/public.py).
+  doctors, search), or of a page of the caller's own (``/me``, ``/patients``, ``/orders``) for
+  a token that is admitted: the cached document, computed and cached on a miss, as the endpoint
+  sends it (app/api/public.py).
 - ``GET /api/v1/orders/<id>/queue`` with no query, a validly signed token whose account state
   and the order's queue entry Redis holds (one round trip, ``visits.cached_place``): the place,
   as the endpoint answers it.
 
-Anything else, any doubt before the hold is decided (a body it cannot read, a failed check, a
-cache miss) goes to Flask, which gives the full answer, errors included.
+Anything else, any doubt before the hold is decided or the read is answered (a body it cannot
+read, a failed check, a refusal, an error) goes to Flask, which gives the full answer, errors
+included.
 tests/e2e/test_hot_paths.py holds the paths' answers equal to the endpoints'.
 """
 
