@@ -226,13 +226,9 @@ def _cached_unless_changed(account_id, version, status) -> tuple:
 
 def forget_state(account_id):
     """Drop the cached token version and status (call after the commit that changed them)."""
-    try:
-        with redis_store.client.pipeline(transaction=True) as pipe:
-            pipe.set(_CHANGED_KEY.format(account_id), 1, ex=STATE_SECONDS)
-            pipe.delete(state_key(account_id))
-            pipe.execute()
-    except redis.RedisError as error:
-        log.error("auth state of account %s not dropped: %s", account_id, error)
+    with redis_store.batch(f"auth state of account {account_id}", level=logging.ERROR) as pipe:
+        pipe.set(_CHANGED_KEY.format(account_id), 1, ex=STATE_SECONDS)
+        pipe.delete(state_key(account_id))
 
 
 def login_with_wechat(code: str) -> Login:
