@@ -1,25 +1,30 @@
 """WeChat Pay APIv3 for the mini-program (JSAPI): prepay, query, close, refund, bill, notifications.
 
-Built over wechatpayv3 2.0.4 from config, in "WeChat Pay public key" mode: WECHATPAY_MCHID,
-WECHATPAY_MERCHANT_PRIVATE_KEY and WECHATPAY_MERCHANT_SERIAL_NO sign our requests;
-WECHATPAY_PUBLIC_KEY (id WECHATPAY_PUBLIC_KEY_ID) verifies WeChat Pay's answers and notifications;
-WECHATPAY_APIV3_KEY decrypts notification resources; WECHAT_APPID is the mini-program. Every call
-goes under WECHATPAY_API_BASE (https://api.mch.weixin.qq.com in production, the /sandbox/wechatpay
-stand-in elsewhere, so tests run this very code); notifications are asked for at
-PUBLIC_BASE_URL + /webhooks/wechatpay.
+Built from config in "WeChat Pay public key" mode: WECHATPAY_MCHID, WECHATPAY_MERCHANT_PRIVATE_KEY
+and WECHATPAY_MERCHANT_SERIAL_NO sign our requests; WECHATPAY_PUBLIC_KEY (id
+WECHATPAY_PUBLIC_KEY_ID) verifies WeChat Pay's answers and notifications; WECHATPAY_APIV3_KEY
+decrypts notification resources; WECHAT_APPID is the mini-program. Every call goes under
+WECHATPAY_API_BASE (https://api.mch.weixin.qq.com in production, the /sandbox/wechatpay stand-in
+elsewhere, so tests run this very code); notifications are asked for at PUBLIC_BASE_URL +
+/webhooks/wechatpay.
 
-What wechatpayv3 does and does not do, and what this module adds:
+The wire rules (signatures both ways, resource encryption, times) are ``app.protocols.wechatpay``,
+which the stand-in uses too; tests/unit/test_wechatpay_signing.py holds them against wechatpayv3,
+an independent implementation. Here:
 
-- It signs requests and, for 2xx answers only, verifies the Wechatpay-Signature with the public key
-  when Wechatpay-Serial is our public key id. For any other serial it would download platform
-  certificates from ``/v3/certificates``; that fallback is switched off here, so such an answer is
-  WeChatPayUnavailable("RESPONSE_UNVERIFIED") and nothing is ever fetched. Error (4xx/5xx) answers
-  are not signature-checked by wechatpayv3; TLS is what protects them.
-- Its calls return ``(status, text)``; failures here raise WeChatPayRejected (WeChat refused: 4xx,
-  ``.code`` as WeChat answered) or WeChatPayUnavailable (network, timeout, 5xx, SYSTEM_ERROR,
-  an unverifiable or malformed answer, a corrupted bill): retry those later.
-- Its ``callback`` does not check the notification timestamp; ``parse_notification`` is our own
-  (``app.protocols.wechatpay``) and refuses a timestamp more than 5 minutes from our clock.
+- Requests are signed over the path (and query) below WECHATPAY_API_BASE and the exact body bytes
+  sent, and go through one kept HTTP session per adapter: its connections (and, in production,
+  their TLS sessions) serve call after call. Proxy and CA settings of the environment
+  (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) are read once, when the adapter is built.
+- A 2xx answer counts only when its Wechatpay-Signature verifies under our public key, under our
+  public key id as Wechatpay-Serial, within 5 minutes of our clock; anything else is
+  WeChatPayUnavailable("RESPONSE_UNVERIFIED"), and no platform certificate is ever fetched.
+  Error (4xx/5xx) answers carry no trusted signature; TLS is what protects them. A bill download
+  is not signed either: its SHA1, from the signed tradebill answer, is checked instead.
+- Failures raise WeChatPayRejected (WeChat refused: 4xx, ``.code`` as WeChat answered) or
+  WeChatPayUnavailable (network, timeout, 5xx, SYSTEM_ERROR, an unverifiable or malformed answer,
+  a corrupted bill): retry those later.
+- ``parse_notification`` refuses a notification timestamp more than 5 minutes from our clock.
 
 Amounts are integer fen everywhere. Usage: ``wechatpay.prepay(...)``, ``wechatpay.query(...)``, …
 inside an app context, or ``WeChatPay.from_config(config)`` for an adapter on other settings.
@@ -40,8 +45,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import requests
 from flask import current_app
-from wechatpayv3 import WeChatPay as _Sdk
-from wechatpayv3 import WeChatPayType
+from requests.adapters import HTTPAdapter
 
 from app.domain.clock import CHINA_TZ
 from app.protocols import wechatpay as protocol
@@ -49,10 +53,13 @@ from app.protocols import wechatpay as protocol
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = (5, 10)  # (connect, read)
+# Connections kept to the gateway: one per thread of a gthread worker (gunicorn.conf.py).
+KEPT_CONNECTIONS = 16
+USER_AGENT = "booking-wechatpay/1 (python-requests)"  # WeChat Pay refuses a call without one
 NOTIFY_PATH = "/webhooks/wechatpay"
 CURRENCY = "CNY"
-# WeChat allows "|" too, but requests percent-encodes it in URL paths while wechatpayv3 signs the
-# raw path, so query/close of such an order would fail with SIGN_ERROR: we never use it.
+# WeChat allows "|" too, but it would have to be percent-encoded in URL paths, and the signed path
+# and the one sent would have to agree on how: we never use it.
 OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_*-]{6,32}")
 OUT_REFUND_NO = re.compile(r"[A-Za-z0-9_*@-]{1,64}")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -98,10 +105,6 @@ class NotificationInvalid(Exception):
     def __init__(self, reason):
         super().__init__(reason)
         self.reason = reason
-
-
-class _CertificateDownloadRefused(Exception):
-    """wechatpayv3 wanted platform certificates: an answer signed with a key other than ours."""
 
 
 # --- What WeChat Pay answers -------------------------------------------------------------------
@@ -288,29 +291,19 @@ class WeChatPay:
         api_base,
         notify_url,
         timeout=TIMEOUT_SECONDS,
+        http: requests.Session | None = None,
     ):
+        """``http``: the session that carries the calls (default: a kept session of our own)."""
         self.mchid, self.appid = mchid, appid
         self.api_base = api_base.rstrip("/")
         self.notify_url = notify_url
         self.public_key_id = public_key_id
+        self.timeout = timeout
+        self._merchant_serial_no = merchant_serial_no
+        self._merchant_key = protocol.load_private_key(merchant_private_key)
         self._apiv3_key = apiv3_key
         self._public_key = protocol.load_public_key(public_key)
-        self._sdk = _Sdk(
-            wechatpay_type=WeChatPayType.MINIPROG,
-            mchid=mchid,
-            private_key=merchant_private_key,
-            cert_serial_no=merchant_serial_no,
-            appid=appid,
-            apiv3_key=apiv3_key,
-            notify_url=notify_url,
-            public_key=public_key,
-            public_key_id=public_key_id,
-            timeout=timeout,
-        )
-        core = self._sdk._core
-        core._gate_way = self.api_base  # wechatpayv3 has no setting for the gateway
-        # An answer under another serial would make wechatpayv3 fetch /v3/certificates; refuse.
-        core._update_certificates = self._refuse_certificate_download
+        self._http = http if http is not None else _kept_session(self.api_base)
 
     @classmethod
     def from_config(cls, config=None) -> "WeChatPay":
@@ -326,12 +319,6 @@ class WeChatPay:
             public_key_id=config["WECHATPAY_PUBLIC_KEY_ID"],
             api_base=config["WECHATPAY_API_BASE"],
             notify_url=config["PUBLIC_BASE_URL"].rstrip("/") + NOTIFY_PATH,
-        )
-
-    @staticmethod
-    def _refuse_certificate_download():
-        raise _CertificateDownloadRefused(
-            "the answer is signed under a serial other than our WeChat Pay public key id"
         )
 
     # --- Payments --------------------------------------------------------------------------------
@@ -354,13 +341,18 @@ class WeChatPay:
         _check_out_trade_no(out_trade_no)
         _check_fen(amount_fen, "amount_fen")
         answer = self._json(
-            self._sdk.pay,
-            description=description,
-            out_trade_no=out_trade_no,
-            amount={"total": amount_fen, "currency": CURRENCY},
-            payer={"openid": openid},
-            time_expire=protocol.format_time(expires_at),
-            notify_url=notify_url or self.notify_url,
+            "POST",
+            "/v3/pay/transactions/jsapi",
+            {
+                "appid": self.appid,
+                "mchid": self.mchid,
+                "description": description,
+                "out_trade_no": out_trade_no,
+                "time_expire": protocol.format_time(expires_at),
+                "notify_url": notify_url or self.notify_url,
+                "amount": {"total": amount_fen, "currency": CURRENCY},
+                "payer": {"openid": openid},
+            },
         )
         prepay_id = answer.get("prepay_id")
         if not isinstance(prepay_id, str) or not prepay_id:
@@ -380,7 +372,9 @@ class WeChatPay:
             "nonceStr": nonce,
             "package": package,
             "signType": "RSA",
-            "paySign": self._sdk.sign([self.appid, timestamp, nonce, package]),
+            "paySign": protocol.rsa_sign(
+                self._merchant_key, f"{self.appid}\n{timestamp}\n{nonce}\n{package}\n".encode()
+            ),
         }
 
     def query(self, out_trade_no: str) -> Transaction | None:
@@ -388,7 +382,7 @@ class WeChatPay:
         order (ORDER_NOT_EXIST: never prepaid, or prepaid under another mchid)."""
         _check_out_trade_no(out_trade_no)
         try:
-            answer = self._json(self._sdk.query, out_trade_no=out_trade_no)
+            answer = self._json("GET", f"{_transaction_path(out_trade_no)}?mchid={self.mchid}")
         except WeChatPayRejected as exc:
             if exc.code in ("ORDER_NOT_EXIST", "ORDERNOTEXIST"):
                 return None
@@ -399,7 +393,7 @@ class WeChatPay:
         """Close an unpaid transaction so that it can no longer be paid (closing twice is fine).
         A paid one is WeChatPayRejected ORDERPAID: query it and apply the payment instead."""
         _check_out_trade_no(out_trade_no)
-        self._call(self._sdk.close, out_trade_no=out_trade_no)
+        self._call("POST", f"{_transaction_path(out_trade_no)}/close", {"mchid": self.mchid})
 
     # --- Refunds ---------------------------------------------------------------------------------
 
@@ -421,19 +415,21 @@ class WeChatPay:
             raise ValueError(f"out_refund_no {out_refund_no!r} is not 1-64 of A-Z a-z 0-9 _-*@")
         _check_fen(refund_fen, "refund_fen")
         _check_fen(total_fen, "total_fen")
-        answer = self._json(
-            self._sdk.refund,
-            out_refund_no=out_refund_no,
-            amount={"refund": refund_fen, "total": total_fen, "currency": CURRENCY},
-            out_trade_no=out_trade_no,
-            reason=reason,
-            notify_url=notify_url or self.notify_url,
-        )
+        body = {
+            "out_trade_no": out_trade_no,
+            "out_refund_no": out_refund_no,
+            **({"reason": reason} if reason else {}),
+            "notify_url": notify_url or self.notify_url,
+            "amount": {"refund": refund_fen, "total": total_fen, "currency": CURRENCY},
+        }
+        answer = self._json("POST", "/v3/refund/domestic/refunds", body)
         return self._parsed(Refund, answer)
 
     def query_refund(self, out_refund_no: str) -> Refund:
         """The refund ``out_refund_no``; WeChatPayRejected RESOURCE_NOT_EXISTS when unknown."""
-        answer = self._json(self._sdk.query_refund, out_refund_no=out_refund_no)
+        if not isinstance(out_refund_no, str) or not OUT_REFUND_NO.fullmatch(out_refund_no):
+            raise ValueError(f"out_refund_no {out_refund_no!r} is not 1-64 of A-Z a-z 0-9 _-*@")
+        answer = self._json("GET", f"/v3/refund/domestic/refunds/{out_refund_no}")
         return self._parsed(Refund, answer)
 
     # --- Bills -----------------------------------------------------------------------------------
@@ -444,7 +440,8 @@ class WeChatPay:
         day; a day without trades gives an empty bill."""
         try:
             answer = self._json(
-                self._sdk.trade_bill, bill_date=bill_date.isoformat(), bill_type="ALL"
+                "GET",
+                f"/v3/bill/tradebill?bill_date={bill_date.isoformat()}&bill_type=ALL&tar_type=GZIP",
             )
         except WeChatPayRejected as exc:
             if exc.code == "NO_STATEMENT_EXIST":
@@ -460,9 +457,7 @@ class WeChatPay:
         if not url.startswith(self.api_base + "/"):
             # The download is signed with our key: never send it anywhere but the gateway.
             raise WeChatPayUnavailable(200, "MALFORMED_RESPONSE", "download_url off the gateway")
-        _status, content = self._call(self._sdk.download_bill, url)
-        if isinstance(content, str):
-            content = content.encode()
+        _status, content = self._call("GET", url[len(self.api_base) :], verify=False)
         if content.startswith(GZIP_MAGIC):
             try:
                 content = gzip.decompress(content)
@@ -552,37 +547,59 @@ class WeChatPay:
 
     # --- Calls -----------------------------------------------------------------------------------
 
-    def _call(self, func, *args, **kwargs):
-        """Run one wechatpayv3 call; (status, body) on 2xx, else raise this module's errors."""
+    def _call(self, method, path, body=None, *, verify=True) -> tuple[int, bytes]:
+        """Send one signed call of ``path`` (below WECHATPAY_API_BASE, with its query) and
+        ``body`` (a JSON object, or None); (status, body bytes) of a 2xx answer whose signature
+        verifies (unless ``verify`` is false), else raise this module's errors."""
+        data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
+        headers = {
+            "Authorization": protocol.build_authorization(
+                self._merchant_key, self.mchid, self._merchant_serial_no, method, path, data
+            ),
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            protocol.SERIAL_HEADER: self.public_key_id,
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            status, body = func(*args, **kwargs)
-        except _CertificateDownloadRefused as exc:
-            raise WeChatPayUnavailable(None, "RESPONSE_UNVERIFIED", str(exc)) from None
+            response = self._http.request(
+                method,
+                self.api_base + path,
+                data=data or None,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+            content = response.content
         except requests.RequestException as exc:
             raise WeChatPayUnavailable(None, "NETWORK_ERROR", type(exc).__name__) from exc
-        except Exception as exc:
-            # wechatpayv3 raises bare Exceptions when a 2xx answer's signature does not verify
-            # or its Wechatpay-Signature-Type is missing.
-            text = str(exc)
-            if "verify the signature" in text or "does not support this algorithm" in text:
-                log.warning("WeChat Pay answer failed signature verification: %s", text)
-                raise WeChatPayUnavailable(None, "RESPONSE_UNVERIFIED", text) from exc
-            raise
-        if 200 <= status < 300:
-            return status, body
-        code, message = _error_of(status, body)
-        error = (
-            WeChatPayUnavailable
-            if status >= 500 or status == 429 or code in _UNAVAILABLE_CODES
-            else WeChatPayRejected
-        )
-        log.warning("WeChat Pay refused %s: %s %s %s", func.__name__, status, code, message)
-        raise error(status, code, message)
+        status = response.status_code
+        if not 200 <= status < 300:
+            code, message = _error_of(status, content)
+            error = (
+                WeChatPayUnavailable
+                if status >= 500 or status == 429 or code in _UNAVAILABLE_CODES
+                else WeChatPayRejected
+            )
+            log.warning("WeChat Pay refused %s %s: %s %s %s", method, path, status, code, message)
+            raise error(status, code, message)
+        if verify:
+            try:
+                protocol.verify_signature_headers(
+                    response.headers, content, self._public_key, self.public_key_id
+                )
+            except protocol.SignatureInvalid as exc:
+                log.warning(
+                    "WeChat Pay answer to %s %s is unverified: %s", method, path, exc.reason
+                )
+                raise WeChatPayUnavailable(status, "RESPONSE_UNVERIFIED", exc.reason) from None
+        return status, content
 
-    def _json(self, func, *args, **kwargs) -> dict:
-        status, body = self._call(func, *args, **kwargs)
+    def _json(self, method, path, body=None) -> dict:
+        status, content = self._call(method, path, body)
         try:
-            answer = json.loads(body)
+            answer = json.loads(content)
         except (TypeError, ValueError, UnicodeDecodeError):
             answer = None
         if not isinstance(answer, dict):
@@ -608,6 +625,22 @@ def _error_of(status, body):
     if isinstance(answer, dict) and isinstance(answer.get("code"), str):
         return answer["code"], str(answer.get("message") or "")
     return f"HTTP_{status}", "answer is not WeChat Pay's error JSON"
+
+
+def _transaction_path(out_trade_no):
+    return f"/v3/pay/transactions/out-trade-no/{out_trade_no}"
+
+
+def _kept_session(api_base) -> requests.Session:
+    """A session that keeps KEPT_CONNECTIONS connections to the gateway, with the environment's
+    proxy and CA settings for it read now instead of at every call."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=KEPT_CONNECTIONS, max_retries=0)
+    session.mount(api_base + "/", adapter)
+    settings = session.merge_environment_settings(api_base, {}, None, None, None)
+    session.proxies, session.verify = settings["proxies"], settings["verify"]
+    session.trust_env = False
+    return session
 
 
 def _check_out_trade_no(out_trade_no):

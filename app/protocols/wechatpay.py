@@ -51,7 +51,6 @@ SIGNATURE_TYPE_HEADER = "Wechatpay-Signature-Type"
 _AUTH_PARAM = re.compile(r'\s*([a-z_]+)="([^"]*)"\s*')
 _AUTH_FIELDS = ("mchid", "nonce_str", "signature", "timestamp", "serial_no")
 _TIMESTAMP = re.compile(r"\d{1,12}")
-_NONCE_ALPHABET = string.ascii_uppercase + string.digits
 
 
 class ProtocolError(Exception):
@@ -115,9 +114,10 @@ def public_key_of(private_pem: str) -> rsa.RSAPublicKey:
 # --- RSA-SHA256 --------------------------------------------------------------------------------
 
 
-def nonce_str(length: int = 32) -> str:
-    """A random nonce of upper-case letters and digits, as WeChat Pay's own."""
-    return "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(length))
+def nonce_str() -> str:
+    """A random nonce of 32 upper-case hexadecimal digits (128 bits), within what WeChat Pay
+    takes (at most 32 letters and digits)."""
+    return secrets.token_hex(16).upper()
 
 
 def rsa_sign(private_key: rsa.RSAPrivateKey, message: bytes) -> str:

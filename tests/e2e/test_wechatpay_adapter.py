@@ -3,6 +3,7 @@
 import threading
 import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -508,6 +509,65 @@ def test_an_unreachable_gateway_is_unavailable(ctx, served):
         other.query(new_out_trade_no())
 
     assert (unavailable.value.status, unavailable.value.code) == (None, "NETWORK_ERROR")
+
+
+class _KeptAliveProxy(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive in front of ``upstream`` (the test server closes every
+    connection), counting the connections it was given."""
+
+    protocol_version = "HTTP/1.1"
+    upstream = ""
+    connections = 0
+    _HOP = frozenset({"connection", "content-length", "transfer-encoding", "content-encoding"})
+
+    def setup(self):
+        type(self).connections += 1
+        super().setup()
+
+    def _forward(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in self._HOP | {"host"}}
+        answer = requests.request(
+            self.command,
+            self.upstream + self.path,
+            data=self.rfile.read(length) if length else None,
+            headers=headers,
+            timeout=10,
+        )
+        self.send_response(answer.status_code)
+        for name, value in answer.headers.items():
+            if name.lower() not in self._HOP | {"date", "server"}:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    do_GET = do_POST = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+def test_calls_share_a_kept_connection(ctx, served, receiver):
+    _KeptAliveProxy.upstream = served.url
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _KeptAliveProxy)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{proxy.server_port}/sandbox/wechatpay"
+        other = adapter_with(served, WECHATPAY_API_BASE=base)
+        out_trade_no, expires = new_out_trade_no(), china_now() + timedelta(minutes=15)
+
+        other.prepay(out_trade_no, DESCRIPTION, 2500, new_openid(), expires, receiver.url)
+        other.query(out_trade_no)
+        other.close(out_trade_no)
+        closed = other.query(out_trade_no)
+    finally:
+        proxy.shutdown()
+        thread.join(timeout=5)
+
+    assert closed.trade_state == wechatpay.CLOSED
+    assert _KeptAliveProxy.connections == 1
 
 
 # --- The stand-in's wire behaviour ---------------------------------------------------------------

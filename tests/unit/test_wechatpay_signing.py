@@ -1,7 +1,9 @@
 """WeChat Pay APIv3 signing, AES-GCM resources and bill parsing, against fixed vectors and against
-wechatpayv3's own implementation; no network."""
+wechatpayv3's own implementation (an independent one, used here only); the adapter's calls through
+a transport that answers what each test says; no network."""
 
 import base64
+import io
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -10,6 +12,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
 from wechatpayv3 import utils as sdk_utils
 
 from app.domain.clock import CHINA_TZ
@@ -350,21 +354,6 @@ def test_a_signed_body_that_is_not_json_is_invalid(adapter, platform_key):
     assert "not JSON" in invalid.value.reason
 
 
-def test_an_answer_under_another_serial_never_fetches_certificates(adapter, platform_key):
-    # wechatpayv3 would download /v3/certificates for an unknown serial; the adapter refuses.
-    headers = protocol.signature_headers(platform_key, "5157F09EFDC096DE15EBE81A47057A72", b"{}")
-
-    with pytest.raises(Exception, match="serial other than our WeChat Pay public key id"):
-        adapter._sdk._core._verify_signature(headers, "{}")
-
-
-def test_the_adapter_answers_wechatpayv3_signed_responses(adapter, platform_key):
-    body = '{"prepay_id":"wx1"}'
-    headers = protocol.signature_headers(platform_key, PUBLIC_KEY_ID, body.encode())
-
-    assert adapter._sdk._core._verify_signature(headers, body)
-
-
 def test_request_payment_params_sign_the_documented_message(adapter, merchant_key):
     params = adapter.request_payment_params("wx201410272009395522657a690389285100")
 
@@ -430,55 +419,191 @@ def test_a_malformed_bill_is_refused(change):
         parse_trade_bill(change(DOC_BILL).encode())
 
 
-# --- How wechatpayv3's (status, text) becomes our errors ----------------------------------------
+# --- The adapter's calls, through a transport that answers as told ------------------------------
 
 
-def _answering(*result, raises=None):
-    def call():
-        if raises:
-            raise raises
-        return result
+class _Answering(BaseAdapter):
+    """Answers every request it is sent with ``status``, ``body`` and ``headers`` (a function of
+    the body, or a dict), or raises ``raises``; keeps what it was sent."""
 
-    return call
+    def __init__(self, status=200, body=b"{}", headers=None, raises=None):
+        super().__init__()
+        self.status, self.body, self.headers, self.raises = status, body, headers, raises
+        self.sent = []
+
+    def send(self, request, **kwargs):
+        self.sent.append(request)
+        if self.raises is not None:
+            raise self.raises
+        response = requests.Response()
+        response.status_code = self.status
+        headers = self.headers(self.body) if callable(self.headers) else self.headers
+        response.headers = CaseInsensitiveDict(headers or {})
+        response.raw = io.BytesIO(self.body)
+        response.request, response.url = request, request.url
+        return response
+
+    def close(self):
+        pass
+
+
+def _signed(platform_key, serial=PUBLIC_KEY_ID, **kwargs):
+    return lambda body: protocol.signature_headers(platform_key, serial, body, **kwargs)
+
+
+@pytest.fixture
+def answering(merchant_key, platform_key):
+    """``answering(**answer)``: an adapter whose calls ``_Answering(**answer)`` answers, and
+    that transport."""
+
+    def make(**answer):
+        transport = _Answering(**answer)
+        http = requests.Session()
+        http.mount("https://", transport)
+        adapter = WeChatPay(
+            mchid=MCHID,
+            appid=APPID,
+            merchant_private_key=_pem(merchant_key),
+            merchant_serial_no="5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+            apiv3_key=APIV3_KEY,
+            public_key=_public_pem(platform_key),
+            public_key_id=PUBLIC_KEY_ID,
+            api_base="https://api.mch.example/base",
+            notify_url="https://hospital.example/webhooks/wechatpay",
+            http=http,
+        )
+        return adapter, transport
+
+    return make
+
+
+def test_a_prepay_is_a_signed_call_whose_signed_answer_counts(
+    answering, merchant_key, platform_key
+):
+    body = b'{"prepay_id":"wx201410272009395522657a690389285100"}'
+    adapter, transport = answering(body=body, headers=_signed(platform_key))
+    expires = datetime(2026, 12, 4, 8, 15, tzinfo=CHINA_TZ)
+
+    prepay_id = adapter.prepay("T20261204000001", "挂号费", 2500, "oUser1", expires)
+
+    assert prepay_id == "wx201410272009395522657a690389285100"
+    [sent] = transport.sent
+    assert (sent.method, sent.url) == (
+        "POST",
+        "https://api.mch.example/base/v3/pay/transactions/jsapi",
+    )
+    assert json.loads(sent.body) == {
+        "appid": APPID,
+        "mchid": MCHID,
+        "description": "挂号费",
+        "out_trade_no": "T20261204000001",
+        "time_expire": "2026-12-04T08:15:00+08:00",
+        "notify_url": "https://hospital.example/webhooks/wechatpay",
+        "amount": {"total": 2500, "currency": "CNY"},
+        "payer": {"openid": "oUser1"},
+    }
+    # Signed over the path below the base and the very bytes sent, with our serial.
+    credential = protocol.parse_authorization(sent.headers["Authorization"])
+    assert (credential.mchid, credential.serial_no) == (
+        MCHID,
+        "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+    )
+    assert protocol.verify_authorization(
+        credential, merchant_key.public_key(), "POST", "/v3/pay/transactions/jsapi", sent.body
+    )
+    assert sent.headers["User-Agent"] and sent.headers["Wechatpay-Serial"] == PUBLIC_KEY_ID
+    assert sent.headers["Content-Type"] == "application/json"
+
+
+def test_a_query_signs_its_query_string(answering, merchant_key, platform_key):
+    adapter, transport = answering(status=404, body=b'{"code":"ORDER_NOT_EXIST","message":"x"}')
+
+    assert adapter.query("T20261204000001") is None
+
+    [sent] = transport.sent
+    path = "/v3/pay/transactions/out-trade-no/T20261204000001?mchid=" + MCHID
+    assert (sent.method, sent.url, sent.body) == (
+        "GET",
+        "https://api.mch.example/base" + path,
+        None,
+    )
+    credential = protocol.parse_authorization(sent.headers["Authorization"])
+    assert protocol.verify_authorization(credential, merchant_key.public_key(), "GET", path, b"")
 
 
 @pytest.mark.parametrize(
-    ("call", "error", "status", "code"),
+    ("status", "body", "error", "code"),
     [
-        (_answering(400, '{"code":"PARAM_ERROR","message":"x"}'), WeChatPayRejected, 400, None),
-        (_answering(401, '{"code":"SIGN_ERROR","message":"x"}'), WeChatPayRejected, 401, None),
-        (_answering(404, '{"code":"ORDER_NOT_EXIST","message":"x"}'), WeChatPayRejected, 404, None),
-        (_answering(500, '{"code":"SYSTEM_ERROR","message":"x"}'), WeChatPayUnavailable, 500, None),
-        (_answering(403, '{"code":"BANK_ERROR","message":"x"}'), WeChatPayUnavailable, 403, None),
-        (_answering(429, '{"code":"FREQUENCY_LIMITED"}'), WeChatPayUnavailable, 429, None),
-        (_answering(502, b"<html>Bad Gateway</html>"), WeChatPayUnavailable, 502, "HTTP_502"),
-        (
-            _answering(raises=Exception("failed to verify the signature")),
-            WeChatPayUnavailable,
-            None,
-            "RESPONSE_UNVERIFIED",
-        ),
-        (
-            _answering(raises=Exception("wechatpayv3 does not support this algorithm: ")),
-            WeChatPayUnavailable,
-            None,
-            "RESPONSE_UNVERIFIED",
-        ),
-        (_answering(raises=requests.Timeout()), WeChatPayUnavailable, None, "NETWORK_ERROR"),
+        (400, b'{"code":"PARAM_ERROR","message":"x"}', WeChatPayRejected, "PARAM_ERROR"),
+        (401, b'{"code":"SIGN_ERROR","message":"x"}', WeChatPayRejected, "SIGN_ERROR"),
+        (404, b'{"code":"ORDER_NOT_EXIST","message":"x"}', WeChatPayRejected, "ORDER_NOT_EXIST"),
+        (500, b'{"code":"SYSTEM_ERROR","message":"x"}', WeChatPayUnavailable, "SYSTEM_ERROR"),
+        (403, b'{"code":"BANK_ERROR","message":"x"}', WeChatPayUnavailable, "BANK_ERROR"),
+        (429, b'{"code":"FREQUENCY_LIMITED"}', WeChatPayUnavailable, "FREQUENCY_LIMITED"),
+        (502, b"<html>Bad Gateway</html>", WeChatPayUnavailable, "HTTP_502"),
     ],
 )
-def test_failures_become_typed_errors(adapter, call, error, status, code):
+def test_refusals_become_typed_errors(answering, status, body, error, code):
+    adapter, _ = answering(status=status, body=body)
+
     with pytest.raises(error) as failed:
-        adapter._call(call)
+        adapter.close("T20261204000001")
 
     assert type(failed.value) is error
-    assert failed.value.status == status
-    if code:
-        assert failed.value.code == code
-    else:
-        assert failed.value.code and failed.value.code in str(failed.value)
+    assert (failed.value.status, failed.value.code) == (status, code)
 
 
-def test_an_unsigned_2xx_answer_is_unverified(adapter):
-    with pytest.raises(Exception, match="does not support this algorithm"):
-        adapter._sdk._core._verify_signature({}, "{}")
+@pytest.mark.parametrize("raised", [requests.Timeout(), requests.ConnectionError()])
+def test_no_answer_is_unavailable(answering, raised):
+    adapter, _ = answering(raises=raised)
+
+    with pytest.raises(WeChatPayUnavailable) as failed:
+        adapter.close("T20261204000001")
+
+    assert (failed.value.status, failed.value.code) == (None, "NETWORK_ERROR")
+
+
+def _another_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        (lambda key: None, "missing"),
+        (lambda key: _signed(_another_key()), "does not verify"),
+        # Another serial would make an SDK fetch platform certificates: we fetch nothing.
+        (lambda key: _signed(key, serial="5157F09EFDC096DE15EBE81A47057A72"), "not our public"),
+        (lambda key: _signed(key, timestamp=int(time.time()) - 600), "more than 300 s"),
+        (
+            lambda key: lambda body: {
+                **protocol.signature_headers(key, PUBLIC_KEY_ID, body),
+                "Wechatpay-Signature-Type": "WECHATPAY2-SM2-WITH-SM3",
+            },
+            "unsupported signature type",
+        ),
+        (
+            lambda key: lambda body: protocol.signature_headers(key, PUBLIC_KEY_ID, body + b" "),
+            "does not verify",
+        ),
+    ],
+)
+def test_an_answer_that_does_not_verify_is_unavailable(answering, platform_key, headers, reason):
+    adapter, transport = answering(body=b'{"prepay_id":"wx1"}', headers=headers(platform_key))
+    expires = datetime(2026, 12, 4, 8, 15, tzinfo=CHINA_TZ)
+
+    with pytest.raises(WeChatPayUnavailable) as failed:
+        adapter.prepay("T20261204000001", "挂号费", 2500, "oUser1", expires)
+
+    assert failed.value.code == "RESPONSE_UNVERIFIED"
+    assert reason in failed.value.message
+    assert len(transport.sent) == 1  # nothing else was asked for (no certificate download)
+
+
+def test_a_signed_answer_that_is_not_an_object_is_malformed(answering, platform_key):
+    adapter, _ = answering(body=b"[]", headers=_signed(platform_key))
+
+    with pytest.raises(WeChatPayUnavailable) as failed:
+        adapter.query_refund("R1")
+
+    assert failed.value.code == "MALFORMED_RESPONSE"
