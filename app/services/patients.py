@@ -41,7 +41,7 @@ def _live(account_id):
 
 
 # A page of an account's patients: what PatientSchema shows, one narrow row packed per patient
-# with the count of them all (as a page of orders is read, app/services/booking/queries.py).
+# (as a page of orders is read, app/services/booking/queries.py).
 _LIVE = _live_of(sa.bindparam("account_id"))
 _PAGE = PackedSelect(
     sa.select(
@@ -56,7 +56,6 @@ _PAGE = PackedSelect(
         Patient.insured,
         Patient.medical_card_no,
         Patient.created_at,
-        sa.func.count().over().label("total"),
     )
     .where(*_LIVE)
     .order_by(Patient.id)

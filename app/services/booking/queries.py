@@ -18,10 +18,10 @@ _doctor, _department = Doctor.__table__.c, Department.__table__.c
 _hospital, _payment, _refund = Hospital.__table__.c, Payment.__table__.c, Refund.__table__.c
 
 
-# A page of an account's orders with what their answer shows of the rows they refer to, and the
-# count of them all: one narrow row per order, packed as one JSON array (ORM objects joined or
-# loaded one relation at a time cost several times more, most of it the driver parsing column
-# definitions, which packing leaves at one per statement: app/infra/packedsql.py).
+# A page of an account's orders with what their answer shows of the rows they refer to: one
+# narrow row per order, packed as one JSON array (ORM objects joined or loaded one relation at a
+# time cost several times more, most of it the driver parsing column definitions, which packing
+# leaves at one per statement: app/infra/packedsql.py).
 _PAGE = (
     sa.select(
         _order.id,
@@ -61,7 +61,6 @@ _PAGE = (
         .where(_payment.order_id == _order.id, _payment.status == PaymentStatus.PAID)
         .label("paid"),
         sa.exists().where(_refund.order_id == _order.id).label("refunded"),
-        sa.func.count().over().label("total"),
     )
     .join(Schedule.__table__, _schedule.id == _order.schedule_id)
     .join(Hospital.__table__, _hospital.id == _order.hospital_id)

@@ -1,0 +1,56 @@
+"""app/services/pagination.py: a page's total across pages, whether the page itself tells it (a
+partial or an empty first page) or it has to be counted (a full page, a page past the end), for
+both kinds of list: packed rows (an account's patients) and ORM objects (hospitals)."""
+
+import pytest
+
+from app.services import catalogue, patients
+from tests.factories import make_account, make_hospital, resident_id
+
+# (rows in the list, page, per page): every place the page can fall.
+PLACES = [
+    (0, 1, 2),  # nothing at all
+    (0, 3, 2),  # nothing, and past the end
+    (1, 1, 2),  # one partial page
+    (2, 1, 2),  # one full page: counted
+    (3, 1, 2),  # a full first page of two: counted
+    (3, 2, 2),  # the partial last page
+    (4, 2, 2),  # a full last page: counted
+    (4, 3, 2),  # past the end: counted
+    (5, 9, 2),  # far past the end
+]
+
+
+def _on_page(rows, page, per_page):
+    return max(0, min(per_page, rows - (page - 1) * per_page))
+
+
+@pytest.mark.parametrize(("rows", "page", "per_page"), PLACES)
+def test_a_page_of_patients_has_the_total(session, rows, page, per_page):
+    account = make_account()
+    for n in range(rows):
+        patients.add_patient(
+            account.id,
+            {
+                "name": f"病人{'一二三四五'[n]}",
+                "id_number": resident_id(serial=10 + n),
+                "relationship": "other",
+            },
+        )
+
+    listed = patients.list_patients(account.id, page=page, per_page=per_page)
+
+    assert (len(listed.items), listed.total) == (_on_page(rows, page, per_page), rows)
+
+
+@pytest.mark.parametrize(("rows", "page", "per_page"), PLACES)
+def test_a_page_of_hospitals_has_the_total(session, rows, page, per_page):
+    for n in range(rows):
+        make_hospital(name=f"分页测试医院{n}")
+
+    listed = catalogue.list_hospitals(q="分页测试医院", page=page, per_page=per_page)
+
+    assert (len(listed.items), listed.total) == (_on_page(rows, page, per_page), rows)
+    assert [hospital.name for hospital in listed.items] == [
+        f"分页测试医院{n}" for n in range((page - 1) * per_page, rows)
+    ][:per_page]
