@@ -222,8 +222,12 @@ def get_doctor(doctor_id) -> Doctor:
 
 def doctor_department_id(doctor_id) -> int:
     """The department a doctor's availability belongs to, or not_found. A doctor never changes
-    department (the catalogue has no such edit), so the process remembers what it read."""
+    department (the catalogue has no such edit), so the process remembers what it read: every
+    doctor's at its first lookup (one query instead of one per doctor while the first requests
+    after a start ask for their schedules), then each doctor added since."""
     known = per_app("doctor_departments", lambda config: {})
+    if not known:
+        known.update(db.session.execute(_DOCTOR_DEPARTMENTS).all())
     department_id = known.get(doctor_id)
     if department_id is None:
         department_id = db.session.scalar(
@@ -235,6 +239,9 @@ def doctor_department_id(doctor_id) -> int:
             known.clear()
         known[doctor_id] = department_id
     return department_id
+
+
+_DOCTOR_DEPARTMENTS = sa.select(Doctor.id, Doctor.department_id).limit(_KNOWN_DOCTORS_MAX)
 
 
 def doctor_schedules(doctor_id, start: date, days: int, now: datetime):

@@ -10,13 +10,14 @@ import sqlalchemy as sa
 
 from app.domain import clock
 from app.domain.enums import SlotState
-from app.errors import ValidationFailed
-from app.extensions import redis_store
+from app.errors import NotFound, ValidationFailed
+from app.extensions import db, redis_store
 from app.infra import cache
 from app.models import Slot
 from app.schemas.catalogue import CalendarDaySchema, ScheduleSchema
 from app.services import catalogue
 from tests.factories import make_schedule
+from tests.support import SentQueries
 
 TOMORROW = clock.business_date(clock.now()) + timedelta(days=1)
 
@@ -220,3 +221,27 @@ def test_a_miss_met_by_many_threads_at_once_is_computed_once(committed):
         thread.join(10)
     assert len(calls) == 1
     assert answers == [{"n": 1}] * 8
+
+
+def _doctor_reads(sent):
+    return [query for query in sent if query.startswith("SELECT doctor.")]
+
+
+def test_a_process_reads_every_doctors_department_at_its_first_lookup(session, app):
+    first, second = make_schedule(on=TOMORROW), make_schedule(on=TOMORROW)
+    session.commit()
+    app.extensions.pop("doctor_departments", None)  # as in a process just started
+
+    with SentQueries(db.engine) as at_first:
+        departments = [catalogue.doctor_department_id(s.doctor_id) for s in (first, second)]
+    added = make_schedule(on=TOMORROW)  # a doctor added since: read on its own, then known
+    session.commit()
+    with SentQueries(db.engine) as later:
+        again = [catalogue.doctor_department_id(added.doctor_id) for _ in range(2)]
+        with pytest.raises(NotFound):
+            catalogue.doctor_department_id(10**9)
+
+    assert departments == [first.department_id, second.department_id]
+    assert again == [added.department_id] * 2
+    assert len(_doctor_reads(at_first.sent)) == 1
+    assert len(_doctor_reads(later.sent)) == 2  # the added doctor's, and the unknown one's
