@@ -411,8 +411,7 @@ class WeChatPay:
         amounts returns the same refund. More than is left to refund: WeChatPayRejected
         INVALID_REQUEST; merchant balance too low: NOT_ENOUGH."""
         _check_out_trade_no(out_trade_no)
-        if not isinstance(out_refund_no, str) or not OUT_REFUND_NO.fullmatch(out_refund_no):
-            raise ValueError(f"out_refund_no {out_refund_no!r} is not 1-64 of A-Z a-z 0-9 _-*@")
+        _check_out_refund_no(out_refund_no)
         _check_fen(refund_fen, "refund_fen")
         _check_fen(total_fen, "total_fen")
         body = {
@@ -427,8 +426,7 @@ class WeChatPay:
 
     def query_refund(self, out_refund_no: str) -> Refund:
         """The refund ``out_refund_no``; WeChatPayRejected RESOURCE_NOT_EXISTS when unknown."""
-        if not isinstance(out_refund_no, str) or not OUT_REFUND_NO.fullmatch(out_refund_no):
-            raise ValueError(f"out_refund_no {out_refund_no!r} is not 1-64 of A-Z a-z 0-9 _-*@")
+        _check_out_refund_no(out_refund_no)
         answer = self._json("GET", f"/v3/refund/domestic/refunds/{out_refund_no}")
         return self._parsed(Refund, answer)
 
@@ -646,6 +644,11 @@ def _kept_session(api_base) -> requests.Session:
 def _check_out_trade_no(out_trade_no):
     if not isinstance(out_trade_no, str) or not OUT_TRADE_NO.fullmatch(out_trade_no):
         raise ValueError(f"out_trade_no {out_trade_no!r} is not 6-32 of A-Z a-z 0-9 _-*")
+
+
+def _check_out_refund_no(out_refund_no):
+    if not isinstance(out_refund_no, str) or not OUT_REFUND_NO.fullmatch(out_refund_no):
+        raise ValueError(f"out_refund_no {out_refund_no!r} is not 1-64 of A-Z a-z 0-9 _-*@")
 
 
 def _check_fen(value, name):

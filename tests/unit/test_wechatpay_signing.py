@@ -35,6 +35,7 @@ CIPHERTEXT = (
 )
 PUBLIC_KEY_ID = "PUB_KEY_ID_0114232134912410000000000000000000"
 MCHID = "1900000109"
+MERCHANT_SERIAL_NO = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 APPID = "wx0000000000000001"
 
 
@@ -62,20 +63,25 @@ def platform_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-@pytest.fixture(scope="module")
-def adapter(merchant_key, platform_key):
-    """An adapter on an unreachable gateway: these tests must never need the network."""
+def _adapter(merchant_key, platform_key, api_base, http=None):
     return WeChatPay(
         mchid=MCHID,
         appid=APPID,
         merchant_private_key=_pem(merchant_key),
-        merchant_serial_no="5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+        merchant_serial_no=MERCHANT_SERIAL_NO,
         apiv3_key=APIV3_KEY,
         public_key=_public_pem(platform_key),
         public_key_id=PUBLIC_KEY_ID,
-        api_base="http://127.0.0.1:1",
+        api_base=api_base,
         notify_url="https://hospital.example/webhooks/wechatpay",
+        http=http,
     )
+
+
+@pytest.fixture(scope="module")
+def adapter(merchant_key, platform_key):
+    """An adapter on an unreachable gateway: these tests must never need the network."""
+    return _adapter(merchant_key, platform_key, "http://127.0.0.1:1")
 
 
 # --- Messages ------------------------------------------------------------------------------------
@@ -460,19 +466,7 @@ def answering(merchant_key, platform_key):
         transport = _Answering(**answer)
         http = requests.Session()
         http.mount("https://", transport)
-        adapter = WeChatPay(
-            mchid=MCHID,
-            appid=APPID,
-            merchant_private_key=_pem(merchant_key),
-            merchant_serial_no="5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-            apiv3_key=APIV3_KEY,
-            public_key=_public_pem(platform_key),
-            public_key_id=PUBLIC_KEY_ID,
-            api_base="https://api.mch.example/base",
-            notify_url="https://hospital.example/webhooks/wechatpay",
-            http=http,
-        )
-        return adapter, transport
+        return _adapter(merchant_key, platform_key, "https://api.mch.example/base", http), transport
 
     return make
 
@@ -504,10 +498,7 @@ def test_a_prepay_is_a_signed_call_whose_signed_answer_counts(
     }
     # Signed over the path below the base and the very bytes sent, with our serial.
     credential = protocol.parse_authorization(sent.headers["Authorization"])
-    assert (credential.mchid, credential.serial_no) == (
-        MCHID,
-        "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-    )
+    assert (credential.mchid, credential.serial_no) == (MCHID, MERCHANT_SERIAL_NO)
     assert protocol.verify_authorization(
         credential, merchant_key.public_key(), "POST", "/v3/pay/transactions/jsapi", sent.body
     )
