@@ -12,7 +12,8 @@ visitors' accounts with 1–3 patients and a few orders each, and the release mo
 doctor in the first department with ONE schedule of C numbers for tomorrow, released a minute
 ago, and N patients with a token each. It serves the app with gunicorn as
 bench/flash_release.py does and measures, each next to a bare ``GET /livez`` of the same count
-and concurrency measured just before it:
+and concurrency measured just before it (the everyday mix and the visit day in SLICES parts, each
+after a /livez of its own: A B A B …):
 
 1. **everyday**: a weighted mix of catalogue and account pages (EVERYDAY_MIX), chosen with a
    fixed seed, the account pages spread over the visitors;
@@ -65,7 +66,7 @@ from bench.flash_release import (
     server_environment,
     verify,
 )
-from bench.load import Request, run_phase
+from bench.load import Request, joined, run_phase
 from bench.seed import fresh_app, seed_city, seed_waiting_room
 from bench.server import Gunicorn, free_port
 
@@ -77,6 +78,10 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"  # the tests use 8–15
 RATIO_TARGET = 0.50
 QUEUE_RATIO_TARGET = 0.70
 P99_TARGET = 0.250  # seconds
+# The everyday mix and the visit day run in this many parts, each right after a /livez of its
+# size (alternating): a rate compared with /livez measured seconds apart would carry the
+# machine's drift between them. The release morning is one burst and runs after one /livez.
+SLICES = 5
 
 # The seed of every random choice (the visitors' history, the everyday mix), so that runs compare.
 SEED = 20261203
@@ -350,14 +355,26 @@ def bare(cpu, count, concurrency, deadline):
     return measured(cpu, "/livez", [Request("GET", "/livez")] * count, concurrency, deadline)
 
 
+def alternating(cpu, name, requests, concurrency, deadline, slices=SLICES):
+    """``requests`` sent in ``slices`` consecutive parts, each right after a bare /livez of its
+    own size: (the /livez parts as one phase, the parts as one phase). The machine's speed
+    drifts within seconds, so the two rates compared are measured at the same moments."""
+    bounds = [round(len(requests) * k / slices) for k in range(slices + 1)]
+    starts = bounds[:-1]
+    livez, parts = [], []
+    for start, end in zip(starts, bounds[1:], strict=True):
+        livez.append(bare(cpu, end - start, concurrency, deadline))
+        parts.append(measured(cpu, name, requests[start:end], concurrency, deadline))
+    return joined("/livez", livez, starts), joined(name, parts, starts)
+
+
 def run_everyday(cpu, city, args, deadline) -> Workload:
     mix = everyday_requests(
         args.everyday_requests, city.catalogue, city.visitors, random.Random(SEED)
     )
-    livez = bare(cpu, len(mix), args.everyday_concurrency, deadline)
-    print(f"/livez    {livez.rate:.0f} req/s; the everyday mix …", flush=True)
+    print(f"the everyday mix, in {SLICES} parts after a /livez each …", flush=True)
     pages = [page for page, _ in mix]
-    phase = measured(
+    livez, phase = alternating(
         cpu, "everyday", [request for _, request in mix], args.everyday_concurrency, deadline
     )
     return Workload("everyday", livez, phase, lambda answer: pages[answer.index])
@@ -383,9 +400,8 @@ def run_journey(cpu, city, args, deadline) -> Workload:
 
 def run_queue(cpu, waiting, args, deadline) -> Workload:
     requests = queue_requests(args.queue_requests, waiting)
-    livez = bare(cpu, len(requests), args.queue_concurrency, deadline)
-    print(f"/livez    {livez.rate:.0f} req/s; {len(waiting)} phones polling …", flush=True)
-    phase = measured(cpu, "visit day", requests, args.queue_concurrency, deadline)
+    print(f"{len(waiting)} phones polling, in {SLICES} parts after a /livez each …", flush=True)
+    livez, phase = alternating(cpu, "visit day", requests, args.queue_concurrency, deadline)
     return Workload(
         "visit day", livez, phase, lambda answer: "queue", ratio_target=QUEUE_RATIO_TARGET
     )

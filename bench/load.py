@@ -28,7 +28,8 @@ import os
 import select
 import socket
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,29 @@ class Phase:
         if not latencies:
             return math.nan
         return latencies[max(0, math.ceil(p / 100 * len(latencies)) - 1)]
+
+
+def joined(name: str, phases: list[Phase], starts: list[int]) -> Phase:
+    """Phases run one after another as parts of one list of requests, as one phase: each
+    answer's index into the whole list (``starts``: each part's first), their wall times, CPU
+    and plans added up. ``done_at`` stays within its part."""
+    answers = [
+        replace(answer, index=answer.index + start)
+        for phase, start in zip(phases, starts, strict=True)
+        for answer in phase.answers
+    ]
+    server_cpu = Counter()
+    for phase in phases:
+        server_cpu.update(phase.server_cpu)
+    return Phase(
+        name,
+        sum(phase.planned for phase in phases),
+        answers,
+        sum(phase.wall for phase in phases),
+        all(phase.completed for phase in phases),
+        sum(phase.client_cpu for phase in phases),
+        dict(server_cpu),
+    )
 
 
 class ProtocolError(Exception):

@@ -8,6 +8,9 @@ import time
 from collections import Counter
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import groupby
+from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 
@@ -21,13 +24,14 @@ from bench.journey import (
     Journey,
     Workload,
     _order_id,
+    alternating,
     everyday_requests,
     per_page,
     planned_journey_requests,
     ratio,
     unexpected,
 )
-from bench.load import Answer, Phase, run_phase
+from bench.load import Answer, Phase, Request, joined, run_phase
 from bench.seed import Catalogue, Fixture, Person, Visitor
 
 CATALOGUE = Catalogue(
@@ -206,7 +210,10 @@ class _Echo(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    served: ClassVar[list] = []  # the paths of GETs, in the order they came
+
     def do_GET(self):
+        self.served.append(self.path)
         self._send(200, {"path": self.path})
 
     def do_POST(self):
@@ -277,3 +284,48 @@ def test_without_follow_a_phase_is_as_before(echo):
     assert phase.completed and phase.planned == phase.count == 12
     assert [a.index for a in phase.answers] == list(range(12))
     assert {a.status for a in phase.answers} == {200}
+
+
+def test_parts_of_a_phase_join_into_one():
+    first = _phase("w", [_answer(0.01, index=0), _answer(0.02, index=1)], 0.5)
+    second = _phase("w", [_answer(0.03, index=0)], 0.25)
+    first.server_cpu, second.server_cpu = {"gunicorn": 1.0}, {"gunicorn": 0.5, "mariadb": 0.25}
+
+    whole = joined("w", [first, second], [0, 2])
+
+    assert [a.index for a in whole.answers] == [0, 1, 2]
+    assert (whole.count, whole.planned, whole.wall, whole.completed) == (3, 3, 0.75, True)
+    assert whole.rate == 4.0 and whole.percentile(99) == 0.03
+    assert whole.server_cpu == {"gunicorn": 1.5, "mariadb": 0.25}
+
+
+def test_a_workload_alternates_with_livez_part_by_part(echo):
+    class _Cpu:
+        server = SimpleNamespace(host="127.0.0.1", port=echo)
+
+        def snapshot(self):
+            return {}
+
+    requests = [Request("GET", f"/page/{n}") for n in range(10)]
+    _Echo.served.clear()
+
+    livez, phase = alternating(_Cpu(), "w", requests, 3, time.monotonic() + 30, slices=3)
+
+    runs = [(path == "/livez", list(group)) for path, group in groupby(_Echo.served, str)]
+    runs = [
+        (is_livez, [path for _, paths in grouped for path in paths])
+        for is_livez, grouped in groupby(runs, lambda run: run[0])
+    ]
+    assert [(is_livez, len(paths)) for is_livez, paths in runs] == [
+        (True, 3),
+        (False, 3),
+        (True, 4),
+        (False, 4),
+        (True, 3),
+        (False, 3),
+    ]
+    assert [sorted(paths) for is_livez, paths in runs if not is_livez] == [
+        [f"/page/{n}" for n in part] for part in (range(3), range(3, 7), range(7, 10))
+    ]
+    assert (livez.count, phase.count, livez.name, phase.name) == (10, 10, "/livez", "w")
+    assert sorted(a.index for a in phase.answers) == list(range(10))
