@@ -12,18 +12,21 @@ The wire rules (signatures both ways, resource encryption, times) are ``app.prot
 which the stand-in uses too; tests/unit/test_wechatpay_signing.py holds them against wechatpayv3,
 an independent implementation. Here:
 
-- Requests are signed over the path (and query) below WECHATPAY_API_BASE and the exact body bytes
-  sent, and go through one kept HTTP session per adapter: its connections (and, in production,
-  their TLS sessions) serve call after call. Proxy and CA settings of the environment
-  (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) are read once, when the adapter is built.
+- Requests are signed over the path (and query) below WECHATPAY_API_BASE exactly as sent and the
+  exact body bytes sent, and go through one kept HTTP session per adapter (and process): its
+  connections (and, in production, their TLS sessions) serve call after call, and it keeps no
+  cookies. A call whose kept connection the gateway had closed is signed and sent once more.
+  Proxy and CA settings of the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) are read
+  once, when the adapter is built.
 - A 2xx answer counts only when its Wechatpay-Signature verifies under our public key, under our
   public key id as Wechatpay-Serial, within 5 minutes of our clock; anything else is
   WeChatPayUnavailable("RESPONSE_UNVERIFIED"), and no platform certificate is ever fetched.
   Error (4xx/5xx) answers carry no trusted signature; TLS is what protects them. A bill download
   is not signed either: its SHA1, from the signed tradebill answer, is checked instead.
-- Failures raise WeChatPayRejected (WeChat refused: 4xx, ``.code`` as WeChat answered) or
-  WeChatPayUnavailable (network, timeout, 5xx, SYSTEM_ERROR, an unverifiable or malformed answer,
-  a corrupted bill): retry those later.
+- Failures raise WeChatPayRejected (WeChat refused: a 4xx with WeChat's error, ``.code`` as
+  WeChat answered) or WeChatPayUnavailable (network, timeout, 5xx, SYSTEM_ERROR, an answer that is
+  not WeChat's such as a redirect or a proxy's, an unverifiable or malformed answer, a corrupted
+  bill): retry those later.
 - ``parse_notification`` refuses a notification timestamp more than 5 minutes from our clock.
 
 Amounts are integer fen everywhere. Usage: ``wechatpay.prepay(...)``, ``wechatpay.query(...)``, …
@@ -35,6 +38,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import time
 import zlib
@@ -42,6 +46,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from http.client import RemoteDisconnected
+from http.cookiejar import DefaultCookiePolicy
+from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
@@ -304,6 +311,7 @@ class WeChatPay:
         self._apiv3_key = apiv3_key
         self._public_key = protocol.load_public_key(public_key)
         self._http = http if http is not None else _kept_session(self.api_base)
+        self._base_path = urlsplit(self.api_base).path  # the stand-in's mount; "" in production
 
     @classmethod
     def from_config(cls, config=None) -> "WeChatPay":
@@ -548,39 +556,38 @@ class WeChatPay:
     def _call(self, method, path, body=None, *, verify=True) -> tuple[int, bytes]:
         """Send one signed call of ``path`` (below WECHATPAY_API_BASE, with its query) and
         ``body`` (a JSON object, or None); (status, body bytes) of a 2xx answer whose signature
-        verifies (unless ``verify`` is false), else raise this module's errors."""
+        verifies (unless ``verify`` is false), else raise this module's errors.
+
+        A kept connection that the gateway closed while idle fails the call as it goes out; the
+        call is then signed and sent once more on a new connection. Every call here may be
+        repeated: a prepay or refund with the same numbers and amounts answers the same."""
         data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
-        headers = {
-            "Authorization": protocol.build_authorization(
-                self._merchant_key, self.mchid, self._merchant_serial_no, method, path, data
-            ),
-            "Accept": "application/json",
-            "User-Agent": USER_AGENT,
-            protocol.SERIAL_HEADER: self.public_key_id,
-        }
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        headers[protocol.SERIAL_HEADER] = self.public_key_id
         if body is not None:
             headers["Content-Type"] = "application/json"
-        try:
-            response = self._http.request(
-                method,
-                self.api_base + path,
-                data=data or None,
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-            content = response.content
-        except requests.RequestException as exc:
-            raise WeChatPayUnavailable(None, "NETWORK_ERROR", type(exc).__name__) from exc
+        request = requests.Request(method, self.api_base + path, headers=headers, data=data or None)
+        where = path.partition("?")[0]  # a bill's download token stays out of the logs
+        for attempt in (1, 2):
+            try:
+                response = self._send(request, data)
+                content = response.content
+                break
+            except requests.RequestException as exc:
+                if attempt == 1 and _dropped(exc):
+                    continue
+                raise WeChatPayUnavailable(None, "NETWORK_ERROR", type(exc).__name__) from exc
         status = response.status_code
         if not 200 <= status < 300:
-            code, message = _error_of(status, content)
+            code, message, theirs = _error_of(status, content)
+            # Only WeChat's own refusal is final; a redirect or a proxy's answer is not WeChat's.
+            rejected = theirs and 400 <= status < 500 and status != 429
             error = (
-                WeChatPayUnavailable
-                if status >= 500 or status == 429 or code in _UNAVAILABLE_CODES
-                else WeChatPayRejected
+                WeChatPayRejected
+                if rejected and code not in _UNAVAILABLE_CODES
+                else WeChatPayUnavailable
             )
-            log.warning("WeChat Pay refused %s %s: %s %s %s", method, path, status, code, message)
+            log.warning("WeChat Pay refused %s %s: %s %s %s", method, where, status, code, message)
             raise error(status, code, message)
         if verify:
             try:
@@ -588,11 +595,24 @@ class WeChatPay:
                     response.headers, content, self._public_key, self.public_key_id
                 )
             except protocol.SignatureInvalid as exc:
-                log.warning(
-                    "WeChat Pay answer to %s %s is unverified: %s", method, path, exc.reason
-                )
+                log.warning("WeChat Pay's answer to %s %s: %s", method, where, exc.reason)
                 raise WeChatPayUnavailable(status, "RESPONSE_UNVERIFIED", exc.reason) from None
         return status, content
+
+    def _send(self, request: requests.Request, data: bytes) -> requests.Response:
+        """Sign ``request`` over the path and query exactly as they will be sent (below the
+        gateway's own path) and send it."""
+        prepared = self._http.prepare_request(request)
+        signed_path = prepared.path_url[len(self._base_path) :]
+        prepared.headers["Authorization"] = protocol.build_authorization(
+            self._merchant_key,
+            self.mchid,
+            self._merchant_serial_no,
+            request.method,
+            signed_path,
+            data,
+        )
+        return self._http.send(prepared, timeout=self.timeout, allow_redirects=False)
 
     def _json(self, method, path, body=None) -> dict:
         status, content = self._call(method, path, body)
@@ -614,15 +634,30 @@ class WeChatPay:
             ) from None
 
 
-def _error_of(status, body):
-    """WeChat's ``(code, message)`` from an error answer; ours when it is not WeChat's JSON."""
+def _error_of(status, body) -> tuple[str, str, bool]:
+    """``(code, message, True)`` of WeChat's error answer; ours and False for anything else."""
     try:
         answer = json.loads(body)
     except (TypeError, ValueError, UnicodeDecodeError):
         answer = None
     if isinstance(answer, dict) and isinstance(answer.get("code"), str):
-        return answer["code"], str(answer.get("message") or "")
-    return f"HTTP_{status}", "answer is not WeChat Pay's error JSON"
+        return answer["code"], str(answer.get("message") or ""), True
+    return f"HTTP_{status}", "answer is not WeChat Pay's error JSON", False
+
+
+def _dropped(error: BaseException) -> bool:
+    """Whether a call failed because the other end had closed the connection it went out on."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, RemoteDisconnected | ConnectionResetError | BrokenPipeError):
+            return True
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [cause for cause in (current.__cause__, current.__context__) if cause]
+    return False
 
 
 def _transaction_path(out_trade_no):
@@ -638,6 +673,7 @@ def _kept_session(api_base) -> requests.Session:
     settings = session.merge_environment_settings(api_base, {}, None, None, None)
     session.proxies, session.verify = settings["proxies"], settings["verify"]
     session.trust_env = False
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # no state between calls
     return session
 
 
@@ -771,9 +807,10 @@ _SETTINGS = (
 
 
 def client() -> WeChatPay:
-    """The current app's adapter, rebuilt when its WeChat Pay settings change."""
+    """The current app's adapter, rebuilt when its WeChat Pay settings change, and in a forked
+    process (whose kept connections would be its parent's)."""
     config = current_app.config
-    settings = tuple(config[name] for name in _SETTINGS)
+    settings = (os.getpid(), *(config[name] for name in _SETTINGS))
     cached = current_app.extensions.get("wechatpay")
     if cached is None or cached[0] != settings:
         cached = current_app.extensions["wechatpay"] = (settings, WeChatPay.from_config(config))

@@ -549,7 +549,7 @@ class _KeptAliveProxy(BaseHTTPRequestHandler):
 
 
 def test_calls_share_a_kept_connection(ctx, served, receiver):
-    _KeptAliveProxy.upstream = served.url
+    _KeptAliveProxy.upstream, _KeptAliveProxy.connections = served.url, 0
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), _KeptAliveProxy)
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()

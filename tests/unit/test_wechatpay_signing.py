@@ -3,10 +3,12 @@ wechatpayv3's own implementation (an independent one, used here only); the adapt
 a transport that answers what each test says; no network."""
 
 import base64
+import hashlib
 import io
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from http.client import RemoteDisconnected
 
 import pytest
 import requests
@@ -14,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import ProtocolError
 from wechatpayv3 import utils as sdk_utils
 
 from app.domain.clock import CHINA_TZ
@@ -36,6 +39,7 @@ CIPHERTEXT = (
 PUBLIC_KEY_ID = "PUB_KEY_ID_0114232134912410000000000000000000"
 MCHID = "1900000109"
 MERCHANT_SERIAL_NO = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+BASE = "https://api.mch.example/base"  # a gateway under a path, as the stand-in is
 APPID = "wx0000000000000001"
 
 
@@ -429,23 +433,27 @@ def test_a_malformed_bill_is_refused(change):
 
 
 class _Answering(BaseAdapter):
-    """Answers every request it is sent with ``status``, ``body`` and ``headers`` (a function of
-    the body, or a dict), or raises ``raises``; keeps what it was sent."""
+    """Answers the requests it is sent with ``answers`` in turn (the last one answers every
+    request after it): each a dict of ``status``, ``body`` and ``headers`` (a function of the
+    body, or a dict), or an exception to raise. Keeps what it was sent."""
 
-    def __init__(self, status=200, body=b"{}", headers=None, raises=None):
+    def __init__(self, *answers):
         super().__init__()
-        self.status, self.body, self.headers, self.raises = status, body, headers, raises
+        self.answers = answers
         self.sent = []
 
     def send(self, request, **kwargs):
         self.sent.append(request)
-        if self.raises is not None:
-            raise self.raises
+        answer = self.answers[min(len(self.sent), len(self.answers)) - 1]
+        if isinstance(answer, BaseException):
+            raise answer
+        body, headers = answer.get("body", b"{}"), answer.get("headers")
         response = requests.Response()
-        response.status_code = self.status
-        headers = self.headers(self.body) if callable(self.headers) else self.headers
-        response.headers = CaseInsensitiveDict(headers or {})
-        response.raw = io.BytesIO(self.body)
+        response.status_code = answer.get("status", 200)
+        response.headers = CaseInsensitiveDict(
+            (headers(body) if callable(headers) else headers) or {}
+        )
+        response.raw = io.BytesIO(body)
         response.request, response.url = request, request.url
         return response
 
@@ -459,14 +467,15 @@ def _signed(platform_key, serial=PUBLIC_KEY_ID, **kwargs):
 
 @pytest.fixture
 def answering(merchant_key, platform_key):
-    """``answering(**answer)``: an adapter whose calls ``_Answering(**answer)`` answers, and
-    that transport."""
+    """``answering(*answers)`` or ``answering(**answer)`` (one answer for every call, or
+    ``raises=`` an exception): an adapter whose calls ``_Answering`` answers, and that
+    transport."""
 
-    def make(**answer):
-        transport = _Answering(**answer)
+    def make(*answers, raises=None, **answer):
+        transport = _Answering(*(answers or [raises if raises is not None else answer]))
         http = requests.Session()
         http.mount("https://", transport)
-        return _adapter(merchant_key, platform_key, "https://api.mch.example/base", http), transport
+        return _adapter(merchant_key, platform_key, BASE, http), transport
 
     return make
 
@@ -484,7 +493,7 @@ def test_a_prepay_is_a_signed_call_whose_signed_answer_counts(
     [sent] = transport.sent
     assert (sent.method, sent.url) == (
         "POST",
-        "https://api.mch.example/base/v3/pay/transactions/jsapi",
+        BASE + "/v3/pay/transactions/jsapi",
     )
     assert json.loads(sent.body) == {
         "appid": APPID,
@@ -515,7 +524,7 @@ def test_a_query_signs_its_query_string(answering, merchant_key, platform_key):
     path = "/v3/pay/transactions/out-trade-no/T20261204000001?mchid=" + MCHID
     assert (sent.method, sent.url, sent.body) == (
         "GET",
-        "https://api.mch.example/base" + path,
+        BASE + path,
         None,
     )
     credential = protocol.parse_authorization(sent.headers["Authorization"])
@@ -532,6 +541,10 @@ def test_a_query_signs_its_query_string(answering, merchant_key, platform_key):
         (403, b'{"code":"BANK_ERROR","message":"x"}', WeChatPayUnavailable, "BANK_ERROR"),
         (429, b'{"code":"FREQUENCY_LIMITED"}', WeChatPayUnavailable, "FREQUENCY_LIMITED"),
         (502, b"<html>Bad Gateway</html>", WeChatPayUnavailable, "HTTP_502"),
+        # Not WeChat's answers: a redirect, a proxy's, a misrouted gateway's. Not final either.
+        (302, b"", WeChatPayUnavailable, "HTTP_302"),
+        (407, b"<html>Proxy Authentication Required</html>", WeChatPayUnavailable, "HTTP_407"),
+        (404, b"<html>404 Not Found</html>", WeChatPayUnavailable, "HTTP_404"),
     ],
 )
 def test_refusals_become_typed_errors(answering, status, body, error, code):
@@ -598,3 +611,77 @@ def test_a_signed_answer_that_is_not_an_object_is_malformed(answering, platform_
         adapter.query_refund("R1")
 
     assert failed.value.code == "MALFORMED_RESPONSE"
+
+
+def _dropped_connection():
+    reset = ProtocolError("Connection aborted.", RemoteDisconnected("closed without response"))
+    return requests.ConnectionError(reset)
+
+
+def test_a_kept_connection_closed_by_the_gateway_is_retried_once(answering, platform_key):
+    closed = {"status": 204, "body": b"", "headers": _signed(platform_key)}
+    adapter, transport = answering(_dropped_connection(), closed)
+
+    adapter.close("T20261204000001")  # the 204 came after one retry
+
+    first, second = transport.sent
+    nonces = [
+        protocol.parse_authorization(r.headers["Authorization"]).nonce_str for r in transport.sent
+    ]
+    assert first.url == second.url and first.body == second.body and nonces[0] != nonces[1]
+
+
+@pytest.mark.parametrize(
+    ("failures", "sent"),
+    [
+        ([_dropped_connection(), _dropped_connection()], 2),  # once only
+        ([requests.ReadTimeout()], 1),  # WeChat may still be working on it: no second wait
+        ([requests.ConnectionError("connection refused")], 1),
+    ],
+)
+def test_other_failures_are_not_retried(answering, failures, sent):
+    adapter, transport = answering(*failures)
+
+    with pytest.raises(WeChatPayUnavailable) as failed:
+        adapter.close("T20261204000001")
+
+    assert failed.value.code == "NETWORK_ERROR" and len(transport.sent) == sent
+
+
+def _tradebill(platform_key, download_url, bill):
+    body = json.dumps(
+        {
+            "download_url": download_url,
+            "hash_type": "SHA1",
+            "hash_value": hashlib.sha1(bill, usedforsecurity=False).hexdigest(),
+        }
+    ).encode()
+    return {"body": body, "headers": _signed(platform_key)}
+
+
+def test_a_bill_is_downloaded_signed_over_the_url_as_sent(answering, merchant_key, platform_key):
+    bill = DOC_BILL.encode()
+    # requests sends "%7e" as "~": the signature must cover what is sent.
+    url = BASE + "/v3/billdownload/file?token=a%7eb"
+    adapter, transport = answering(_tradebill(platform_key, url, bill), {"body": bill})
+
+    trade_bill = adapter.trade_bill(date(2022, 3, 21))
+
+    assert [row.out_trade_no for row in trade_bill.rows] == ["2021WERUN1647840687637"]
+    download = transport.sent[1]
+    assert download.path_url == "/base/v3/billdownload/file?token=a~b"
+    credential = protocol.parse_authorization(download.headers["Authorization"])
+    assert protocol.verify_authorization(
+        credential, merchant_key.public_key(), "GET", download.path_url[len("/base") :], b""
+    )
+
+
+def test_a_bill_elsewhere_than_the_gateway_is_never_fetched(answering, platform_key):
+    bill = DOC_BILL.encode()
+    answer = _tradebill(platform_key, "https://elsewhere.example/base/v3/billdownload/file", bill)
+    adapter, transport = answering(answer, {"body": bill})
+
+    with pytest.raises(WeChatPayUnavailable) as failed:
+        adapter.trade_bill(date(2022, 3, 21))
+
+    assert failed.value.code == "MALFORMED_RESPONSE" and len(transport.sent) == 1
