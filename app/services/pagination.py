@@ -44,6 +44,8 @@ def _total(on_page: int, page: int, per_page: int, count) -> int:
     last one, and an empty first page means none. Only a full page, or one past the end, runs
     ``count()``: lists are mostly a page long (an account's orders and patients), and counting in
     the page's own query (a window count) makes MySQL build a temporary table every time."""
+    seen = (page - 1) * per_page + on_page
     if 0 < on_page < per_page or (on_page == 0 and page == 1):
-        return (page - 1) * per_page + on_page
-    return count()
+        return seen
+    # Counted after the page was read: rows deleted meanwhile must not leave it below the page.
+    return max(count(), seen) if on_page else count()

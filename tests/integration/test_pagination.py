@@ -1,11 +1,14 @@
 """app/services/pagination.py: a page's total across pages, whether the page itself tells it (a
-partial or an empty first page) or it has to be counted (a full page, a page past the end), for
-both kinds of list: packed rows (an account's patients) and ORM objects (hospitals)."""
+partial or an empty first page: nothing counted) or it has to be counted (a full page, a page past
+the end), for both kinds of list: packed rows (an account's patients) and ORM objects
+(hospitals)."""
 
 import pytest
 
+from app.extensions import db
 from app.services import catalogue, patients
 from tests.factories import make_account, make_hospital, resident_id
+from tests.support import SentQueries
 
 # (rows in the list, page, per page): every place the page can fall.
 PLACES = [
@@ -25,6 +28,16 @@ def _on_page(rows, page, per_page):
     return max(0, min(per_page, rows - (page - 1) * per_page))
 
 
+def _counts(sent):
+    return sum("count(" in query.lower() for query in sent.sent)
+
+
+def _counted(rows, page, per_page):
+    """Whether the total needs a count: the page is full, or past the end of a list."""
+    on_page = _on_page(rows, page, per_page)
+    return on_page == per_page or (on_page == 0 and page > 1)
+
+
 @pytest.mark.parametrize(("rows", "page", "per_page"), PLACES)
 def test_a_page_of_patients_has_the_total(session, rows, page, per_page):
     account = make_account()
@@ -38,9 +51,11 @@ def test_a_page_of_patients_has_the_total(session, rows, page, per_page):
             },
         )
 
-    listed = patients.list_patients(account.id, page=page, per_page=per_page)
+    with SentQueries(db.engine) as sent:
+        listed = patients.list_patients(account.id, page=page, per_page=per_page)
 
     assert (len(listed.items), listed.total) == (_on_page(rows, page, per_page), rows)
+    assert _counts(sent) == _counted(rows, page, per_page)
 
 
 @pytest.mark.parametrize(("rows", "page", "per_page"), PLACES)
@@ -48,9 +63,11 @@ def test_a_page_of_hospitals_has_the_total(session, rows, page, per_page):
     for n in range(rows):
         make_hospital(name=f"分页测试医院{n}")
 
-    listed = catalogue.list_hospitals(q="分页测试医院", page=page, per_page=per_page)
+    with SentQueries(db.engine) as sent:
+        listed = catalogue.list_hospitals(q="分页测试医院", page=page, per_page=per_page)
 
     assert (len(listed.items), listed.total) == (_on_page(rows, page, per_page), rows)
+    assert _counts(sent) == _counted(rows, page, per_page)
     assert [hospital.name for hospital in listed.items] == [
         f"分页测试医院{n}" for n in range((page - 1) * per_page, rows)
     ][:per_page]
