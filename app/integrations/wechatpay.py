@@ -562,8 +562,11 @@ class WeChatPay:
         call is then signed and sent once more on a new connection. Every call here may be
         repeated: a prepay or refund with the same numbers and amounts answers the same."""
         data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        headers[protocol.SERIAL_HEADER] = self.public_key_id
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            protocol.SERIAL_HEADER: self.public_key_id,
+        }
         if body is not None:
             headers["Content-Type"] = "application/json"
         request = requests.Request(method, self.api_base + path, headers=headers, data=data or None)
