@@ -139,10 +139,7 @@ class AccountRead:
         if lookup is None:
             return None
         try:
-            if lookup.state is None:  # not cached (or expired): MySQL says, and it is cached again
-                auth.ensure_current(principal)
-            else:
-                auth.ensure_state(principal, *auth.cached_state(lookup.state))
+            auth.ensure_read(principal, lookup.state)
             document = self._page(principal.id, query, lookup, now)
         except Exception:  # refused, MySQL away, a stale page: the view answers, and says why
             return None

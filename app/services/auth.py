@@ -158,7 +158,20 @@ def verify_signature(token: str | None) -> Principal:
 
 def ensure_current(principal: Principal):
     """401 if the principal's token was revoked or the account deleted, 403 if frozen."""
-    ensure_state(principal, *_account_state(principal.id))
+    try:
+        cached = redis_store.read("GET", state_key(principal.id))
+    except redis.RedisError:
+        cached = None
+    ensure_read(principal, cached)
+
+
+def ensure_read(principal: Principal, cached: bytes | None):
+    """ensure_current, given what the caller already read at state_key (in the same round trip
+    as something else): MySQL is asked only when nothing was cached there."""
+    if cached is None:
+        ensure_state(principal, *_stored_state(principal.id))
+    else:
+        ensure_state(principal, *_cached_state(cached))
 
 
 def ensure_state(principal: Principal, current_version, status):
@@ -172,12 +185,12 @@ def ensure_state(principal: Principal, current_version, status):
 
 
 def state_key(account_id) -> str:
-    """The Redis key of an account's cached token version and status (read it with
-    cached_state, e.g. in the same round trip as something else)."""
+    """The Redis key of an account's cached token version and status (read it in the same
+    round trip as something else, then check it with ensure_read)."""
     return _STATE_KEY.format(account_id)
 
 
-def cached_state(cached: bytes) -> tuple[int, str]:
+def _cached_state(cached: bytes) -> tuple[int, str]:
     """(token version, status) from the value at state_key."""
     version, _, status = cached.decode().partition(":")
     return int(version), status
@@ -190,15 +203,8 @@ _STATE = sa.select(_account.token_version, _account.status).where(
 )
 
 
-def _account_state(account_id) -> tuple[int | None, str | None]:
-    """(token version, status) of an account, from Redis or else MySQL."""
-    key = state_key(account_id)
-    try:
-        cached = redis_store.read("GET", key)
-    except redis.RedisError:
-        cached = None
-    if cached is not None:
-        return cached_state(cached)
+def _stored_state(account_id) -> tuple[int | None, str | None]:
+    """(token version, status) of an account from MySQL, cached in Redis for the next request."""
     row = db.session.execute(_STATE, {"account_id": account_id}).first()
     if row is None:
         return None, None

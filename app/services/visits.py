@@ -313,10 +313,7 @@ def cached_place(principal, order_id) -> QueuePlace | None:
     if seen is None or seen.entry.account_id != principal.id:
         return None
     try:
-        if state is None:  # not cached (or expired): MySQL says, and it is cached again
-            auth.ensure_current(principal)
-        else:
-            auth.ensure_state(principal, *auth.cached_state(state))
+        auth.ensure_read(principal, state)
     except AppError:
         return None
     return _seen_place(order_id, seen)

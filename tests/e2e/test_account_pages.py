@@ -16,9 +16,10 @@ import sqlalchemy as sa
 
 from app.api import public
 from app.domain import clock
-from app.extensions import db
+from app.extensions import RedisExtension, db, redis_store
+from app.infra import cache
 from app.models import Order
-from app.services import catalogue_admin, expiry, staff_accounts, stop_clinic
+from app.services import auth, catalogue_admin, expiry, staff_accounts, stop_clinic
 from app.services.scoping import Scope
 from tests.e2e.clients import User, expect, hold, patient_of
 from tests.factories import resident_id
@@ -123,6 +124,29 @@ class TestSentBeforeFlask:
                 assert (answer.status_code, answer.content) == (200, direct.content), page
                 assert answer.headers["Cache-Control"] == "no-store"
                 assert "ETag" not in answer.headers
+
+    def test_a_caller_whose_state_is_not_cached_is_read_with_the_page_then_from_mysql(
+        self, served, user, flask_calls, monkeypatch
+    ):
+        account_id = expect(user.call("GET", "/api/v1/me"), 200)["id"]
+        with served.app.app_context():  # both gone, as STATE_SECONDS and a change leave them
+            redis_store.client.delete(auth.state_key(account_id))
+            cache.invalidate(cache.account(account_id))
+        read, sent = [], []
+        for method, seen in (("read", read), ("send", sent)):
+            original = getattr(RedisExtension, method)
+
+            def spy(self, *command, _original=original, _seen=seen):
+                _seen.append(command[0])
+                return _original(self, *command)
+
+            monkeypatch.setattr(RedisExtension, method, spy)
+        flask_calls.clear()
+        expect(user.call("GET", "/api/v1/patients"), 200)
+        # One read (the page and the state together), then MySQL; the state and the page stored.
+        assert (flask_calls, read, sent) == ([], ["EVAL"], ["EVAL", "EVAL"])
+        with served.app.app_context():
+            assert redis_store.client.get(auth.state_key(account_id)) is not None
 
     def test_a_page_past_the_cached_ones_is_computed_each_time_by_flask(
         self, user, world, flask_calls
