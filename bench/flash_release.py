@@ -42,7 +42,7 @@ from app.infra.crypto import generate_key_spec
 from app.models import Order, Slot
 from bench import machine
 from bench.load import Request, run_phase
-from bench.seed import fresh_app, seed
+from bench.seed import analyze, fresh_app, seed
 from bench.server import Gunicorn, free_port
 
 DEFAULT_DATABASE_URL = "mysql+pymysql://root@127.0.0.1:3306/booking_bench?charset=utf8mb4"
@@ -454,6 +454,7 @@ def main(argv=None) -> int:
     app, store = fresh_app(args.database_url, args.redis_url)
     with app.app_context():
         fixture = seed(args.capacity, args.requests, warm_up_holds(args))
+        analyze()
         about = {
             "cpu": machine.cpu_model(),
             "cores": os.cpu_count(),

@@ -67,7 +67,7 @@ from bench.flash_release import (
     verify,
 )
 from bench.load import Request, joined, run_phase
-from bench.seed import fresh_app, seed_city, seed_waiting_room
+from bench.seed import analyze, fresh_app, seed_city, seed_waiting_room
 from bench.server import Gunicorn, free_port
 
 DEFAULT_DATABASE_URL = "mysql+pymysql://root@127.0.0.1:3306/booking_bench_journey?charset=utf8mb4"
@@ -574,6 +574,7 @@ def main(argv=None) -> int:
             args.capacity, args.patients, warm_up_people, args.visitors, random.Random(SEED)
         )
         waiting = seed_waiting_room(args.waiting)
+        analyze()
         about = {
             "cpu": machine.cpu_model(),
             "cores": os.cpu_count(),
