@@ -4,6 +4,7 @@ import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 import requests
@@ -513,12 +514,22 @@ def test_an_unreachable_gateway_is_unavailable(ctx, served):
 
 class _KeptAliveProxy(BaseHTTPRequestHandler):
     """HTTP/1.1 with keep-alive in front of ``upstream`` (the test server closes every
-    connection), counting the connections it was given."""
+    connection), counting the connections it was given; asked for an absolute URL, it forwards
+    there, as a client's HTTP proxy does, and notes the URL."""
 
     protocol_version = "HTTP/1.1"
     upstream = ""
     connections = 0
-    _HOP = frozenset({"connection", "content-length", "transfer-encoding", "content-encoding"})
+    proxied: ClassVar[list[str]] = []
+    _HOP = frozenset(
+        {
+            "connection",
+            "proxy-connection",
+            "content-length",
+            "transfer-encoding",
+            "content-encoding",
+        }
+    )
 
     def setup(self):
         type(self).connections += 1
@@ -527,13 +538,17 @@ class _KeptAliveProxy(BaseHTTPRequestHandler):
     def _forward(self):
         length = int(self.headers.get("Content-Length") or 0)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in self._HOP | {"host"}}
-        answer = requests.request(
-            self.command,
-            self.upstream + self.path,
-            data=self.rfile.read(length) if length else None,
-            headers=headers,
-            timeout=10,
-        )
+        if self.path.startswith("http://"):
+            self.proxied.append(self.path)
+        with requests.Session() as direct:
+            direct.trust_env = False  # never through the proxy a test sets: that is this one
+            answer = direct.request(
+                self.command,
+                self.path if self.path.startswith("http://") else self.upstream + self.path,
+                data=self.rfile.read(length) if length else None,
+                headers=headers,
+                timeout=10,
+            )
         self.send_response(answer.status_code)
         for name, value in answer.headers.items():
             if name.lower() not in self._HOP | {"date", "server"}:
@@ -548,26 +563,54 @@ class _KeptAliveProxy(BaseHTTPRequestHandler):
         pass
 
 
-def test_calls_share_a_kept_connection(ctx, served, receiver):
+@pytest.fixture
+def kept_alive_proxy(served):
     _KeptAliveProxy.upstream, _KeptAliveProxy.connections = served.url, 0
+    _KeptAliveProxy.proxied = []
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), _KeptAliveProxy)
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()
-    try:
-        base = f"http://127.0.0.1:{proxy.server_port}/sandbox/wechatpay"
-        other = adapter_with(served, WECHATPAY_API_BASE=base)
-        out_trade_no, expires = new_out_trade_no(), china_now() + timedelta(minutes=15)
+    yield f"http://127.0.0.1:{proxy.server_port}"
+    proxy.shutdown()
+    thread.join(timeout=5)
 
-        other.prepay(out_trade_no, DESCRIPTION, 2500, new_openid(), expires, receiver.url)
-        other.query(out_trade_no)
-        other.close(out_trade_no)
-        closed = other.query(out_trade_no)
-    finally:
-        proxy.shutdown()
-        thread.join(timeout=5)
+
+def test_calls_share_a_kept_connection(ctx, served, receiver, kept_alive_proxy):
+    base = kept_alive_proxy + "/sandbox/wechatpay"
+    other = adapter_with(served, WECHATPAY_API_BASE=base)
+    out_trade_no, expires = new_out_trade_no(), china_now() + timedelta(minutes=15)
+
+    other.prepay(out_trade_no, DESCRIPTION, 2500, new_openid(), expires, receiver.url)
+    other.query(out_trade_no)
+    other.close(out_trade_no)
+    closed = other.query(out_trade_no)
 
     assert closed.trade_state == wechatpay.CLOSED
     assert _KeptAliveProxy.connections == 1
+
+
+def test_the_environments_proxy_is_read_when_the_adapter_is_built(
+    ctx, served, kept_alive_proxy, monkeypatch
+):
+    """An egress proxy set in the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) carries the
+    calls of an adapter built while it was set, and only of those."""
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", kept_alive_proxy)
+    proxied = adapter_with(served)
+    monkeypatch.delenv("HTTP_PROXY")
+    direct = adapter_with(served)
+    monkeypatch.setenv("HTTP_PROXY", kept_alive_proxy)  # too late for the direct one
+    through, around = new_out_trade_no(), new_out_trade_no()
+
+    assert proxied.query(through) is None
+    assert direct.query(around) is None
+
+    base = served.app.config["WECHATPAY_API_BASE"]
+    mchid = served.app.config["WECHATPAY_MCHID"]
+    assert _KeptAliveProxy.proxied == [
+        f"{base}/v3/pay/transactions/out-trade-no/{through}?mchid={mchid}"
+    ]
 
 
 # --- The stand-in's wire behaviour ---------------------------------------------------------------
