@@ -4,8 +4,11 @@ the end), for both kinds of list: packed rows (an account's patients) and ORM ob
 (hospitals)."""
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
 
 from app.extensions import db
+from app.models import Hospital
 from app.services import catalogue, patients
 from tests.factories import make_account, make_hospital, resident_id
 from tests.support import SentQueries
@@ -71,3 +74,31 @@ def test_a_page_of_hospitals_has_the_total(session, rows, page, per_page):
     assert [hospital.name for hospital in listed.items] == [
         f"分页测试医院{n}" for n in range((page - 1) * per_page, rows)
     ][:per_page]
+
+
+def test_rows_deleted_between_the_page_and_its_count_leave_the_total_at_the_page(committed):
+    """A full page is counted after it was read: hospitals deleted in between by another
+    transaction (READ COMMITTED shows the count their deletion) never leave the total below the
+    rows the page shows."""
+    names = [f"分页竞争医院{n}" for n in range(4)]
+    for name in names:
+        make_hospital(name=name)
+    db.session.commit()
+    page_read = []
+
+    @event.listens_for(db.engine, "after_cursor_execute")
+    def delete_after_the_page(connection, cursor, statement, parameters, context, many):
+        if not page_read and "count(" not in statement.lower():
+            page_read.append(statement)
+            with db.engine.connect() as other:  # another connection: its own transaction
+                other.execute(sa.delete(Hospital).where(Hospital.name.in_(names[1:])))
+                other.commit()
+
+    try:
+        listed = catalogue.list_hospitals(q="分页竞争医院", page=1, per_page=2)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", delete_after_the_page)
+
+    assert page_read  # the deletion ran between the page and its count
+    assert [hospital.name for hospital in listed.items] == names[:2]
+    assert listed.total == 2  # counted 1, but the page shows 2
