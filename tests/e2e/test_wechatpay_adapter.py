@@ -592,8 +592,9 @@ def test_calls_share_a_kept_connection(ctx, served, receiver, kept_alive_proxy):
 def test_the_environments_proxy_is_read_when_the_adapter_is_built(
     ctx, served, kept_alive_proxy, monkeypatch
 ):
-    """An egress proxy set in the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) carries the
-    calls of an adapter built while it was set, and only of those."""
+    """An egress proxy set in the environment (HTTPS_PROXY in production; HTTP_PROXY here, the
+    stand-in speaking plain HTTP) carries the calls of an adapter built while it was set, and
+    only of those."""
     for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", kept_alive_proxy)
