@@ -19,7 +19,8 @@ after a /livez of its own: A B A B …):
    fixed seed, the account pages spread over the visitors;
 2. **journey**: N patients, each its own chain of requests (the next sent when the previous is
    answered): the department tree → the department's calendar → the day's schedules → the hold →
-   (after a 201) the payment's parameters;
+   (after a 201) the payment's parameters, at once or after ``--confirm-seconds`` on the order's
+   confirmation page (its place in flight meanwhile taken by the next patient);
 3. **visit day**: the phones of a waiting room of checked-in patients polling their place in
    the queue (``GET /orders/{id}/queue``), answered from Redis.
 
@@ -130,6 +131,14 @@ def parse_args(argv=None):
     parser.add_argument("--capacity", type=_bounded(1, 999), default=200, help="numbers (C)")
     parser.add_argument("--journey-concurrency", type=_bounded(1, 1000), default=200)
     parser.add_argument(
+        "--confirm-seconds",
+        type=_seconds_range,
+        default=(0.0, 0.0),
+        metavar="MIN-MAX",
+        help="how long a patient who got a number spends on the order's confirmation page "
+        "before paying, drawn evenly between MIN and MAX (e.g. 1-4); 0 pays at once (default)",
+    )
+    parser.add_argument(
         "--channel",
         choices=("wechat", "alipay"),
         default="wechat",
@@ -143,6 +152,18 @@ def parse_args(argv=None):
     )
     add_server_arguments(parser, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
     return parser.parse_args(argv)
+
+
+def _seconds_range(text) -> tuple[float, float]:
+    """ "1-4" → (1.0, 4.0), "2" → (2.0, 2.0): seconds, at most a minute."""
+    low, _, high = text.partition("-")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not seconds or MIN-MAX: {text!r}") from None
+    if not 0 <= bounds[0] <= bounds[1] <= 60:
+        raise argparse.ArgumentTypeError(f"not 0 ≤ MIN ≤ MAX ≤ 60: {text!r}")
+    return bounds
 
 
 # --- the requests (pure: the unit tests build them without a server) ---------------------------
@@ -191,7 +212,7 @@ class Journey:
     patients' first requests, ``follow`` (bench.load's hook) gives each patient's next one, and
     ``step_of[i]`` / ``person_of[i]`` say which step and patient request ``i`` was."""
 
-    def __init__(self, fixture, channel, run_id):
+    def __init__(self, fixture, channel, run_id, confirm=(0.0, 0.0)):
         api = "/api/v1"
         department = f"{api}/departments/{fixture.department_id}"
         self.pages = [
@@ -203,6 +224,8 @@ class Journey:
         self.schedule_id = fixture.schedule_id
         self.channel = channel
         self.run_id = run_id
+        self.confirm = confirm  # seconds on the confirmation page before paying: (min, max)
+        self.rng = random.Random(SEED)
         self.step_of = [0] * len(self.people)
         self.person_of = list(range(len(self.people)))
 
@@ -230,6 +253,7 @@ class Journey:
             f"/api/v1/orders/{order_id}/payments",
             headers=_bearer(self.people[person].token),
             body={"channel": self.channel},
+            after=self.rng.uniform(*self.confirm) if self.confirm[1] else 0.0,
         )
 
     def follow(self, index, status, body) -> Request | None:
@@ -381,7 +405,7 @@ def run_everyday(cpu, city, args, deadline) -> Workload:
 
 
 def run_journey(cpu, city, args, deadline) -> Workload:
-    journey = Journey(city.fixture, args.channel, secrets.token_hex(4))
+    journey = Journey(city.fixture, args.channel, secrets.token_hex(4), args.confirm_seconds)
     planned = planned_journey_requests(len(journey.people), args.capacity)
     livez = bare(cpu, planned, args.journey_concurrency, deadline)
     print(f"/livez    {livez.rate:.0f} req/s; {len(journey.people)} journeys …", flush=True)
@@ -505,9 +529,11 @@ def report(args, about, prepare, city, warm, workloads, check) -> tuple[bool, bo
     worker = "sync" if args.threads == 1 else f"gthread × {args.threads} threads"
     if args.threads > 1:
         worker += f", keep-alive {args.keep_alive} s"
+    low, high = args.confirm_seconds
+    confirm = f"{low:g}–{high:g} s" if high > low else f"{high:g} s"
     print(
         f"settings  gunicorn {args.workers} workers ({worker}) · payment channel {args.channel}"
-        f" · seed {SEED} · time limit {args.time_limit} s"
+        f" after {confirm} on the confirmation page · seed {SEED} · time limit {args.time_limit} s"
     )
     print(
         f"prepare   {prepare:.1f} s: {len(catalogue.hospital_ids)} hospitals · "

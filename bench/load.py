@@ -14,7 +14,9 @@ client went from 50–75 % of a core to ~20–25 %, and that CPU went to the ser
 Requests may also be chains, one per client: with ``follow``, as a request is answered the client
 asks ``follow`` for that client's next request and sends it at once on the same place, so a
 patient's next page goes out only when the previous one came back (``concurrency`` is then the
-number of patients browsing at once).
+number of patients browsing at once). A next request with an ``after`` is sent that many seconds
+later instead (a patient reading a page before tapping), and until then its place goes to the
+next request of the list: ``concurrency`` stays the number of requests in flight.
 
 Every answer is kept with its latency, status, the index of its request and, when asked, the
 order id of a 201 or the ``code`` of the JSON error envelope. Only Content-Length and chunked
@@ -22,6 +24,7 @@ bodies are understood, which is all gunicorn sends.
 """
 
 import errno
+import heapq
 import json
 import math
 import os
@@ -40,6 +43,9 @@ class Request:
     path: str
     headers: dict | None = None
     body: dict | None = None
+    # A follow-up only: seconds its client waits after the previous answer before sending it (a
+    # patient reading a page); its place in flight goes meanwhile to the next request.
+    after: float = 0.0
 
     def encode(self, host: str) -> bytes:
         body = b"" if self.body is None else json.dumps(self.body).encode()
@@ -200,15 +206,19 @@ def _run(host, port, payloads, concurrency, deadline, request_timeout, started, 
     idle: list[socket.socket] = []  # kept-alive connections, for the next requests
     queue = iter(range(len(payloads)))
     follow_ups: list[int] = []  # indexes of follow-ups still to send, sent first
+    waiting: list[tuple[float, int]] = []  # (when, index) of follow-ups sent after a wait
     clock = time.perf_counter
 
     def finish(request, status, body):
         done = clock()
         results[request.index] = (done - request.sent, status, body, done - started)
         if follow is not None:
-            payload = follow(request.index, status, body)
+            payload, after = follow(request.index, status, body) or (None, 0.0)
             if payload is not None:
-                follow_ups.append(len(payloads))
+                if after > 0:
+                    heapq.heappush(waiting, (done + after, len(payloads)))
+                else:
+                    follow_ups.append(len(payloads))
                 payloads.append(payload)
                 results.append(None)
 
@@ -238,6 +248,9 @@ def _run(host, port, payloads, concurrency, deadline, request_timeout, started, 
 
     def fill():
         """Keep ``concurrency`` requests in flight while any are left to send."""
+        now = clock()
+        while waiting and waiting[0][0] <= now:
+            follow_ups.append(heapq.heappop(waiting)[1])
         while len(in_flight) < concurrency:
             index = follow_ups.pop() if follow_ups else next(queue, None)
             if index is None:
@@ -261,11 +274,12 @@ def _run(host, port, payloads, concurrency, deadline, request_timeout, started, 
     fill()
     check_at = clock() + 1.0
     try:
-        while in_flight:
+        while in_flight or waiting:
             now = time.monotonic()
             if now >= deadline:
                 break
-            events = poller.poll(min(1.0, deadline - now))
+            wake = max(0.001, waiting[0][0] - clock()) if waiting else 1.0
+            events = poller.poll(min(wake, 1.0, deadline - now))
             for fd, _ in events:
                 request = in_flight.get(fd)
                 if request is None:  # closed by an earlier event of this round
@@ -343,7 +357,9 @@ def run_phase(
     ``follow(index, status, body)``, if given, is asked as each request is answered (``status`` 0
     with the error's name as ``body`` when there was no HTTP answer) for the same client's next
     Request, or None when that client is done; it is called on the clock, so it must be cheap.
-    A follow-up's index is the next after the list and the follow-ups before it.
+    A follow-up's index is the next after the list and the follow-ups before it; one with an
+    ``after`` is sent that many seconds after the answer, and the requests of the list take its
+    place in flight meanwhile.
     """
     address = f"{host}:{port}"
     payloads = [request.encode(address) for request in requests]
@@ -352,7 +368,7 @@ def run_phase(
 
         def follow(index, status, body):
             request = given(index, status, body)
-            return None if request is None else request.encode(address)
+            return None if request is None else (request.encode(address), request.after)
 
     completed = deadline > time.monotonic()
     cpu_before = _cpu_seconds()

@@ -26,6 +26,7 @@ from bench.journey import (
     _order_id,
     alternating,
     everyday_requests,
+    parse_args,
     per_page,
     planned_journey_requests,
     ratio,
@@ -123,9 +124,38 @@ def test_a_patients_journey_is_tree_calendar_schedules_hold_then_payment_after_a
     assert (payment.method, payment.path) == ("POST", "/api/v1/orders/987/payments")
     assert payment.body == {"channel": "wechat"}
     assert payment.headers == {"Authorization": "Bearer token-1"}
+    assert payment.after == 0.0  # paid at once unless a confirmation time is asked for
     assert journey.follow(6, 201, b"{}") is None  # paid: done
     assert journey.step_of == [0, 0, 0, 1, 2, 3, 4]
     assert journey.person_of == [0, 1, 2, 1, 1, 1, 1]
+
+
+def test_a_patient_may_read_the_confirmation_page_before_paying():
+    journey = Journey(_fixture(people=1), "wechat", "c", confirm=(1.0, 4.0))
+    waits = []
+    for _ in range(50):
+        pages = [journey.follow(len(journey.step_of) - 1, 200, b"[]") for _ in range(HOLD)]
+        payment = journey.follow(len(journey.step_of) - 1, 201, b'{"id": 5}')
+        assert {page.after for page in pages} == {0.0}  # only the payment waits
+        waits.append(payment.after)
+        journey.step_of.append(0)  # the same patient starts again
+        journey.person_of.append(0)
+    assert all(1.0 <= wait <= 4.0 for wait in waits) and len(set(waits)) == 50
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"), [(None, (0.0, 0.0)), ("1-4", (1.0, 4.0)), ("2.5", (2.5, 2.5))]
+)
+def test_the_confirmation_time_is_given_as_seconds_or_a_range(given, seconds):
+    argv = [] if given is None else ["--confirm-seconds", given]
+    assert parse_args(argv).confirm_seconds == seconds
+
+
+@pytest.mark.parametrize("given", ["4-1", "-1", "61", "soon", "1-x"])
+def test_a_confirmation_time_out_of_bounds_is_refused(given, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--confirm-seconds", given])
+    assert "--confirm-seconds" in capsys.readouterr().err
 
 
 def test_a_refused_hold_ends_the_journey():
@@ -274,6 +304,25 @@ def test_each_patients_requests_go_one_after_another_and_all_are_answered(echo):
         assert [step for step, _ in sorted(steps_done, key=lambda s: s[1])] == list(
             range(len(STEPS))
         )
+
+
+def test_a_follow_up_that_waits_leaves_its_place_to_the_next_requests(echo):
+    later = Request("GET", "/later", after=0.3)
+    phase = run_phase(
+        "t",
+        "127.0.0.1",
+        echo,
+        [Request("GET", f"/p{n}") for n in range(3)],
+        1,  # one place in flight
+        time.monotonic() + 20,
+        follow=lambda index, status, body: later if index == 0 else None,
+    )
+    assert phase.completed and phase.count == phase.planned == 4
+    done_at = {answer.index: answer.done_at for answer in phase.answers}
+    # /p1 and /p2 went out while the follow-up of /p0 (index 3) waited its 0.3 s.
+    assert done_at[0] < done_at[1] < done_at[2] < done_at[3]
+    assert done_at[3] - done_at[0] >= 0.3
+    assert done_at[2] - done_at[0] < 0.3
 
 
 def test_without_follow_a_phase_is_as_before(echo):
