@@ -30,10 +30,10 @@ import json
 import re
 
 import marshmallow as ma
-from werkzeug.http import HTTP_STATUS_CODES
 
 from app import errors
 from app.api import public
+from app.api.answers import JSON, Answer
 from app.api.observed import ENDPOINT, PRIVATE
 from app.api.orders import hold_headers
 from app.api.security import bearer_token
@@ -48,7 +48,6 @@ _QUEUE = re.compile(r"/api/v1/orders/([1-9][0-9]{0,17})/queue")
 _QUEUE_RULE = "/api/v1/orders/<int:order_id>/queue"
 _API = "/api/v1/"
 _MAX_HOLD_BODY = 1024  # a hold's body is ~40 bytes; anything bigger is Flask's to judge
-_JSON = "application/json"
 
 
 class HotPaths:
@@ -87,7 +86,7 @@ class HotPaths:
         environ[ENDPOINT] = _HOLD if method == "POST" else rule
         return answer(environ, start_response)
 
-    def _queue(self, order_id, authorization) -> "_Answer | None":
+    def _queue(self, order_id, authorization) -> Answer | None:
         token = bearer_token(authorization)
         if not token:
             return None
@@ -98,9 +97,9 @@ class HotPaths:
                 return None
             if place is None:
                 return None
-            return _Answer(200, self._dumps(self.place_schema.dump(place)), {})
+            return _answer(200, self._dumps(self.place_schema.dump(place)), {})
 
-    def _hold(self, environ) -> "_Answer | None":
+    def _hold(self, environ) -> Answer | None:
         body = _read_json_body(environ)
         key = environ.get("HTTP_IDEMPOTENCY_KEY")
         token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
@@ -135,7 +134,7 @@ class HotPaths:
             except Exception as error:  # as Flask's handler of the unexpected: logged, a 500
                 document, status, headers = errors.handle_unexpected(error)
             text = self._dumps(document)
-        return _Answer(status, text, headers)
+        return _answer(status, text, headers)
 
     def _dumps(self, document) -> str:
         """The document as the app's JSON provider writes a response (compact unless debug)."""
@@ -144,24 +143,10 @@ class HotPaths:
         return self.app.json.dumps(document, separators=(",", ":")) + "\n"
 
 
-class _Answer:
-    """A JSON answer as a WSGI app, without building a Response (~40 µs less per hold)."""
-
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(self, status: int, text: str, headers: dict):
-        self.status = f"{status} {HTTP_STATUS_CODES[status].upper()}"  # as werkzeug writes it
-        self.body = text.encode()
-        self.headers = [
-            ("Content-Type", _JSON),
-            ("Content-Length", str(len(self.body))),
-            ("Cache-Control", PRIVATE),
-            *headers.items(),
-        ]
-
-    def __call__(self, environ, start_response):
-        start_response(self.status, self.headers)
-        return [self.body]
+def _answer(status: int, text: str, headers: dict) -> Answer:
+    """A JSON answer of the API's own, kept by no client or proxy (~40 µs less per hold than a
+    Response)."""
+    return Answer.json(status, text.encode(), ("Cache-Control", PRIVATE), *headers.items())
 
 
 _KEY = re.compile(r"[A-Za-z0-9_\-]{8,64}")
@@ -183,7 +168,7 @@ def _plain_hold(key, body) -> dict | None:
 def _read_json_body(environ):
     """The request's JSON document, or None; the body stays readable for the app either way."""
     content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-    if content_type != _JSON:
+    if content_type != JSON:
         return None
     try:
         length = int(environ.get("CONTENT_LENGTH") or "")

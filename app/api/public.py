@@ -25,6 +25,7 @@ from werkzeug.http import parse_etags
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
+from app.api.answers import Answer
 from app.api.observed import PRIVATE
 from app.api.security import bearer_token, current_account
 from app.domain import clock
@@ -43,16 +44,13 @@ def calendar_field(start, days) -> str:
     return f"calendar:{start}:{days}"
 
 
-def answer(document: cache.Document, max_age: int, if_none_match: str | None) -> Response:
-    """The HTTP answer of a cached document: 304 when the client already has it."""
-    if if_none_match and parse_etags(if_none_match).contains(document.etag):
-        response = Response(status=304)
-    else:
-        response = Response(document.body, mimetype="application/json")
-    response.set_etag(document.etag)
-    response.cache_control.public = True
-    response.cache_control.max_age = max_age
-    return response
+def answer(document: cache.Document, max_age: int, if_none_match: str | None) -> Answer:
+    """The HTTP answer of a cached document: 304 when the client already has it (compared
+    weakly, as If-None-Match is: a proxy that compressed the body sent the tag as weak)."""
+    headers = [("ETag", f'"{document.etag}"'), ("Cache-Control", f"public, max-age={max_age}")]
+    if if_none_match and parse_etags(if_none_match).contains_weak(document.etag):
+        return Answer(304, b"", headers)
+    return Answer.json(200, document.body, *headers)
 
 
 class Read:
@@ -89,7 +87,8 @@ class Read:
     def answer(self, **arguments) -> Response:
         """The view's answer."""
         document = self.document(clock.now(), **arguments)
-        return answer(document, self.max_age, request.headers.get("If-None-Match"))
+        if_none_match = request.headers.get("If-None-Match")
+        return answer(document, self.max_age, if_none_match).response()
 
 
 # Pages of an account's list past this one are computed for each request, not cached: a client
@@ -121,9 +120,9 @@ class AccountRead:
         account_id, now, lookup = current_account().id, clock.now(), None
         if query.get("page", 1) <= CACHED_PAGES:
             lookup = cache.account_lookup(account_id, self.field(**query), now)
-        return private_answer(self._page(account_id, query, lookup, now))
+        return private_answer(self._page(account_id, query, lookup, now)).response()
 
-    def served(self, query, environ, now) -> Response | None:
+    def served(self, query, environ, now) -> Answer | None:
         """The page of the caller whose bearer token is admitted: from Redis, or computed and
         cached on a miss; None for anything else (no token or a refused one, Redis away, a
         failure), which the view then answers."""
@@ -159,11 +158,9 @@ class AccountRead:
         return cache.account_page(account_id, lookup, dumped, now, check)
 
 
-def private_answer(document: cache.Document) -> Response:
+def private_answer(document: cache.Document) -> Answer:
     """The HTTP answer of an account's cached document: kept by no client or proxy."""
-    response = Response(document.body, mimetype="application/json")
-    response.headers["Cache-Control"] = PRIVATE
-    return response
+    return Answer.json(200, document.body, ("Cache-Control", PRIVATE))
 
 
 class CachedReads:
@@ -185,7 +182,7 @@ class CachedReads:
             }
         return self._reads
 
-    def cached_answer(self, path, query_string, environ) -> tuple[Response, str] | None:
+    def cached_answer(self, path, query_string, environ) -> tuple[Answer, str] | None:
         """The answer of a GET of ``path`` with the URL rule it matched: a public read's, an
         account page's for a caller the token's cached state admits (either computed and cached
         on a miss); else None (not a declared read, a query its schema refuses, a URL Flask's
