@@ -130,7 +130,7 @@ class DepartmentBriefSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     hospital_id = ma.fields.Integer()
-    hospital_name = ma.fields.Function(lambda d: d.hospital.name)
+    hospital_name = ma.fields.String()
 
 
 class DoctorSchema(ma.Schema):
@@ -139,7 +139,7 @@ class DoctorSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     title = ma.fields.Enum(DoctorTitle, by_value=True)
-    title_name = ma.fields.Function(lambda d: DoctorTitle(d.title).label)
+    title_name = ma.fields.Function(lambda d: DoctorTitle(d["title"]).label)
     specialty = ma.fields.String()
     intro = ma.fields.String()
     fee_fen = ma.fields.Integer()

@@ -6,8 +6,10 @@ import pytest
 import sqlalchemy as sa
 
 from app.domain import clock
+from app.domain.enums import DoctorTitle
 from app.extensions import db
 from app.models import Hospital
+from tests.factories import make_department, make_doctor, make_hospital
 
 TODAY = clock.business_date(clock.now())
 STATUSES = {"available", "full", "not_released", "stopped", "none"}
@@ -256,6 +258,42 @@ class TestDoctors:
         assert all(
             TODAY <= date.fromisoformat(s["date"]) < TODAY + timedelta(days=7) for s in schedules
         )
+
+    def test_a_doctors_page_and_search_hit_show_the_doctor_its_department_and_hospital(
+        self, served, http
+    ):
+        with served.app.app_context():
+            hospital = make_hospital(name="页面测试医院")
+            department = make_department(hospital, name="页面测试科")
+            doctor = make_doctor(
+                department,
+                name="页面医生",
+                title=DoctorTitle.CHIEF,
+                specialty="罕见页面综合征",
+                intro="从医三十年。",
+                fee_fen=5000,
+            )
+            db.session.commit()
+            ids = doctor.id, department.id, hospital.id
+        doctor_id, department_id, hospital_id = ids
+        page = {
+            "id": doctor_id,
+            "name": "页面医生",
+            "title": "chief_physician",
+            "title_name": "主任医师",
+            "specialty": "罕见页面综合征",
+            "intro": "从医三十年。",
+            "fee_fen": 5000,
+            "department": {
+                "id": department_id,
+                "name": "页面测试科",
+                "hospital_id": hospital_id,
+                "hospital_name": "页面测试医院",
+            },
+        }
+        assert ok(http.get(f"/api/v1/doctors/{doctor_id}")) == page
+        found = ok(http.get("/api/v1/search", params={"q": "罕见页面"}))["doctors"]
+        assert found == [{key: value for key, value in page.items() if key != "intro"}]
 
     def test_unknown_doctor(self, http):
         error(http.get("/api/v1/doctors/999999"), 404, "not_found")
