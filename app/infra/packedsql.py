@@ -88,22 +88,27 @@ class PackedSelect:
 
     def rows_from(self, dialect, results) -> list:
         """The rows from this statement's raw results (one packed value each)."""
-        converters = self._converters_for(dialect)
-        make = self._row._make
-        return [
-            make(
-                value if convert is None else convert(value)
-                for convert, value in zip(converters, json.loads(text), strict=True)
-            )
-            for (text,) in results
-        ]
+        converting = self._converters_for(dialect)
+        make = self._row._make  # refuses a row of another length
+        rows = []
+        for (text,) in results:
+            values = json.loads(text)
+            for index, convert in converting:
+                values[index] = convert(values[index])
+            rows.append(make(values))
+        return rows
 
-    def _converters_for(self, dialect):
-        converters = self._converters.get(dialect.name)
-        if converters is None:
-            converters = [_converter(column_type, dialect) for column_type in self._types]
-            self._converters[dialect.name] = converters
-        return converters
+    def _converters_for(self, dialect) -> list:
+        """(index, converter) of the columns whose JSON value needs converting: most need none."""
+        converting = self._converters.get(dialect.name)
+        if converting is None:
+            converting = [
+                (index, convert)
+                for index, column_type in enumerate(self._types)
+                if (convert := _converter(column_type, dialect)) is not None
+            ]
+            self._converters[dialect.name] = converting
+        return converting
 
 
 def read_together(connection, reads) -> list[list]:
