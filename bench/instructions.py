@@ -93,7 +93,7 @@ def main(argv=None) -> int:
             pickle.dump(fixture, out)
         for workload, count in (("everyday", args.requests), ("livez", args.livez)):
             store.flushdb()
-            counted[workload] = _count(args, workload, count, fixture_path, scratch) / count
+            counted[workload] = _count(workload, count, fixture_path, scratch) / count
             print(f"{workload:9s} {count:6d} requests: {counted[workload] / 1e6:.3f} M each")
     print(f"ratio     /livez ÷ everyday = {counted['livez'] / counted['everyday']:.3f}")
     return 0
@@ -107,7 +107,7 @@ def _seeded(args):
     return (city.catalogue, city.visitors), store
 
 
-def _count(args, workload, count, fixture_path, scratch) -> int:
+def _count(workload, count, fixture_path, scratch) -> int:
     out_file = os.path.join(scratch, f"callgrind-{workload}.out")
     command = [
         "valgrind",
