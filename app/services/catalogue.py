@@ -26,8 +26,14 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _contains(column, text):
-    return column.like(_like(text), escape="\\")
+# The prebuilt statements' parameter: the _like of what a patient searched for.
+_PATTERN = sa.bindparam("pattern")
+
+
+def _contains(column, pattern=_PATTERN):
+    """The column contains the text ``pattern`` is the _like of: a value, or by default the
+    prebuilt statements' parameter."""
+    return column.like(pattern, escape="\\")
 
 
 def _get(model, ident):
@@ -42,7 +48,7 @@ def list_hospitals(*, q=None, level=None, region=None, page=1, per_page=20) -> P
     statement = sa.select(Hospital).order_by(Hospital.id)
     q = normalize_query(q)
     if q:
-        statement = statement.where(_contains(Hospital.name, q))
+        statement = statement.where(_contains(Hospital.name, _like(q)))
     if level:
         statement = statement.where(Hospital.level == level)
     if region:
@@ -325,29 +331,25 @@ def search(q) -> dict:
     q = normalize_query(q)
     if not q:
         return {"hospitals": [], "departments": [], "doctors": []}
+    params = {"pattern": _like(q)}  # the prebuilt statements' and this one's
     hospitals = db.session.scalars(
         sa.select(Hospital)
-        .where(sa.or_(_contains(Hospital.name, q), _contains(Hospital.district, q)))
+        .where(sa.or_(_contains(Hospital.name), _contains(Hospital.district)))
         .order_by(Hospital.id)
-        .limit(SEARCH_LIMIT)
+        .limit(SEARCH_LIMIT),
+        params,
     ).all()
     return {
         "hospitals": hospitals,
-        "departments": _search_departments(q),
+        "departments": _search_departments(q, params),
         "doctors": [
-            _doctor_item(row)
-            for row in _SEARCHED_DOCTORS.rows(db.session.connection(), {"pattern": _like(q)})
+            _doctor_item(row) for row in _SEARCHED_DOCTORS.rows(db.session.connection(), params)
         ],
     }
 
 
-def _matches(column):
-    """The column contains the query: prebuilt, with the parameter ``pattern`` its _like."""
-    return column.like(sa.bindparam("pattern"), escape="\\")
-
-
 _SEARCHED_DOCTORS = _doctors(
-    sa.or_(_matches(_doctor.name), _matches(_doctor.specialty)), limit=SEARCH_LIMIT
+    sa.or_(_contains(_doctor.name), _contains(_doctor.specialty)), limit=SEARCH_LIMIT
 )
 _SEARCHED_DEPARTMENTS = PackedSelect(
     sa.select(
@@ -358,15 +360,15 @@ _SEARCHED_DEPARTMENTS = PackedSelect(
         _hospital.name.label("hospital_name"),
     )
     .join(Hospital.__table__, _hospital.id == _department.hospital_id)
-    .where(sa.or_(_matches(_department.name), _department.symptoms != ""))
+    .where(sa.or_(_contains(_department.name), _department.symptoms != ""))
     .order_by(_department.hospital_id, _department.sort_order, _department.id)
 )
 
 
-def _search_departments(q):
+def _search_departments(q, params):
     # Symptom matching runs both ways ("咳" in 咳嗽, 咳嗽 in "总是咳嗽"), which LIKE cannot do,
     # so the (small) set of departments with keywords is matched in Python.
-    departments = _SEARCHED_DEPARTMENTS.rows(db.session.connection(), {"pattern": _like(q)})
+    departments = _SEARCHED_DEPARTMENTS.rows(db.session.connection(), params)
     found = []
     for department in departments:
         symptoms = matching_symptoms(q, split_keywords(department.symptoms))
