@@ -197,8 +197,9 @@ _CONNECTING = (errno.EINPROGRESS, errno.EAGAIN, 0)
 def _run(host, port, payloads, concurrency, deadline, request_timeout, started, follow=None):
     """Raw results per payload: (latency, status, body or the error's name, done_at), or None
     for a request never answered (the deadline came first). ``follow(index, status, body)``, if
-    given, returns the payload to send next in place of an answered request, or None; follow-ups
-    are appended to ``payloads`` and sent before any new request of the list."""
+    given, returns what to send next in place of an answered request — (payload, seconds to wait
+    first) — or None; follow-ups are appended to ``payloads`` and sent before any new request of
+    the list, those with a wait once it is over."""
     address = (host, port)
     results = [None] * len(payloads)
     poller = select.epoll()
