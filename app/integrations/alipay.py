@@ -56,6 +56,7 @@ from flask import current_app
 from app.domain import clock
 from app.domain.clock import CHINA_TZ
 from app.domain.money import InvalidAmount, fen_to_yuan, yuan_to_fen
+from app.integrations import kept
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +286,10 @@ class Alipay:
             seller_id=config["ALIPAY_SELLER_ID"],
             **kwargs,
         )
+
+    def close_connections(self) -> None:
+        """Close the kept connections; a later call opens a new one."""
+        self._http.close()
 
     # --- Payments ------------------------------------------------------------------------------
 
@@ -649,13 +654,10 @@ _SETTINGS = (
 
 
 def client() -> Alipay:
-    """The current app's adapter, rebuilt when its Alipay settings change."""
+    """The current app's adapter (app/integrations/kept.py), rebuilt when its settings change."""
     config = current_app.config
     settings = tuple(config[name] for name in _SETTINGS)
-    cached = current_app.extensions.get("alipay")
-    if cached is None or cached[0] != settings:
-        cached = current_app.extensions["alipay"] = (settings, Alipay.from_config(config))
-    return cached[1]
+    return kept.current("alipay", settings, lambda: Alipay.from_config(config))
 
 
 def wap_pay_url(out_trade_no, subject, amount_fen, expires_at, return_url=None, **kwargs) -> str:

@@ -23,6 +23,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
 from app.extensions import redis_store
+from app.integrations import kept
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,6 @@ class WeChat:
 
     def __init__(self, appid, secret, api_base, redis, timeout=TIMEOUT_SECONDS):
         storage = RedisStorage(redis, prefix=STORAGE_PREFIX)
-        self.settings = (appid, secret, api_base)
         self._client = _Client(appid, secret, api_base.rstrip("/") + "/", storage, timeout)
 
     @classmethod
@@ -190,6 +190,10 @@ class WeChat:
             config["WECHAT_API_BASE"],
             redis_store.client,
         )
+
+    def close_connections(self) -> None:
+        """Close the kept connections (wechatpy's session); a later call opens a new one."""
+        self._client._http.close()
 
     def code_to_session(self, code) -> WeChatSession:
         """Exchange a wx.login code for the user's openid, unionid and session key."""
@@ -265,13 +269,10 @@ class WeChat:
 
 
 def client() -> WeChat:
-    """The current app's adapter, rebuilt when its WeChat settings change."""
+    """The current app's adapter (app/integrations/kept.py), rebuilt when its settings change."""
     config = current_app.config
     settings = (config["WECHAT_APPID"], config["WECHAT_SECRET"], config["WECHAT_API_BASE"])
-    wechat = current_app.extensions.get("wechat")
-    if wechat is None or wechat.settings != settings:
-        wechat = current_app.extensions["wechat"] = WeChat.from_config(config)
-    return wechat
+    return kept.current("wechat", settings, lambda: WeChat.from_config(config))
 
 
 def code_to_session(code) -> WeChatSession:

@@ -38,7 +38,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import time
 import zlib
@@ -55,6 +54,7 @@ from flask import current_app
 from requests.adapters import HTTPAdapter
 
 from app.domain.clock import CHINA_TZ
+from app.integrations import kept
 from app.protocols import wechatpay as protocol
 
 log = logging.getLogger(__name__)
@@ -328,6 +328,10 @@ class WeChatPay:
             api_base=config["WECHATPAY_API_BASE"],
             notify_url=config["PUBLIC_BASE_URL"].rstrip("/") + NOTIFY_PATH,
         )
+
+    def close_connections(self) -> None:
+        """Close the kept connections; a later call opens a new one."""
+        self._http.close()
 
     # --- Payments --------------------------------------------------------------------------------
 
@@ -810,14 +814,10 @@ _SETTINGS = (
 
 
 def client() -> WeChatPay:
-    """The current app's adapter, rebuilt when its WeChat Pay settings change, and in a forked
-    process (whose kept connections would be its parent's)."""
+    """The current app's adapter (app/integrations/kept.py), rebuilt when its settings change."""
     config = current_app.config
-    settings = (os.getpid(), *(config[name] for name in _SETTINGS))
-    cached = current_app.extensions.get("wechatpay")
-    if cached is None or cached[0] != settings:
-        cached = current_app.extensions["wechatpay"] = (settings, WeChatPay.from_config(config))
-    return cached[1]
+    settings = tuple(config[name] for name in _SETTINGS)
+    return kept.current("wechatpay", settings, lambda: WeChatPay.from_config(config))
 
 
 def prepay(out_trade_no, description, amount_fen, openid, expires_at, notify_url=None) -> str:

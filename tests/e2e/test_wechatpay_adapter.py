@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
+from unittest.mock import patch
 
 import pytest
 import requests
@@ -535,6 +536,10 @@ class _KeptAliveProxy(BaseHTTPRequestHandler):
         type(self).connections += 1
         super().setup()
 
+    def finish(self):
+        super().finish()
+        type(self).finished.set()  # the client closed its kept connection
+
     def _forward(self):
         length = int(self.headers.get("Content-Length") or 0)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in self._HOP | {"host"}}
@@ -566,7 +571,7 @@ class _KeptAliveProxy(BaseHTTPRequestHandler):
 @pytest.fixture
 def kept_alive_proxy(served):
     _KeptAliveProxy.upstream, _KeptAliveProxy.connections = served.url, 0
-    _KeptAliveProxy.proxied = []
+    _KeptAliveProxy.proxied, _KeptAliveProxy.finished = [], threading.Event()
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), _KeptAliveProxy)
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()
@@ -587,6 +592,21 @@ def test_calls_share_a_kept_connection(ctx, served, receiver, kept_alive_proxy):
 
     assert closed.trade_state == wechatpay.CLOSED
     assert _KeptAliveProxy.connections == 1
+
+
+def test_new_settings_close_the_replaced_adapters_connections(ctx, served, kept_alive_proxy):
+    """The app's adapter is rebuilt when its settings change; the one it replaces hangs up its
+    kept connections then, even while something still holds it."""
+    config = served.app.config
+    with patch.dict(config, {"WECHATPAY_API_BASE": kept_alive_proxy + "/sandbox/wechatpay"}):
+        replaced = wechatpay.client()
+        assert replaced.query(new_out_trade_no()) is None
+        assert not _KeptAliveProxy.finished.is_set()
+
+        with patch.dict(config, {"PUBLIC_BASE_URL": config["PUBLIC_BASE_URL"] + "/"}):
+            assert wechatpay.client() is not replaced
+
+            assert _KeptAliveProxy.finished.wait(timeout=5)
 
 
 def test_the_environments_proxy_is_read_when_the_adapter_is_built(
