@@ -57,6 +57,10 @@ class InvalidName(IdentityError):
     """A real name that cannot be on an ID document."""
 
 
+class InvalidBirthDate(IdentityError):
+    """A declared birth date no patient can have: after today, or before 1900."""
+
+
 @dataclass(frozen=True)
 class IdentityInfo:
     """A validated ID number, normalized, with what the document tells of its holder."""
@@ -144,7 +148,7 @@ def _validate_resident(number: str, today: date) -> IdentityInfo:
         birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise InvalidIdNumber("birth_date", "身份证号码中的出生日期无效") from None
-    if birth < _EARLIEST_BIRTH or birth > today:
+    if not _possible_birth(birth, today):
         raise InvalidIdNumber("birth_date", "身份证号码中的出生日期无效")
     if resident_check_char(number[:17]) != number[17]:
         raise InvalidIdNumber("checksum", "身份证号码校验位错误")
@@ -173,6 +177,16 @@ def check_declared(
         raise InvalidIdNumber("mismatch_sex", "填写的性别与证件号码不符")
     if birth_date is not None and info.birth_date is not None and birth_date != info.birth_date:
         raise InvalidIdNumber("mismatch_birth_date", "填写的出生日期与证件号码不符")
+
+
+def check_birth_date(birth_date: date, today: date) -> None:
+    """Refuse a declared birth date (of a document that tells none) after today or before 1900."""
+    if not _possible_birth(birth_date, today):
+        raise InvalidBirthDate("birth_date", "出生日期无效：不能晚于今天或早于1900年")
+
+
+def _possible_birth(birth_date: date, today: date) -> bool:
+    return _EARLIEST_BIRTH <= birth_date <= today
 
 
 def age_on(birth_date: date, on_date: date) -> int:

@@ -102,7 +102,10 @@ class PatientInputSchema(ma.Schema):
         Sex, by_value=True, metadata={"description": "居民身份证可不填（由号码得出，填写须一致）"}
     )
     birth_date = ma.fields.Date(
-        metadata={"description": "居民身份证可不填（由号码得出，填写须一致）；其他证件必填"}
+        metadata={
+            "description": "居民身份证可不填（由号码得出，填写须一致）；其他证件必填，"
+            "不晚于今天、不早于1900-01-01"
+        }
     )
     phone = Text(allow_none=True, validate=validate.Length(max=20), metadata=_PATIENT_PHONE)
     relationship = ma.fields.Enum(Relationship, by_value=True, required=True)

@@ -9,6 +9,7 @@ from app.domain.identity import (
     IdentityError,
     IdType,
     InvalidIdNumber,
+    check_birth_date,
     check_declared,
     mask_id_number,
     mask_phone,
@@ -88,10 +89,9 @@ def _field_error(field, error: IdentityError):
 def _identity(data):
     """Validate the document, and the sex and birth date typed, against each other."""
     id_type = IdType(data.get("id_type") or IdType.RESIDENT_ID)
+    today = clock.business_date(clock.now())
     try:
-        info = validate_id_number(
-            id_type, data["id_number"], today=clock.business_date(clock.now())
-        )
+        info = validate_id_number(id_type, data["id_number"], today=today)
     except IdentityError as error:
         raise _field_error("id_number", error) from None
     try:
@@ -108,6 +108,10 @@ def _identity(data):
     }
     if missing:
         raise ValidationFailed(missing)
+    try:
+        check_birth_date(birth_date, today)
+    except IdentityError as error:
+        raise _field_error("birth_date", error) from None
     return info, sex, birth_date
 
 

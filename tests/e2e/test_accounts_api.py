@@ -10,6 +10,9 @@ from tests.e2e.clients import User, expect
 from tests.e2e.wechat_helpers import new_openid
 from tests.factories import resident_id
 
+# A document that tells neither sex nor birth date: both are typed.
+_PASSPORT = {"id_type": "passport", "id_number": "E12345678", "sex": "female"}
+
 
 class TestWeChatLogin:
     def test_first_login_creates_the_account_then_finds_it(self, http, phone):
@@ -158,6 +161,8 @@ class TestPatients:
             ({"phone": "12345"}, 422, "validation_error", "phone"),
             ({"id_type": "driving_licence"}, 422, "validation_error", "id_type"),
             ({"id_type": "passport", "id_number": "E1234567"}, 422, "validation_error", "sex"),
+            (_PASSPORT | {"birth_date": "6860-02-10"}, 422, "validation_error", "birth_date"),
+            (_PASSPORT | {"birth_date": "1899-12-31"}, 422, "validation_error", "birth_date"),
             ({"admin": True}, 422, "validation_error", "admin"),
         ],
     )

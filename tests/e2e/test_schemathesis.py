@@ -23,9 +23,10 @@ What a schema cannot say, and how this test is told (the one check set aside, fo
   ``400 invalid_code``; when it is, "valid data accepted" is set aside.
 - A patient's ID number that has the document's form (5–18 letters and digits) but not its
   type's format, check digit or birth date, or a sex or birth date it contradicts, or a document
-  that does not carry them without them typed: rules across fields and checksums, which the
-  field's description states; the answer is ``422 invalid_id_number`` (or ``validation_error`` on
-  ``sex``/``birth_date``), and when it is, "valid data accepted" is set aside.
+  that does not carry them without them typed, or a typed birth date after today or before 1900:
+  rules across fields, checksums and today, which the fields' descriptions state; the answer is
+  ``422 invalid_id_number`` (or ``validation_error`` on ``sex``/``birth_date``), and when it is,
+  "valid data accepted" is set aside.
 
 Requests sent as the patient must never be answered 401: that would be this test failing to sign
 in, which every check would otherwise pass as "authentication enforced".

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -7,10 +7,12 @@ from app.domain.identity import (
     MALE,
     IdentityInfo,
     IdType,
+    InvalidBirthDate,
     InvalidIdNumber,
     InvalidName,
     InvalidPhone,
     age_on,
+    check_birth_date,
     check_declared,
     mask_id_number,
     mask_name,
@@ -156,6 +158,18 @@ def test_declared_birth_date_that_disagrees_is_refused():
     with pytest.raises(InvalidIdNumber) as caught:
         check_declared(info, sex=FEMALE, birth_date=date(1949, 12, 30))
     assert caught.value.reason == "mismatch_birth_date"
+
+
+@pytest.mark.parametrize("birth_date", [TODAY, date(1900, 1, 1), date(1990, 3, 7)])
+def test_a_declared_birth_date_from_1900_to_today_passes(birth_date):
+    check_birth_date(birth_date, TODAY)
+
+
+@pytest.mark.parametrize("birth_date", [TODAY + timedelta(days=1), date(1899, 12, 31)])
+def test_a_declared_birth_date_after_today_or_before_1900_is_refused(birth_date):
+    with pytest.raises(InvalidBirthDate) as caught:
+        check_birth_date(birth_date, TODAY)
+    assert caught.value.reason == "birth_date"
 
 
 def test_declared_values_are_free_when_the_document_tells_nothing():

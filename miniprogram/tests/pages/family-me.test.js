@@ -96,6 +96,33 @@ describe('family edit page', () => {
     expect(text(page, '.id-error')).toContain('身份证号码校验位错误');
   });
 
+  test('the birth date picker ends today in China, after UTC midnight too', async () => {
+    // 01:00 on 5 December in China is still 4 December in UTC; only Date is faked.
+    jest.useFakeTimers({
+      now: new Date('2026-12-04T17:00:00Z'),
+      doNotFake: [
+        'setTimeout',
+        'clearTimeout',
+        'setInterval',
+        'clearInterval',
+        'setImmediate',
+        'clearImmediate',
+        'nextTick',
+        'queueMicrotask',
+        'hrtime',
+        'performance',
+      ],
+    });
+    try {
+      fakeApi({});
+      const page = openPage('packages/family/pages/edit/index');
+      await settled(page);
+      expect(page.data.today).toBe('2026-12-05');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   test('other documents need sex and birth date; validation errors land by their fields', async () => {
     const calls = fakeApi({
       'POST /patients': [

@@ -7,6 +7,7 @@ const pageBehavior = require('../../../../behaviors/page');
 const patients = require('../../../../services/patients');
 const { messageOf } = require('../../../../services/request');
 const { RELATIONSHIP, ID_TYPE, SEX } = require('../../../../constants/index');
+const { chinaDate } = require('../../../../utils/format');
 
 const EMPTY = {
   name: '',
@@ -34,9 +35,12 @@ Component({
     errors: {},
     formError: '',
     saving: false,
+    today: '',
   },
   methods: {
     onLoad(query) {
+      // The server refuses a birth date after today or before 1900: the picker offers neither.
+      this.setData({ today: chinaDate(new Date()) });
       this.patientId = query.id ? Number(query.id) : null;
       if (!this.patientId) {
         this.setData({ loading: false });
