@@ -23,7 +23,8 @@ NOT_FOUND = {"status_code": 404, "description": "不存在（not_found）"}
 INVALID = {"status_code": 422, "description": "参数有误（validation_error）"}
 INVALID_WINDOW = {
     "status_code": 422,
-    "description": "参数有误（validation_error）：start 早于今天（北京时间），或 days 不在 1–14",
+    "description": "参数有误（validation_error）：start 早于今天（北京时间）或晚于今天之后 366 天，"
+    "或 days 不在 1–14",
 }
 
 # The schemas that load each query and dump each answer, built once.

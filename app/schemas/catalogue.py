@@ -76,7 +76,10 @@ class CalendarQuery(ma.Schema):
     # A static schema cannot compare with today: the description says it, and the answer is a
     # 422 naming start (a calendar of days gone by would show numbers no one can book).
     start = ma.fields.Date(
-        metadata={"description": "默认今天（北京时间）；不能早于今天（422 validation_error）"}
+        metadata={
+            "description": "默认今天（北京时间）；不能早于今天，也不能晚于今天之后 366 天"
+            "（422 validation_error）"
+        }
     )
     days = ma.fields.Integer(load_default=7, validate=validate.Range(min=1, max=14))
 

@@ -16,6 +16,9 @@ from app.services.pagination import Page, paginate
 
 SEARCH_LIMIT = 20
 MAX_CALENDAR_DAYS = 14
+# A window starts at most this many days after today: beyond any booking window (at most 60
+# days), and far from the last date a calendar can count to.
+MAX_START_AHEAD_DAYS = 366
 CALENDAR_DAYS = 7  # the window when none is asked for
 # Doctors whose department a process remembers at most (a large city has a few thousand).
 _KNOWN_DOCTORS_MAX = 100_000
@@ -170,7 +173,8 @@ def _load(row) -> ScheduleLoad:
 
 def check_window(start: date | None, days: int, now: datetime) -> date:
     """The window's first day (today when none is asked for); validation_error when it starts
-    before today or is not 1–MAX_CALENDAR_DAYS days long."""
+    before today or more than MAX_START_AHEAD_DAYS after, or is not 1–MAX_CALENDAR_DAYS days
+    long."""
     today = clock.business_date(now)
     start = start or today
     errors = {}
@@ -178,6 +182,8 @@ def check_window(start: date | None, days: int, now: datetime) -> date:
         errors["days"] = [f"天数须在 1 到 {MAX_CALENDAR_DAYS} 之间"]
     if start < today:
         errors["start"] = ["开始日期不能早于今天"]
+    elif start > today + timedelta(days=MAX_START_AHEAD_DAYS):
+        errors["start"] = ["开始日期不能晚于一年之后"]
     if errors:
         raise ValidationFailed(errors)
     return start

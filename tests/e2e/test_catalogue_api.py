@@ -188,12 +188,21 @@ class TestCalendar:
             ("start=yesterday", "start"),
             ("start=2026-02-30", "start"),
             ("start=" + (TODAY - timedelta(days=1)).isoformat(), "start"),
+            ("start=" + (TODAY + timedelta(days=367)).isoformat(), "start"),
+            ("start=9999-12-30&days=7", "start"),  # its last day would be past the calendar's
         ],
     )
     def test_bad_window(self, http, departments, query, field):
         url = f"/api/v1/departments/{departments['呼吸内科']['id']}/calendar?{query}"
         body = error(http.get(url), 422, "validation_error")
         assert field in body["errors"]
+
+    def test_a_window_may_start_a_year_ahead(self, http, departments):
+        start = (TODAY + timedelta(days=366)).isoformat()
+        url = f"/api/v1/departments/{departments['呼吸内科']['id']}/calendar?start={start}&days=14"
+        days = http.get(url).json()
+        assert [day["date"] for day in days][:1] == [start] and len(days) == 14
+        assert {day["status"] for day in days} == {"none"}
 
     def test_unknown_department(self, http):
         error(http.get("/api/v1/departments/999999/calendar"), 404, "not_found")
@@ -301,6 +310,12 @@ class TestDoctors:
 
     def test_bad_doctor_window(self, http):
         error(http.get("/api/v1/doctors/1/schedules?days=99"), 422, "validation_error")
+        body = error(
+            http.get("/api/v1/doctors/1/schedules?start=9999-12-30&days=14"),
+            422,
+            "validation_error",
+        )
+        assert "start" in body["errors"]
 
 
 class TestSearch:

@@ -14,10 +14,11 @@ patients) touch no other test's state.
 
 What a schema cannot say, and how this test is told (the one check set aside, for the one case):
 
-- A calendar or a doctor's schedules from a past ``start``: the document says in the parameter's
-  description that ``start`` cannot be before today (a static schema cannot compare with today),
-  and the API answers ``422 validation_error`` naming ``start``. For a generated ``start`` before
-  today, "valid data accepted" gives way to that exact answer.
+- A calendar or a doctor's schedules from a past ``start``, or from over a year ahead: the
+  document says in the parameter's description that ``start`` cannot be before today nor more
+  than 366 days after it (a static schema cannot compare with today), and the API answers
+  ``422 validation_error`` naming ``start``. For a generated ``start`` out of that range,
+  "valid data accepted" gives way to that exact answer.
 - A login or phone code made up by the generator (``/auth/wechat``, ``/auth/phone``,
   ``/auth/sms/login``): well formed, yet no provider issued it, so the answer is the documented
   ``400 invalid_code``; when it is, "valid data accepted" is set aside.
@@ -33,7 +34,7 @@ in, which every check would otherwise pass as "authentication enforced".
 """
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import hypothesis
 import pytest
@@ -44,6 +45,7 @@ import config
 from app import create_app
 from app.domain import clock
 from app.extensions import db, redis_store
+from app.services.catalogue import MAX_START_AHEAD_DAYS
 from app.services.demo import seed_demo
 from tests import support
 from tests.e2e.clients import AppClient
@@ -66,7 +68,7 @@ STATEFUL = hypothesis.settings(
     suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.filter_too_much],
 )
 
-# Operations whose start query parameter may not be before today.
+# Operations whose start query parameter may be neither before today nor over a year after it.
 WINDOWED = {
     "GET /api/v1/departments/{department_id}/calendar",
     "GET /api/v1/doctors/{doctor_id}/schedules",
@@ -181,15 +183,17 @@ def _is_positive(case):
     return case.meta is not None and case.meta.generation.mode.is_positive
 
 
-def _past_start(case):
+def _start_out_of_range(case):
     start = (case.query or {}).get("start")
+    today = clock.business_date(clock.now())
     try:
-        return date.fromisoformat(start) < clock.business_date(clock.now())
+        start = date.fromisoformat(start)
     except (TypeError, ValueError):
         return False
+    return not today <= start <= today + timedelta(days=MAX_START_AHEAD_DAYS)
 
 
-def _refused_past_start(response):
+def _refused_start(response):
     body = _json(response) or {}
     return (
         response.status_code == 422
@@ -218,8 +222,8 @@ def set_aside(case, response):
     if not _is_positive(case):
         return []
     label = case.operation.label
-    if label in WINDOWED and _past_start(case):
-        assert _refused_past_start(response), response.text
+    if label in WINDOWED and _start_out_of_range(case):
+        assert _refused_start(response), response.text
         return [positive_data_acceptance]
     if label in CODE_TAKING and _refused_unknown_code(response):
         return [positive_data_acceptance]
