@@ -7,8 +7,9 @@ from datetime import datetime
 from flask import abort, g, render_template, request
 from flask_login import login_required
 
+from app.admin import forms
 from app.admin.blueprint import bp
-from app.admin.views import scope, yuan_in_fen
+from app.admin.views import scope
 from app.domain.enums import DoctorTitle, SexRule
 from app.domain.staff import StaffRole
 from app.errors import AppError, ValidationFailed
@@ -22,17 +23,6 @@ def _not_doctors():
     """The catalogue is edited by admins; a doctor's session is refused (403)."""
     if g.staff.role == StaffRole.DOCTOR:
         abort(403)
-
-
-def _number(text, field, message, kind=int):
-    """A number as typed, or None when left blank."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return kind(text)
-    except ValueError:
-        raise ValidationFailed({field: [message]}, message=message) from None
 
 
 def _reraise_out_of_bounds(refused: AppError):
@@ -89,8 +79,8 @@ def change_department(department_id):
             scope(),
             department_id,
             sex_rule=form.get("sex_rule", ""),
-            min_age=_number(form.get("min_age"), "min_age", "年龄须为整数"),
-            max_age=_number(form.get("max_age"), "max_age", "年龄须为整数"),
+            min_age=forms.number(form.get("min_age"), "min_age", "年龄须为整数"),
+            max_age=forms.number(form.get("max_age"), "max_age", "年龄须为整数"),
             symptoms=form.get("symptoms", ""),
             location=form.get("location", ""),
             staff=g.staff,
@@ -138,7 +128,7 @@ def change_doctor(doctor_id):
             doctor_id,
             title=form.get("title", ""),
             specialty=form.get("specialty", ""),
-            fee_fen=yuan_in_fen(form.get("fee", "")),
+            fee_fen=forms.yuan_in_fen(form.get("fee", "")),
             staff=g.staff,
         )
     except AppError as refused:
@@ -187,10 +177,10 @@ def _tiers(form) -> list:
         if not hours.strip() and not percent.strip():
             continue  # a blank row
         message = "退款规则：小时数须为数字，手续费比例须为 0–100 的整数（留空为不可取消）"
-        hours = _number(hours, "refund_tiers", message, kind=float)
+        hours = forms.number(hours, "refund_tiers", message, kind=float)
         if hours is None:
             raise ValidationFailed({"refund_tiers": [message]}, message=message)
-        rows.append(catalogue_admin.TierRow(hours, _number(percent, "refund_tiers", message)))
+        rows.append(catalogue_admin.TierRow(hours, forms.number(percent, "refund_tiers", message)))
     return rows
 
 
@@ -214,11 +204,12 @@ def change_hospital():
             scope(),
             hospital.id,
             release_time=_release_time(form.get("release_time")),
-            booking_window_days=_number(
+            booking_window_days=forms.number(
                 form.get("booking_window_days"), "booking_window_days", "可预约天数须为整数"
             )
             or 0,
-            hold_minutes=_number(form.get("hold_minutes"), "hold_minutes", "锁号时长须为整数") or 0,
+            hold_minutes=forms.number(form.get("hold_minutes"), "hold_minutes", "锁号时长须为整数")
+            or 0,
             tiers=_tiers(form),
             staff=g.staff,
         )

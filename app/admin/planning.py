@@ -7,12 +7,13 @@ from datetime import time
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from app.admin import forms
 from app.admin.blueprint import bp
-from app.admin.views import form_value, scope, yuan_in_fen
+from app.admin.views import scope
 from app.domain.enums import Period
 from app.domain.planning import WEEKDAYS, RequestKind
 from app.domain.staff import Scope, StaffRole
-from app.errors import AppError, ValidationFailed
+from app.errors import AppError
 from app.models import Department, Doctor, Schedule
 from app.services import schedule_requests, schedule_templates, schedules, scoping
 
@@ -21,13 +22,6 @@ def _admins_only():
     """Templates and decisions are an admin's; a doctor's session is refused (403)."""
     if g.staff.role == StaffRole.DOCTOR:
         abort(403)
-
-
-def _number(text, field, message):
-    try:
-        return int(str(text).strip())
-    except (TypeError, ValueError):
-        raise ValidationFailed({field: [message]}, message=message) from None
 
 
 # --- weekly templates (排班模板) -----------------------------------------------------------------
@@ -70,13 +64,13 @@ def create_template():
     try:
         template = schedule_templates.add_template(
             scope(),
-            int(form.get("doctor_id") or 0),
-            _number(form.get("weekday"), "weekday", "请选择星期几"),
+            forms.number(form.get("doctor_id"), "doctor_id", "请选择医生", required=True),
+            forms.number(form.get("weekday"), "weekday", "请选择星期几", required=True),
             form.get("period"),
-            form_value(time, form.get("start_time"), "start_time"),
-            form_value(time, form.get("end_time"), "end_time"),
-            _number(form.get("capacity"), "capacity", "请填写号源数"),
-            yuan_in_fen(form.get("fee")) if form.get("fee") else None,
+            forms.value(time, form.get("start_time"), "start_time"),
+            forms.value(time, form.get("end_time"), "end_time"),
+            forms.number(form.get("capacity"), "capacity", "请填写号源数", required=True),
+            forms.yuan_in_fen(form.get("fee")) if form.get("fee") else None,
             staff=g.staff,
         )
     except AppError as refused:
@@ -156,9 +150,9 @@ def make_request(schedule_id):
             schedule.id,
             form.get("kind"),
             form.get("reason"),
-            _number(capacity, "capacity", "请填写新的号源数") if capacity else None,
-            start=form_value(time, start, "start_time") if start else None,
-            end=form_value(time, end, "end_time") if end else None,
+            forms.number(capacity, "capacity", "请填写新的号源数"),
+            start=forms.value(time, start, "start_time") if start else None,
+            end=forms.value(time, end, "end_time") if end else None,
             staff=g.staff,
         )
     except AppError as refused:

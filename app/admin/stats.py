@@ -6,17 +6,16 @@ and payment failures. Every table is exported as Excel (.xlsx) or CSV."""
 
 import csv
 import io
-from datetime import date
 
-from flask import abort, current_app, g, render_template, request
+from flask import abort, current_app, g, render_template
 from flask_login import login_required
 from openpyxl import Workbook
 
+from app.admin import queries
 from app.admin.blueprint import bp
 from app.admin.views import scope
 from app.domain import clock
 from app.domain.staff import StaffRole
-from app.errors import AppError
 from app.models import Department, Doctor
 from app.services import scoping, stats
 
@@ -24,38 +23,9 @@ PERIOD_LABELS = {"day": "日", "week": "周", "month": "月"}
 GROUPING_LABELS = {"total": "合计", "department": "科室", "doctor": "医生"}
 
 
-class BadQuery(AppError):
-    status = 400
-    code = "bad_query"
-    message = "查询条件有误"
-
-
 def _admins_only():
     if g.staff.role == StaffRole.DOCTOR:
         abort(403)
-
-
-def _choice(name, allowed, default, label):
-    value = request.args.get(name) or default
-    if value not in allowed:
-        raise BadQuery(f"{label}只能是 {' / '.join(allowed)}")
-    return value
-
-
-def _number(name, default, low, high, label):
-    text = request.args.get(name) or str(default)
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise BadQuery(f"{label}须为 {low}–{high} 的整数")
-    return int(text)
-
-
-def _id(name, label):
-    text = request.args.get(name)
-    if not text:
-        return None
-    if not text.isdigit() or not 0 < int(text) < 2**63:
-        raise BadQuery(f"{label}编号有误")
-    return int(text)
 
 
 class Asked:
@@ -63,20 +33,18 @@ class Asked:
     doctor it is limited to (checked to be in the viewer's scope: 404 otherwise)."""
 
     def __init__(self):
-        self.period = _choice("period", stats.PERIODS, "day", "周期")
-        self.by = _choice("by", stats.GROUPINGS, "department", "分组")
-        self.periods = _number("periods", 1, 1, stats.MAX_PERIODS, "周期数")
-        text = request.args.get("start")
-        try:
-            start = date.fromisoformat(text) if text else clock.business_date(clock.now())
-        except ValueError:
-            raise BadQuery("日期格式应为 YYYY-MM-DD") from None
-        self.shown = stats.windows(self.period, start, self.periods)
+        self.period = queries.choice("period", stats.PERIODS, "day", "周期")
+        self.by = queries.choice("by", stats.GROUPINGS, "department", "分组")
+        self.periods = queries.number("periods", 1, 1, stats.MAX_PERIODS, "周期数")
+        self.shown = stats.windows(self.period, queries.day("start"), self.periods)
         self.last = self.shown[-1]
         self.span = stats.span_of(self.shown)
         viewer = scope()
         self.department = self.doctor = None
-        department_id, doctor_id = _id("department", "科室"), _id("doctor", "医生")
+        department_id, doctor_id = (
+            queries.record_id("department", "科室"),
+            queries.record_id("doctor", "医生"),
+        )
         if department_id is not None:
             self.department = scoping.get_in_scope(Department, department_id, viewer)
         if doctor_id is not None:

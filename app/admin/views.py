@@ -3,20 +3,20 @@ visit-day queue console and the waiting-room display. Each view loads what it sh
 scoping helper and changes things only through the services."""
 
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from app.admin import forms, queries
 from app.admin.blueprint import IDLE_KEY, StaffUser, bp, login_manager
 from app.domain import clock
 from app.domain.enums import Period
 from app.domain.identity import mask_name
 from app.domain.orders import OrderStatus
 from app.domain.staff import Scope, StaffRole
-from app.errors import AppError, ValidationFailed
+from app.errors import AppError
 from app.models import Refund, Schedule
 from app.services import (
     audit,
@@ -340,31 +340,6 @@ def retry_refund(refund_id):
 # --- schedules (排班) ----------------------------------------------------------------------------
 
 
-def yuan_in_fen(text, field="fee"):
-    """Yuan as typed ("20", "20.5", "20.50") in fen."""
-    try:
-        value = Decimal(str(text).strip())
-    except InvalidOperation:
-        value = None
-    if value is None or value < 0 or value != value.quantize(Decimal("0.01")):
-        raise ValidationFailed(
-            {field: ["请填写金额（元），最多两位小数"]}, message="请填写金额（元），最多两位小数"
-        )
-    return int(value * 100)
-
-
-def form_value(kind, text, field):
-    """A form's date, time or China-time datetime; 422 naming ``field`` when it is not one."""
-    try:
-        if kind is date:
-            return date.fromisoformat(text)
-        if kind is time:
-            return time.fromisoformat(text)
-        return datetime.fromisoformat(text).replace(tzinfo=clock.CHINA_TZ)
-    except (TypeError, ValueError):
-        raise ValidationFailed({field: ["格式不正确"]}, message=f"{field} 格式不正确") from None
-
-
 @bp.get("/schedules")
 @login_required
 def schedules_page(error=None, message=None, status=200):
@@ -373,9 +348,7 @@ def schedules_page(error=None, message=None, status=200):
     if not departments:
         return render_template("admin/schedules.html", week=None, departments=[]), status
     department_id = request.args.get("department", type=int) or departments[0].id
-    first = request.args.get("week")
-    first = date.fromisoformat(first) if first else clock.business_date(clock.now())
-    shown = schedules.week(scope(), department_id, first)
+    shown = schedules.week(scope(), department_id, queries.day("week"))
     return (
         render_template(
             "admin/schedules.html",
@@ -398,13 +371,13 @@ def create_schedule():
     try:
         schedule = schedules.create_schedule(
             scope(),
-            int(form.get("doctor_id") or 0),
-            form_value(date, form.get("date"), "date"),
+            forms.number(form.get("doctor_id"), "doctor_id", "请选择医生", required=True),
+            forms.value(date, form.get("date"), "date"),
             form.get("period"),
-            form_value(time, form.get("start_time"), "start_time"),
-            form_value(time, form.get("end_time"), "end_time"),
-            int(form.get("capacity") or 0),
-            yuan_in_fen(form.get("fee")) if form.get("fee") else None,
+            forms.value(time, form.get("start_time"), "start_time"),
+            forms.value(time, form.get("end_time"), "end_time"),
+            forms.number(form.get("capacity"), "capacity", "请填写号源数", required=True),
+            forms.yuan_in_fen(form.get("fee")) if form.get("fee") else None,
             staff=g.staff,
         )
     except AppError as refused:
@@ -428,25 +401,23 @@ def change_schedule(schedule_id):
     form = request.form
 
     def given(kind, field):
-        return form_value(kind, form[field], field) if form.get(field) else None
+        return forms.value(kind, form[field], field) if form.get(field) else None
 
     try:
         schedules.change_schedule(
             scope(),
             schedule.id,
-            capacity=int(form["capacity"]) if form.get("capacity") else None,
-            fee_fen=yuan_in_fen(form["fee"]) if form.get("fee") else None,
+            capacity=forms.number(form.get("capacity"), "capacity", "请填写正确的数字"),
+            fee_fen=forms.yuan_in_fen(form["fee"]) if form.get("fee") else None,
             release=given(datetime, "release_at"),
             start=given(time, "start_time"),
             end=given(time, "end_time"),
             staff=g.staff,
         )
-    except (AppError, ValueError) as refused:
-        if isinstance(refused, AppError) and refused.status == 404:
+    except AppError as refused:
+        if refused.status == 404:
             raise
-        message = refused.message if isinstance(refused, AppError) else "请填写正确的数字"
-        status = refused.status if isinstance(refused, AppError) else 422
-        return _schedule(schedule, error=message, status=status)
+        return _schedule(schedule, error=refused.message, status=refused.status)
     return _schedule(scoping.get_in_scope(Schedule, schedule_id, scope()), changed=True)
 
 
@@ -555,10 +526,7 @@ def audit_page():
     if g.staff.role not in (StaffRole.PLATFORM_ADMIN, StaffRole.HOSPITAL_ADMIN):
         abort(403)
     args = request.args
-    try:
-        day = date.fromisoformat(args["day"]) if args.get("day") else None
-    except ValueError:
-        day = None
+    day = queries.day("day", today_by_default=False)
     shown = audit.entries(
         scope(), action=args.get("action") or None, actor=args.get("actor") or None, day=day
     )

@@ -5,6 +5,10 @@ from datetime import date, datetime, time, timedelta
 
 from app.domain.enums import Availability, ScheduleStatus
 
+# A schedule is for a day at most this many days after today, and its release is at most this
+# many days before its clinic ends; a calendar starts no later than this after today.
+MAX_DAYS_AHEAD = 366
+
 
 def minutes_per_patient(start: time, end: time, capacity: int) -> int:
     """The minutes between numbers when ``capacity`` of them share start..end (one at least)."""
@@ -34,6 +38,17 @@ def slot_times(start: time, end: time, minutes_per_patient: int, capacity: int) 
 def release_at(visit_date: date, release_clock: time, window_days: int, tz) -> datetime:
     """When numbers for ``visit_date`` are released: ``window_days`` before, at the release time."""
     return datetime.combine(visit_date - timedelta(days=window_days), release_clock, tzinfo=tz)
+
+
+def release_refusal(release: datetime, visit_date: date, end: time, tz) -> str | None:
+    """Why a release moment typed for a clinic cannot be (None when it can): numbers released
+    after the clinic's end could never be booked."""
+    clinic_end = datetime.combine(visit_date, end, tzinfo=tz)
+    if release > clinic_end:
+        return "放号时间须早于出诊结束时间"
+    if release < clinic_end - timedelta(days=MAX_DAYS_AHEAD):
+        return f"放号时间须在出诊前 {MAX_DAYS_AHEAD} 天之内"
+    return None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,13 @@ import sqlalchemy as sa
 
 from app.domain import clock
 from app.domain.enums import ScheduleStatus, SlotState
-from app.domain.schedule import ScheduleLoad, day_summary, next_change, schedule_availability
+from app.domain.schedule import (
+    MAX_DAYS_AHEAD,
+    ScheduleLoad,
+    day_summary,
+    next_change,
+    schedule_availability,
+)
 from app.domain.search import matching_symptoms, normalize_query, split_keywords
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db, per_app
@@ -16,9 +22,6 @@ from app.services.pagination import Page, paginate
 
 SEARCH_LIMIT = 20
 MAX_CALENDAR_DAYS = 14
-# A window starts at most this many days after today: beyond any booking window (at most 60
-# days), and far from the last date a calendar can count to.
-MAX_START_AHEAD_DAYS = 366
 CALENDAR_DAYS = 7  # the window when none is asked for
 # Doctors whose department a process remembers at most (a large city has a few thousand).
 _KNOWN_DOCTORS_MAX = 100_000
@@ -173,7 +176,7 @@ def _load(row) -> ScheduleLoad:
 
 def check_window(start: date | None, days: int, now: datetime) -> date:
     """The window's first day (today when none is asked for); validation_error when it starts
-    before today or more than MAX_START_AHEAD_DAYS after, or is not 1–MAX_CALENDAR_DAYS days
+    before today or more than MAX_DAYS_AHEAD after, or is not 1–MAX_CALENDAR_DAYS days
     long."""
     today = clock.business_date(now)
     start = start or today
@@ -182,7 +185,7 @@ def check_window(start: date | None, days: int, now: datetime) -> date:
         errors["days"] = [f"天数须在 1 到 {MAX_CALENDAR_DAYS} 之间"]
     if start < today:
         errors["start"] = ["开始日期不能早于今天"]
-    elif start > today + timedelta(days=MAX_START_AHEAD_DAYS):
+    elif start > today + timedelta(days=MAX_DAYS_AHEAD):
         errors["start"] = ["开始日期不能晚于一年之后"]
     if errors:
         raise ValidationFailed(errors)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from app.domain import clock, schedule_times
 from app.domain.enums import Period, ScheduleStatus, SlotState
 from app.domain.orders import ACTIVE_STATUSES, OrderStatus
-from app.domain.schedule import release_at, slot_times
+from app.domain.schedule import MAX_DAYS_AHEAD, release_at, release_refusal, slot_times
 from app.domain.staff import Scope
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
@@ -56,8 +56,11 @@ def create_schedule(
         period = Period(period)
     except ValueError:
         _refuse("period", "请选择上午、下午或晚间")
-    if day < clock.business_date(now):
+    today = clock.business_date(now)
+    if day < today:
         _refuse("date", "不能为过去的日期排班")
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+        _refuse("date", f"只能为 {MAX_DAYS_AHEAD} 天之内的日期排班")
     if end <= start:
         _refuse("end_time", "结束时间须晚于开始时间")
     if not 1 <= capacity <= MAX_CAPACITY:
@@ -143,6 +146,9 @@ def change_schedule(
                 _refuse("fee_fen", "挂号费不能为负")
             schedule.fee_fen = fee_fen
         if release is not None:
+            refusal = release_refusal(release, schedule.date, schedule.end_time, clock.CHINA_TZ)
+            if refusal:
+                _refuse("release_at", refusal)
             schedule.release_at = release
         audit.record(staff, "change_schedule", schedule, before=before, after=_changeable(schedule))
         free = db.session.scalar(

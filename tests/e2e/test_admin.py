@@ -842,6 +842,98 @@ class TestSchedules:
         grown = browser.post(f"{url}/change", {"capacity": "999"}, htmx=False)
         assert grown.status_code == 422 and "第 999 号将排到次日" in grown.text
 
+    @pytest.mark.parametrize(
+        "typed, field, words",
+        [
+            ({"doctor_id": "abc"}, "doctor_id", "请选择医生"),
+            ({"doctor_id": ""}, "doctor_id", "请选择医生"),
+            ({"capacity": "abc"}, "capacity", "请填写号源数"),
+            ({"capacity": "9" * 30}, "capacity", "请填写号源数"),
+            ({"fee": "1e400"}, "fee", "请填写金额"),
+            ({"fee": "99999999999999999"}, "fee", "请填写金额"),
+            ({"fee": "NaN"}, "fee", "请填写金额"),
+            ({"date": "0001-01-01"}, "date", "不能为过去的日期排班"),
+            ({"date": (TODAY + timedelta(days=367)).isoformat()}, "date", "366 天之内"),
+            ({"date": "9999-12-31"}, "date", "366 天之内"),
+        ],
+    )
+    def test_what_a_new_schedules_form_cannot_hold_is_refused_and_nothing_made(
+        self, served, hospital, typed, field, words
+    ):
+        browser = signed_in(served, hospital, "department")
+        browser.get("/admin/schedules")
+        with served.app.app_context():
+            doctor_id = db.session.get(Schedule, hospital.mine).doctor_id
+            before = db.session.scalar(sa.select(sa.func.count()).select_from(Schedule))
+        form = {
+            "doctor_id": doctor_id,
+            "date": (TODAY + timedelta(days=5)).isoformat(),
+            "period": "morning",
+            "start_time": "08:00",
+            "end_time": "12:00",
+            "capacity": "10",
+            "fee": "20",
+        }
+        refused = browser.post("/admin/schedules", form | typed, htmx=False)
+        assert refused.status_code == 422 and words in refused.text, (field, refused.text[:300])
+        with served.app.app_context():
+            after = db.session.scalar(sa.select(sa.func.count()).select_from(Schedule))
+        assert after == before
+
+    @pytest.mark.parametrize(
+        "typed, words",
+        [
+            ({"capacity": "abc"}, "请填写正确的数字"),
+            ({"fee": "1e400"}, "请填写金额"),
+            ({"release_at": "0001-01-01T00:00"}, "出诊前 366 天之内"),
+            ({"release_at": "9999-12-31T23:59"}, "放号时间须早于出诊结束时间"),
+        ],
+    )
+    def test_what_a_schedules_change_cannot_hold_is_refused_and_nothing_changed(
+        self, served, hospital, typed, words
+    ):
+        browser = signed_in(served, hospital, "hospital")
+        url = f"/admin/schedules/{hospital.mine}"
+        with served.app.app_context():
+            before = _changeable_of(db.session.get(Schedule, hospital.mine))
+        browser.get(url)
+        refused = browser.post(f"{url}/change", typed, htmx=False)
+        assert refused.status_code == 422 and words in refused.text
+        with served.app.app_context():
+            assert _changeable_of(db.session.get(Schedule, hospital.mine)) == before
+
+    def test_a_release_moved_within_its_bounds_is_kept(self, served, hospital):
+        browser = signed_in(served, hospital, "hospital")
+        url = f"/admin/schedules/{hospital.mine}"
+        with served.app.app_context():
+            schedule = db.session.get(Schedule, hospital.mine)
+            earlier = datetime.combine(schedule.date - timedelta(days=365), schedule.end_time)
+        browser.get(url)
+        moved = browser.post(f"{url}/change", {"release_at": earlier.isoformat(timespec="minutes")})
+        assert moved.status_code == 200 and "已保存" in moved.text
+        with served.app.app_context():
+            kept = clock.to_china(db.session.get(Schedule, hospital.mine).release_at)
+        assert kept.replace(tzinfo=None) == earlier
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "/admin/schedules?week=garbage",
+            "/admin/schedules?week=9999-12-31",
+            "/admin/schedules?week=0001-01-01",
+            "/admin/stats?start=9999-12-31&period=month&periods=12",
+            "/admin/stats?start=0001-01-01&period=week",
+            "/admin/stats/anomalies?start=9999-12-31",
+            "/admin/audit?day=9999-12-31",
+            "/admin/audit?day=garbage",
+        ],
+    )
+    def test_a_day_a_page_cannot_show_is_a_400_saying_why(self, served, hospital, url):
+        browser = signed_in(served, hospital, "hospital")
+        page = browser.get(url)
+        assert page.status_code == 400
+        assert "日期格式应为 YYYY-MM-DD" in page.text or "2000-01-01 至 2099-12-31" in page.text
+
     def test_another_departments_doctor_cannot_be_scheduled(self, served, hospital):
         browser = signed_in(served, hospital, "department")
         browser.get("/admin/schedules")
@@ -875,6 +967,10 @@ class TestSchedules:
             schedule = db.session.get(Schedule, hospital.mine)
             seqs = sorted(slot.seq for slot in schedule.slots)
         assert (schedule.capacity, schedule.fee_fen, seqs) == (3, 1200, [1, 2, 3])
+
+
+def _changeable_of(schedule):
+    return (schedule.capacity, schedule.fee_fen, schedule.release_at, schedule.end_time)
 
 
 _BILL_DAYS = itertools.count(1)

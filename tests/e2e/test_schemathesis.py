@@ -44,8 +44,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 import config
 from app import create_app
 from app.domain import clock
+from app.domain.schedule import MAX_DAYS_AHEAD
 from app.extensions import db, redis_store
-from app.services.catalogue import MAX_START_AHEAD_DAYS
 from app.services.demo import seed_demo
 from tests import support
 from tests.e2e.clients import AppClient
@@ -190,7 +190,7 @@ def _start_out_of_range(case):
         start = date.fromisoformat(start)
     except (TypeError, ValueError):
         return False
-    return not today <= start <= today + timedelta(days=MAX_START_AHEAD_DAYS)
+    return not today <= start <= today + timedelta(days=MAX_DAYS_AHEAD)
 
 
 def _refused_start(response):

@@ -11,6 +11,7 @@ from app.domain.schedule import (
     day_summary,
     next_change,
     release_at,
+    release_refusal,
     schedule_availability,
     slot_times,
     suggested_time,
@@ -66,6 +67,26 @@ class TestReleaseAt:
         assert release_at(date(2026, 11, 29), time(7, 0), 5, CHINA_TZ) > release_at(
             date(2026, 11, 29), time(7, 0), 7, CHINA_TZ
         )
+
+
+class TestReleaseRefusal:
+    VISIT, END = date(2026, 11, 29), time(12, 0)
+    CLINIC_END = datetime(2026, 11, 29, 12, 0, tzinfo=CHINA_TZ)
+
+    @pytest.mark.parametrize(
+        "release",
+        [CLINIC_END, CLINIC_END - timedelta(days=7), CLINIC_END - timedelta(days=366)],
+    )
+    def test_up_to_the_clinics_end_and_back_366_days_is_fine(self, release):
+        assert release_refusal(release, self.VISIT, self.END, CHINA_TZ) is None
+
+    def test_after_the_clinics_end_no_one_could_book(self):
+        late = self.CLINIC_END + timedelta(minutes=1)
+        assert "早于出诊结束" in release_refusal(late, self.VISIT, self.END, CHINA_TZ)
+
+    def test_more_than_366_days_before_is_refused(self):
+        early = self.CLINIC_END - timedelta(days=366, minutes=1)
+        assert "366 天之内" in release_refusal(early, self.VISIT, self.END, CHINA_TZ)
 
 
 class TestScheduleAvailability:
