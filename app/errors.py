@@ -2,6 +2,7 @@
 
 import logging
 import math
+import re
 
 import marshmallow as ma
 from werkzeug.exceptions import HTTPException
@@ -107,7 +108,70 @@ def _as_strings(errs):
         return [f"{key}: {msg}" for key, value in errs.items() for msg in _as_strings(value)]
     if isinstance(errs, (list, tuple)):
         return [msg for err in errs for msg in _as_strings(err)]
-    return [str(errs)]
+    return [in_chinese(str(errs))]
+
+
+_BOUNDS = {
+    "greater than or equal to": "不小于",
+    "greater than": "大于",
+    "less than or equal to": "不大于",
+    "less than": "小于",
+}
+_BOUND = "|".join(map(re.escape, _BOUNDS))
+_KINDS = {  # what a value must be; a leading space before Latin script
+    "string": "字符串",
+    "utf-8 string": " UTF-8 字符串",
+    "number": "数字",
+    "integer": "整数",
+    "boolean": " true 或 false",
+    "date": " YYYY-MM-DD 格式的日期",
+    "datetime": " ISO 8601 格式的时间",
+    "naive datetime": "不带时区的 ISO 8601 时间",
+    "aware datetime": "带时区的 ISO 8601 时间",
+    "time": " HH:MM 格式的时间",
+    "list": "数组",
+    "tuple": "数组",
+    "mapping type": "对象",
+    "URL": "网址",
+    "email address": "邮箱地址",
+    "UUID": " UUID",
+}
+# marshmallow's own messages (the version pinned in requirements.txt), as patients and staff
+# read them; our own messages are Chinese already and pass through unchanged.
+_CHINESE = [
+    (r"Missing data for required field\.", lambda m: "必填"),
+    (r"Field may not be null\.", lambda m: "不能为空"),
+    (r"Invalid value\.", lambda m: "取值无效"),
+    (r"Invalid (input )?type\.", lambda m: "类型有误"),
+    (r"Unknown field\.", lambda m: "不支持该字段"),
+    (r"Number too large\.", lambda m: "数值过大"),
+    (
+        r"Special numeric values \(nan or infinity\) are not permitted\.",
+        lambda m: "不能为 NaN 或无穷大",
+    ),
+    (r"Not a valid (.+)\.", lambda m: f"须为{_KINDS.get(m[1], '有效的值')}"),
+    (r"Must be one of: (.*)\.", lambda m: f"只能是：{m[1]}"),
+    (
+        rf"Must be ({_BOUND}) (.+) and ({_BOUND}) (.+)\.",
+        lambda m: f"须{_BOUNDS[m[1]]} {m[2]}，且{_BOUNDS[m[3]]} {m[4]}",
+    ),
+    (rf"Must be ({_BOUND}) (.+)\.", lambda m: f"须{_BOUNDS[m[1]]} {m[2]}"),
+    (r"Shorter than minimum length (\d+)\.", lambda m: f"长度不能少于 {m[1]}"),
+    (r"Longer than maximum length (\d+)\.", lambda m: f"长度不能超过 {m[1]}"),
+    (r"Length must be between (\d+) and (\d+)\.", lambda m: f"长度须为 {m[1]}–{m[2]}"),
+    (r"Length must be (\d+)\.", lambda m: f"长度须为 {m[1]}"),
+    (r"String does not match expected pattern\.", lambda m: "格式不正确"),
+    (r'"(.*)" cannot be formatted as a (.+)\.', lambda m: f"须为{_KINDS.get(m[2], '有效的值')}"),
+]
+_CHINESE = [(re.compile(pattern, re.DOTALL), say) for pattern, say in _CHINESE]
+
+
+def in_chinese(message: str) -> str:
+    """A validation message of marshmallow's in Chinese; any other message as it is."""
+    for pattern, say in _CHINESE:
+        if found := pattern.fullmatch(message):
+            return say(found)
+    return message
 
 
 def _envelope(status, body, headers=None):

@@ -171,6 +171,11 @@ class TestPatients:
         assert field in body.get("errors", {}), body
         assert user.patient_count() == 0
 
+    def test_field_messages_are_chinese(self, user):
+        body = expect(user.call("POST", "/api/v1/patients", json={"insured": "maybe"}), 422)
+        assert body["errors"]["name"] == ["必填"]
+        assert body["errors"]["insured"] == ["须为 true 或 false"]
+
     def test_the_same_person_cannot_be_added_twice(self, user):
         number = resident_id(birth="19600101")
         expect(user.add_patient(id_number=number, relationship="parent"), 201)
