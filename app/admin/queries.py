@@ -28,18 +28,26 @@ def choice(name, allowed, default, label):
 
 
 def number(name, default, low, high, label):
-    text = request.args.get(name) or str(default)
-    if not text.isdigit() or not low <= int(text) <= high:
+    value = _whole(request.args.get(name) or str(default))
+    if value is None or not low <= value <= high:
         raise BadQuery(f"{label}须为 {low}–{high} 的整数")
-    return int(text)
+    return value
 
 
 def record_id(name, label):
     text = request.args.get(name)
     if not text:
         return None
-    if not text.isdigit() or not 0 < int(text) < 2**63:
+    value = _whole(text)
+    if value is None or not 0 < value < 2**63:
         raise BadQuery(f"{label}编号有误")
+    return value
+
+
+def _whole(text) -> int | None:
+    """A whole number in at most 19 ASCII digits (any id fits), or None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
     return int(text)
 
 

@@ -186,7 +186,7 @@ def check_window(start: date | None, days: int, now: datetime) -> date:
     if start < today:
         errors["start"] = ["开始日期不能早于今天"]
     elif start > today + timedelta(days=MAX_DAYS_AHEAD):
-        errors["start"] = ["开始日期不能晚于一年之后"]
+        errors["start"] = [f"开始日期不能晚于今天之后 {MAX_DAYS_AHEAD} 天"]
     if errors:
         raise ValidationFailed(errors)
     return start

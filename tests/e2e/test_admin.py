@@ -934,6 +934,20 @@ class TestSchedules:
         assert page.status_code == 400
         assert "日期格式应为 YYYY-MM-DD" in page.text or "2000-01-01 至 2099-12-31" in page.text
 
+    @pytest.mark.parametrize(
+        "query, words",
+        [
+            ("periods=²", "周期数须为 1–36 的整数"),  # a digit to str.isdigit, not to int()
+            ("periods=" + "9" * 5000, "周期数须为 1–36 的整数"),  # past int()'s 4,300 digits
+            ("department=" + "9" * 5000, "科室编号有误"),
+            ("doctor=１２", "医生编号有误"),  # full-width digits
+        ],
+    )
+    def test_a_number_a_page_cannot_read_is_a_400_saying_why(self, served, hospital, query, words):
+        browser = signed_in(served, hospital, "hospital")
+        page = browser.get(f"/admin/stats?{query}")
+        assert page.status_code == 400 and words in page.text
+
     def test_another_departments_doctor_cannot_be_scheduled(self, served, hospital):
         browser = signed_in(served, hospital, "department")
         browser.get("/admin/schedules")
