@@ -72,6 +72,12 @@ def check_eligibility(
     if sex_rule != SexRule.ANY and patient_sex != sex_rule:
         who = "女性" if sex_rule == SexRule.FEMALE else "男性"
         raise BookingRefused("not_eligible", f"该科室仅接诊{who}患者", reason="sex_restricted")
+    if birth_date > visit_date:  # a patient added before such dates were refused
+        raise BookingRefused(
+            "not_eligible",
+            "就诊人的出生日期有误，请删除该就诊人后重新添加",
+            reason="birth_date_invalid",
+        )
     age = age_on(birth_date, visit_date)
     if min_age is not None and age < min_age:
         raise BookingRefused(

@@ -189,6 +189,12 @@ def _possible_birth(birth_date: date, today: date) -> bool:
     return _EARLIEST_BIRTH <= birth_date <= today
 
 
+def known_age(birth_date: date, today: date) -> int | None:
+    """Age today; None for a birth date after today, which only a patient added before such
+    dates were refused can have (the patient is deleted and added again to correct it)."""
+    return age_on(birth_date, today) if birth_date <= today else None
+
+
 def age_on(birth_date: date, on_date: date) -> int:
     """Age in whole years on ``on_date``; someone born on 29 February ages on 1 March."""
     if on_date < birth_date:

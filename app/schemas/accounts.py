@@ -5,7 +5,7 @@ from marshmallow import validate
 
 from app.domain import clock
 from app.domain.accounts import AccountStatus, Relationship, Sex
-from app.domain.identity import IdType, age_on
+from app.domain.identity import IdType, known_age
 from app.schemas.common import ChinaDateTime, Text, page_schema
 
 # wx.login codes are 32 characters today; leave room, refuse anything absurd.
@@ -133,7 +133,14 @@ class PatientSchema(ma.Schema):
     id_number_masked = ma.fields.String()
     sex = ma.fields.Enum(Sex, by_value=True)
     birth_date = ma.fields.Date()
-    age = ma.fields.Function(lambda p: age_on(p.birth_date, clock.business_date(clock.now())))
+    age = ma.fields.Function(
+        lambda p: known_age(p.birth_date, clock.business_date(clock.now())),
+        allow_none=True,
+        metadata={
+            "type": "integer",
+            "description": "null：出生日期有误（晚于今天），请删除该就诊人后重新添加",
+        },
+    )
     phone_masked = ma.fields.String(allow_none=True)
     relationship = ma.fields.Enum(Relationship, by_value=True)
     relationship_name = ma.fields.Function(lambda p: Relationship(p.relationship).label)

@@ -3,10 +3,14 @@ binding, patients CRUD with every kind of bad input, and two accounts that canno
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 
-from tests.e2e.clients import User, expect
+from app.domain import clock
+from app.extensions import db
+from app.models import Patient
+from tests.e2e.clients import User, expect, hold
 from tests.e2e.wechat_helpers import new_openid
 from tests.factories import resident_id
 
@@ -134,6 +138,25 @@ class TestPatients:
         }
         created = expect(user.call("POST", "/api/v1/patients", json=body), 201)
         assert created["age"] >= 8 and created["id_number_masked"] == "E1*****78"
+
+    def test_a_patient_kept_with_a_birth_date_after_today_is_listed_refused_and_deleted(
+        self, served, world, user
+    ):
+        """Before such dates were refused, a passport holder could be added born after today:
+        the list shows no age, a hold says why it is refused, and the patient can be deleted."""
+        body = _PASSPORT | {"name": "Emma Li", "relationship": "child", "birth_date": "2018-05-01"}
+        patient_id = expect(user.call("POST", "/api/v1/patients", json=body), 201)["id"]
+        with served.app.app_context():
+            kept = db.session.get(Patient, patient_id)
+            kept.birth_date = clock.business_date(clock.now()) + timedelta(days=400)
+            db.session.commit()
+
+        listed = expect(user.call("GET", "/api/v1/patients"), 200)["items"]
+        assert [p["age"] for p in listed if p["id"] == patient_id] == [None]
+        assert expect(user.call("GET", f"/api/v1/patients/{patient_id}"), 200)["age"] is None
+        refused = expect(hold(user, world.schedule(), patient_id), 422, "not_eligible")
+        assert refused["reason"] == "birth_date_invalid" and "出生日期有误" in refused["message"]
+        expect(user.call("DELETE", f"/api/v1/patients/{patient_id}"), 204)
 
     def test_an_x_check_digit_is_accepted(self, user):
         number = next(

@@ -232,6 +232,13 @@ class TestCheckEligibility:
         )
         assert refusal(check_eligibility, facts).extra == {"reason": "sex_restricted"}
 
+    def test_a_birth_date_after_the_visit_is_refused_with_its_own_reason(self):
+        facts = eligibility_facts(birth_date=TODAY + timedelta(days=1), visit_date=TODAY)
+        error = refusal(check_eligibility, facts)
+        assert error.code == "not_eligible"
+        assert error.extra == {"reason": "birth_date_invalid"}
+        assert "出生日期有误" in error.message
+
     @pytest.mark.parametrize("birth_date", [TODAY, date(1920, 1, 1)])
     def test_no_age_limits_lets_anyone_through(self, birth_date):
         assert check_eligibility(**eligibility_facts(birth_date=birth_date)) is None

@@ -14,6 +14,7 @@ from app.domain.identity import (
     age_on,
     check_birth_date,
     check_declared,
+    known_age,
     mask_id_number,
     mask_name,
     mask_phone,
@@ -264,6 +265,12 @@ def test_id_types_have_chinese_labels_and_stable_values():
 )
 def test_age_on(birth, on, age):
     assert age_on(birth, on) == age
+
+
+def test_a_known_age_is_the_age_today_or_none_for_a_birth_after_today():
+    assert known_age(date(2020, 6, 1), TODAY) == 4
+    assert known_age(TODAY, TODAY) == 0
+    assert known_age(TODAY + timedelta(days=1), TODAY) is None
 
 
 def test_age_before_birth_is_an_error():

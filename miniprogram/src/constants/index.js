@@ -105,6 +105,7 @@ const REFUND_QUOTE_REASON = {
 const NOT_ELIGIBLE_HINT = {
   sex_restricted: '请更换就诊人，或选择其他科室。',
   age_restricted: '请更换就诊人，或选择适合年龄的科室。',
+  birth_date_invalid: '请在“就诊人管理”中删除该就诊人后重新添加。',
 };
 
 /** Order states in which the visit is still ahead (cancel, reschedule, ticket, check-in). */

@@ -36,6 +36,16 @@ describe('family list page', () => {
     expect(calls.some((c) => c.key === 'DELETE /patients/31')).toBe(true);
   });
 
+  test('shows each age, and for a birth date on file after today how to correct it', async () => {
+    fakeApi({ 'GET /patients': [200, f.page([f.selfPatient, { ...f.patient, age: null }])] });
+    const page = openPage('packages/family/pages/list/index');
+    await settled(page);
+    const ages = page.querySelectorAll('.patient-age').map((n) => n.dom.textContent);
+    expect(ages[0]).toContain(`${f.selfPatient.age}岁`);
+    expect(ages[1]).toContain('出生日期有误，请删除后重新添加');
+    expect(ages[1]).not.toContain('岁');
+  });
+
   test('stops at five members', async () => {
     fakeApi({
       'GET /patients': [200, f.page([1, 2, 3, 4, 5].map((id) => ({ ...f.patient, id })))],
