@@ -72,7 +72,7 @@ def check_eligibility(
     if sex_rule != SexRule.ANY and patient_sex != sex_rule:
         who = "女性" if sex_rule == SexRule.FEMALE else "男性"
         raise BookingRefused("not_eligible", f"该科室仅接诊{who}患者", reason="sex_restricted")
-    if birth_date > visit_date:  # a patient added before such dates were refused
+    if birth_date > visit_date:  # refused when typed, but stored data may hold one
         raise BookingRefused(
             "not_eligible",
             "就诊人的出生日期有误，请删除该就诊人后重新添加",

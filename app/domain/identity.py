@@ -190,8 +190,8 @@ def _possible_birth(birth_date: date, today: date) -> bool:
 
 
 def known_age(birth_date: date, today: date) -> int | None:
-    """Age today; None for a birth date after today, which only a patient added before such
-    dates were refused can have (the patient is deleted and added again to correct it)."""
+    """Age today; None for a birth date after today, which is refused when typed but stored data
+    may hold (the patient is deleted and added again to correct it)."""
     return age_on(birth_date, today) if birth_date <= today else None
 
 

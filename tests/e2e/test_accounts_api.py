@@ -142,8 +142,8 @@ class TestPatients:
     def test_a_patient_kept_with_a_birth_date_after_today_is_listed_refused_and_deleted(
         self, served, world, user
     ):
-        """Before such dates were refused, a passport holder could be added born after today:
-        the list shows no age, a hold says why it is refused, and the patient can be deleted."""
+        """Stored data may hold a birth date after today, though it is refused when typed: the
+        list shows no age, a hold says why it is refused, and the patient can be deleted."""
         body = _PASSPORT | {"name": "Emma Li", "relationship": "child", "birth_date": "2018-05-01"}
         patient_id = expect(user.call("POST", "/api/v1/patients", json=body), 201)["id"]
         with served.app.app_context():
