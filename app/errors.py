@@ -68,6 +68,11 @@ class ValidationFailed(AppError):
     def __init__(self, errors, message=None):
         super().__init__(message, errors=errors)
 
+    @classmethod
+    def on(cls, field, message) -> "ValidationFailed":
+        """One field's failure, its message the envelope's too."""
+        return cls({field: [message]}, message=message)
+
 
 class Conflict(AppError):
     status = 409

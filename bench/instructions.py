@@ -168,14 +168,13 @@ def _child(args, workload, fixture_path) -> int:
         if not statuses[0].startswith("2"):
             raise SystemExit(f"{method} {path}: {statuses[0]}")
 
+    def mix(count, seed):
+        chosen = everyday_requests(count, catalogue, visitors, random.Random(seed))
+        return [(r.method, r.path, r.headers or {}) for _, r in chosen]
+
     livez = ("GET", "/livez", {})
-    if workload == "everyday":
-        chosen = everyday_requests(args.requests, catalogue, visitors, random.Random(SEED))
-        measured = [(r.method, r.path, r.headers or {}) for _, r in chosen]
-    else:
-        measured = [livez] * args.requests
-    warm_up = everyday_requests(WARM_UP, catalogue, visitors, random.Random(SEED + 1))
-    for request in [livez] * WARM_UP + [(r.method, r.path, r.headers or {}) for _, r in warm_up]:
+    measured = mix(args.requests, SEED) if workload == "everyday" else [livez] * args.requests
+    for request in [livez] * WARM_UP + mix(WARM_UP, SEED + 1):
         call(request)
     _instrument("on")
     for request in measured:

@@ -177,9 +177,7 @@ def _tiers(form) -> list:
         if not hours.strip() and not percent.strip():
             continue  # a blank row
         message = "退款规则：小时数须为数字，手续费比例须为 0–100 的整数（留空为不可取消）"
-        hours = forms.number(hours, "refund_tiers", message, kind=float)
-        if hours is None:
-            raise ValidationFailed({"refund_tiers": [message]}, message=message)
+        hours = forms.number(hours, "refund_tiers", message, kind=float, required=True)
         rows.append(catalogue_admin.TierRow(hours, forms.number(percent, "refund_tiers", message)))
     return rows
 
@@ -189,7 +187,7 @@ def _release_time(text):
         return datetime.strptime((text or "").strip(), "%H:%M").time()
     except ValueError:
         message = "放号时间须为 HH:MM"
-        raise ValidationFailed({"release_time": [message]}, message=message) from None
+        raise ValidationFailed.on("release_time", message) from None
 
 
 @bp.post("/hospital")

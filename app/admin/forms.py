@@ -15,24 +15,20 @@ MAX_YUAN = Decimal(1_000_000)
 _LARGEST = 2**63 - 1
 
 
-def refuse(field, message):
-    raise ValidationFailed({field: [message]}, message=message)
-
-
 def number(text, field, message, kind=int, required=False):
     """A whole number (or, with ``kind`` float, a finite one) as typed; None when left blank
     unless ``required``."""
     text = str(text if text is not None else "").strip()
     if not text:
         if required:
-            refuse(field, message)
+            raise ValidationFailed.on(field, message)
         return None
     try:
         value = kind(text)
     except ValueError:
-        refuse(field, message)
+        raise ValidationFailed.on(field, message) from None
     if not math.isfinite(value) or abs(value) > _LARGEST:
-        refuse(field, message)
+        raise ValidationFailed.on(field, message)
     return value
 
 
@@ -45,7 +41,7 @@ def yuan_in_fen(text, field="fee"):
     except InvalidOperation:
         exact = False
     if not exact or not 0 <= value <= MAX_YUAN:
-        refuse(field, message)
+        raise ValidationFailed.on(field, message)
     return int(value * 100)
 
 

@@ -33,10 +33,6 @@ TIERS_MAX = 120  # the column's length
 TIER_HOURS_MAX = 24 * 60  # the longest booking window's hours
 
 
-def _refuse(field, message):
-    raise ValidationFailed({field: [message]}, message=message)
-
-
 def _not_for_doctors(scope: Scope):
     # A doctor's scope may read their own page; only admins change the catalogue.
     if scope.doctor_id is not None:
@@ -76,9 +72,9 @@ def symptom_keywords(text: str | None) -> list[str]:
     words = split_keywords(text)
     long = [word for word in words if len(word) > KEYWORD_MAX]
     if long:
-        _refuse("symptoms", f"每个症状关键词最多 {KEYWORD_MAX} 个字：{long[0]}")
+        raise ValidationFailed.on("symptoms", f"每个症状关键词最多 {KEYWORD_MAX} 个字：{long[0]}")
     if len("、".join(words)) > SYMPTOMS_MAX:
-        _refuse("symptoms", f"症状关键词合计最多 {SYMPTOMS_MAX} 个字")
+        raise ValidationFailed.on("symptoms", f"症状关键词合计最多 {SYMPTOMS_MAX} 个字")
     return words
 
 
@@ -109,16 +105,16 @@ def change_department(
     try:
         sex_rule = SexRule(sex_rule)
     except ValueError:
-        _refuse("sex_rule", "请选择性别限制：不限、仅女性或仅男性")
+        raise ValidationFailed.on("sex_rule", "请选择性别限制：不限、仅女性或仅男性") from None
     for field, age in (("min_age", min_age), ("max_age", max_age)):
         if age is not None and not 0 <= age <= MAX_AGE:
-            _refuse(field, f"年龄须为 0–{MAX_AGE} 岁")
+            raise ValidationFailed.on(field, f"年龄须为 0–{MAX_AGE} 岁")
     if min_age is not None and max_age is not None and min_age > max_age:
-        _refuse("max_age", "最小年龄不能大于最大年龄")
+        raise ValidationFailed.on("max_age", "最小年龄不能大于最大年龄")
     words = symptom_keywords(symptoms)
     location = (location or "").strip()
     if len(location) > LOCATION_MAX:
-        _refuse("location", f"位置最多 {LOCATION_MAX} 个字")
+        raise ValidationFailed.on("location", f"位置最多 {LOCATION_MAX} 个字")
     with transaction():
         department = get_in_scope(Department, department_id, scope, lock=True)
         before = _department_values(department)
@@ -149,12 +145,12 @@ def change_doctor(
     try:
         title = DoctorTitle(title)
     except ValueError:
-        _refuse("title", "请选择职称")
+        raise ValidationFailed.on("title", "请选择职称") from None
     specialty = (specialty or "").strip()
     if len(specialty) > SPECIALTY_MAX:
-        _refuse("specialty", f"擅长最多 {SPECIALTY_MAX} 个字")
+        raise ValidationFailed.on("specialty", f"擅长最多 {SPECIALTY_MAX} 个字")
     if not 0 <= fee_fen <= FEE_MAX_FEN:
-        _refuse("fee", "挂号费须为 0–99999.99 元")
+        raise ValidationFailed.on("fee", "挂号费须为 0–99999.99 元")
     with transaction():
         doctor = get_in_scope(Doctor, doctor_id, scope, lock=True)
         before = _doctor_values(doctor)
@@ -208,16 +204,16 @@ def refund_tiers(rows) -> tuple[refunds.RefundTier, ...]:
     """The refund tiers of ``rows`` (TierRow), most hours first; validation_error unless the
     hours are distinct and ≥ 0, each percent is 0–100 and a tier starts at 0 hours."""
     if not rows:
-        _refuse("refund_tiers", "请至少填写一档退款规则（从 0 小时起）")
+        raise ValidationFailed.on("refund_tiers", "请至少填写一档退款规则（从 0 小时起）")
     hours = [row.hours for row in rows]
     if any(not (math.isfinite(h) and 0 <= h <= TIER_HOURS_MAX) for h in hours):
-        _refuse("refund_tiers", f"距就诊的小时数须为 0–{TIER_HOURS_MAX}")
+        raise ValidationFailed.on("refund_tiers", f"距就诊的小时数须为 0–{TIER_HOURS_MAX}")
     if len(set(hours)) != len(hours):
-        _refuse("refund_tiers", "各档的小时数不能重复")
+        raise ValidationFailed.on("refund_tiers", "各档的小时数不能重复")
     if any(row.percent is not None and not 0 <= row.percent <= 100 for row in rows):
-        _refuse("refund_tiers", "手续费比例须为 0–100")
+        raise ValidationFailed.on("refund_tiers", "手续费比例须为 0–100")
     if 0 not in hours:
-        _refuse("refund_tiers", "须有一档从 0 小时起（就诊前最后时段的规则）")
+        raise ValidationFailed.on("refund_tiers", "须有一档从 0 小时起（就诊前最后时段的规则）")
     try:
         return refunds.validate_tiers(refunds.RefundTier(r.hours, r.percent) for r in rows)
     except refunds.InvalidTiers:
@@ -250,13 +246,13 @@ def change_hospital_rules(
     _not_for_departments(scope)
     low, high = WINDOW_DAYS
     if not low <= booking_window_days <= high:
-        _refuse("booking_window_days", f"可预约天数须为 {low}–{high} 天")
+        raise ValidationFailed.on("booking_window_days", f"可预约天数须为 {low}–{high} 天")
     low, high = HOLD_MINUTES
     if not low <= hold_minutes <= high:
-        _refuse("hold_minutes", f"锁号时长须为 {low}–{high} 分钟")
+        raise ValidationFailed.on("hold_minutes", f"锁号时长须为 {low}–{high} 分钟")
     text = refunds.format_tiers(refund_tiers(tiers))
     if len(text) > TIERS_MAX:
-        _refuse("refund_tiers", "退款规则档数过多")
+        raise ValidationFailed.on("refund_tiers", "退款规则档数过多")
     with transaction():
         hospital = get_in_scope(Hospital, hospital_id, scope, lock=True)
         before = _hospital_values(hospital)

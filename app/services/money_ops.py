@@ -76,7 +76,7 @@ def resolve_difference(item_id, note, staff=None) -> ReconciliationItem:
     note = " ".join(str(note or "").split())
     if not note or len(note) > 255:
         message = "请填写处理说明（1–255 字）"
-        raise ValidationFailed({"note": [message]}, message=message)
+        raise ValidationFailed.on("note", message)
     with transaction():
         item = lock_one(sa.select(ReconciliationItem).where(ReconciliationItem.id == item_id))
         if item is None or item.kind == FindingKind.MATCHED:

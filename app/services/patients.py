@@ -83,7 +83,7 @@ def get_patient(account_id, patient_id) -> Patient:
 def _field_error(field, error: IdentityError):
     if isinstance(error, InvalidIdNumber):
         return InvalidIdentity(error.message, reason=error.reason, errors={field: [error.message]})
-    return ValidationFailed({field: [error.message]}, message=error.message)
+    return ValidationFailed.on(field, error.message)
 
 
 def _identity(data):
@@ -108,10 +108,11 @@ def _identity(data):
     }
     if missing:
         raise ValidationFailed(missing)
-    try:
-        check_birth_date(birth_date, today)
-    except IdentityError as error:
-        raise _field_error("birth_date", error) from None
+    if info.birth_date is None:  # typed: the document's own was checked with it
+        try:
+            check_birth_date(birth_date, today)
+        except IdentityError as error:
+            raise _field_error("birth_date", error) from None
     return info, sex, birth_date
 
 

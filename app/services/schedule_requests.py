@@ -20,10 +20,6 @@ from app.services.transaction import lock_one, transaction
 TEXT_MAX = 200
 
 
-def _refuse(field, message):
-    raise ValidationFailed({field: [message]}, message=message)
-
-
 def _text(value) -> str:
     return " ".join(str(value or "").split())
 
@@ -40,14 +36,14 @@ def make_request(
     try:
         kind = RequestKind(kind)
     except ValueError:
-        _refuse("kind", "请选择停诊或调诊")
+        raise ValidationFailed.on("kind", "请选择停诊或调诊") from None
     reason = _text(reason)
     if not reason or len(reason) > TEXT_MAX:
-        _refuse("reason", f"请填写申请原因（1–{TEXT_MAX} 字）")
+        raise ValidationFailed.on("reason", f"请填写申请原因（1–{TEXT_MAX} 字）")
     if kind == RequestKind.STOP:
         capacity = start = end = None
     elif capacity is not None and not 1 <= capacity <= schedules.MAX_CAPACITY:
-        _refuse("capacity", f"新的号源数须为 1–{schedules.MAX_CAPACITY}")
+        raise ValidationFailed.on("capacity", f"新的号源数须为 1–{schedules.MAX_CAPACITY}")
     with transaction(on_conflict=_pending_conflict):
         schedule = get_in_scope(Schedule, schedule_id, scope, lock=True)
         if schedule.status == ScheduleStatus.STOPPED:
@@ -59,7 +55,7 @@ def make_request(
             if capacity == schedule.capacity:
                 capacity = None
             if capacity is None and start is None:
-                _refuse("capacity", "请填写新的号源数或新的出诊时间")
+                raise ValidationFailed.on("capacity", "请填写新的号源数或新的出诊时间")
         if pending_of(schedule.id) is not None:
             raise _pending_conflict()
         made = ScheduleRequest(
@@ -93,7 +89,7 @@ def _asked_times(schedule: Schedule, start, end) -> tuple:
         return None, None
     start, end = start or schedule.start_time, end or schedule.end_time
     if end <= start:
-        _refuse("end_time", "结束时间须晚于开始时间")
+        raise ValidationFailed.on("end_time", "结束时间须晚于开始时间")
     if (start, end) == (schedule.start_time, schedule.end_time):
         return None, None
     return start, end
@@ -181,7 +177,7 @@ def refuse(scope: Scope, request_id, note, staff=None) -> ScheduleRequest:
     """Refuse a pending request, with a note for the doctor."""
     note = _text(note)
     if not note or len(note) > TEXT_MAX:
-        _refuse("note", f"请填写驳回说明（1–{TEXT_MAX} 字）")
+        raise ValidationFailed.on("note", f"请填写驳回说明（1–{TEXT_MAX} 字）")
     return _decide(scope, request_id, RequestStatus.REFUSED, note, staff)
 
 

@@ -20,10 +20,6 @@ from app.services.transaction import lock_one, transaction
 log = logging.getLogger(__name__)
 
 
-def _refuse(field, message):
-    raise ValidationFailed({field: [message]}, message=message)
-
-
 @dataclass(frozen=True)
 class DepartmentTemplates:
     """A department's templates as the page shows them, with the doctors one can be added for."""
@@ -70,15 +66,15 @@ def add_template(
     try:
         period = Period(period)
     except ValueError:
-        _refuse("period", "请选择上午、下午或晚间")
+        raise ValidationFailed.on("period", "请选择上午、下午或晚间") from None
     if weekday not in range(7):
-        _refuse("weekday", "请选择星期几")
+        raise ValidationFailed.on("weekday", "请选择星期几")
     if end <= start:
-        _refuse("end_time", "结束时间须晚于开始时间")
+        raise ValidationFailed.on("end_time", "结束时间须晚于开始时间")
     if not 1 <= capacity <= schedules.MAX_CAPACITY:
-        _refuse("capacity", f"号源数须为 1–{schedules.MAX_CAPACITY}")
+        raise ValidationFailed.on("capacity", f"号源数须为 1–{schedules.MAX_CAPACITY}")
     if fee_fen is not None and fee_fen < 0:
-        _refuse("fee_fen", "挂号费不能为负")
+        raise ValidationFailed.on("fee_fen", "挂号费不能为负")
     taken = lambda error: Conflict(  # noqa: E731
         "该医生该时段已有排班模板", code="template_exists"
     )

@@ -33,10 +33,6 @@ def slot_rows(schedule: Schedule, first=1) -> list[dict]:
     ]
 
 
-def _refuse(field, message):
-    raise ValidationFailed({field: [message]}, message=message)
-
-
 def create_schedule(
     scope: Scope,
     doctor_id,
@@ -55,20 +51,22 @@ def create_schedule(
     try:
         period = Period(period)
     except ValueError:
-        _refuse("period", "请选择上午、下午或晚间")
+        raise ValidationFailed.on("period", "请选择上午、下午或晚间") from None
     today = clock.business_date(now)
     if day < today:
-        _refuse("date", "不能为过去的日期排班")
+        raise ValidationFailed.on("date", "不能为过去的日期排班")
     if day > today + timedelta(days=MAX_DAYS_AHEAD):
-        _refuse("date", f"只能为 {MAX_DAYS_AHEAD} 天之内的日期排班")
+        raise ValidationFailed.on("date", f"只能为 {MAX_DAYS_AHEAD} 天之内的日期排班")
     if end <= start:
-        _refuse("end_time", "结束时间须晚于开始时间")
+        raise ValidationFailed.on("end_time", "结束时间须晚于开始时间")
     if not 1 <= capacity <= MAX_CAPACITY:
-        _refuse("capacity", f"号源数须为 1–{MAX_CAPACITY}")
+        raise ValidationFailed.on("capacity", f"号源数须为 1–{MAX_CAPACITY}")
     try:
         minutes = schedule_times.retimed(start, end, capacity).minutes_per_patient
     except ValueError:
-        _refuse("end_time", f"时段太短，排不下 {capacity} 个号（最后的号将排到次日）")
+        raise ValidationFailed.on(
+            "end_time", f"时段太短，排不下 {capacity} 个号（最后的号将排到次日）"
+        ) from None
     taken = lambda error: Conflict("该医生该时段已有排班", code="schedule_exists")  # noqa: E731
     with transaction(on_conflict=taken):
         doctor = get_in_scope(Doctor, doctor_id, scope)
@@ -79,7 +77,7 @@ def create_schedule(
         )
         fee = doctor.fee_fen if fee_fen is None else fee_fen
         if fee < 0:
-            _refuse("fee_fen", "挂号费不能为负")
+            raise ValidationFailed.on("fee_fen", "挂号费不能为负")
         schedule = Schedule(
             doctor_id=doctor.id,
             department_id=doctor.department_id,
@@ -143,12 +141,12 @@ def change_schedule(
             _resize(schedule, capacity)
         if fee_fen is not None:
             if fee_fen < 0:
-                _refuse("fee_fen", "挂号费不能为负")
+                raise ValidationFailed.on("fee_fen", "挂号费不能为负")
             schedule.fee_fen = fee_fen
         if release is not None:
             refusal = release_refusal(release, schedule.date, schedule.end_time, clock.CHINA_TZ)
             if refusal:
-                _refuse("release_at", refusal)
+                raise ValidationFailed.on("release_at", refusal)
             schedule.release_at = release
         audit.record(staff, "change_schedule", schedule, before=before, after=_changeable(schedule))
         free = db.session.scalar(
@@ -179,7 +177,7 @@ def _may_move(schedule: Schedule, new_times: tuple[time, time], now: datetime):
     start."""
     start, end = new_times
     if end <= start:
-        _refuse("end_time", "结束时间须晚于开始时间")
+        raise ValidationFailed.on("end_time", "结束时间须晚于开始时间")
     if schedule.status == ScheduleStatus.STOPPED:
         raise Conflict("该出诊已停诊，不能调整时间", code="schedule_stopped")
     today = clock.business_date(now)
@@ -198,7 +196,7 @@ def _may_move(schedule: Schedule, new_times: tuple[time, time], now: datetime):
         if clock_now >= schedule.start_time:
             raise Conflict("该出诊已开始，不能调整时间", code="schedule_started")
         if start <= clock_now:
-            _refuse("start_time", "开始时间已过，请选择稍后的时间")
+            raise ValidationFailed.on("start_time", "开始时间已过，请选择稍后的时间")
 
 
 def _move(schedule: Schedule, start: time, end: time, capacity: int):
@@ -209,7 +207,9 @@ def _move(schedule: Schedule, start: time, end: time, capacity: int):
     try:
         pace = schedule_times.retimed(start, end, capacity)
     except ValueError:
-        _refuse("end_time", f"时段太短，排不下 {capacity} 个号（最后的号将排到次日）")
+        raise ValidationFailed.on(
+            "end_time", f"时段太短，排不下 {capacity} 个号（最后的号将排到次日）"
+        ) from None
     # Locking reads, orders before slots as a payment's confirmation and a stop take them: the
     # numbers as the last committed hold left them, and none taken at its old time meanwhile.
     _active_orders(schedule.id)
@@ -223,7 +223,7 @@ def _move(schedule: Schedule, start: time, end: time, capacity: int):
     taken = {slot.seq: slot.suggested_time for slot in slots if slot.state != SlotState.FREE}
     brought = schedule_times.brought_forward(taken, pace.times)
     if brought is not None:
-        _refuse(
+        raise ValidationFailed.on(
             "start_time",
             f"{brought.seq} 号已有患者预约，调整后其建议就诊时间将由 "
             f"{brought.was:%H:%M} 提前到 {brought.would_be:%H:%M}；"
@@ -251,14 +251,16 @@ def _active_orders(schedule_id) -> list[Order]:
 def _may_resize(schedule: Schedule, capacity: int):
     """Refuse a capacity outside 1..MAX_CAPACITY or below the highest number already taken."""
     if not 1 <= capacity <= MAX_CAPACITY:
-        _refuse("capacity", f"号源数须为 1–{MAX_CAPACITY}")
+        raise ValidationFailed.on("capacity", f"号源数须为 1–{MAX_CAPACITY}")
     highest_taken = db.session.scalar(
         sa.select(sa.func.max(Slot.seq)).where(
             Slot.schedule_id == schedule.id, Slot.state != SlotState.FREE
         )
     )
     if highest_taken is not None and capacity < highest_taken:
-        _refuse("capacity", f"已有患者挂到 {highest_taken} 号，号源数不能少于 {highest_taken}")
+        raise ValidationFailed.on(
+            "capacity", f"已有患者挂到 {highest_taken} 号，号源数不能少于 {highest_taken}"
+        )
 
 
 def _resize(schedule: Schedule, capacity: int):
@@ -274,10 +276,10 @@ def _resize(schedule: Schedule, capacity: int):
     try:
         rows = slot_rows(schedule, first=old + 1)
     except ValueError:
-        _refuse(
+        raise ValidationFailed.on(
             "capacity",
             f"号源数过多：每位 {schedule.minutes_per_patient} 分钟，第 {capacity} 号将排到次日",
-        )
+        ) from None
     db.session.execute(sa.insert(Slot), rows)
 
 

@@ -50,7 +50,7 @@ def _scope(role, given: dict) -> rules.Scope:
             message = str(error)
         else:
             message = "平台管理员不属于任何医院、科室或医生"
-        raise ValidationFailed({"role": [message]}, message=message)
+        raise ValidationFailed.on("role", message)
     hospital_id = given["hospital_id"]
     department_id, doctor_id = given["department_id"], given["doctor_id"]
     if doctor_id is not None:
@@ -76,10 +76,10 @@ def create_staff(
     username = (username or "").strip()
     if not 3 <= len(username) <= 64 or not username.isprintable() or " " in username:
         message = "用户名须为 3–64 个字符，不含空格"
-        raise ValidationFailed({"username": [message]}, message=message)
+        raise ValidationFailed.on("username", message)
     problem = rules.password_problem(password)
     if problem:
-        raise ValidationFailed({"password": [problem]}, message=problem)
+        raise ValidationFailed.on("password", problem)
     try:
         role = rules.StaffRole(role)
     except ValueError:

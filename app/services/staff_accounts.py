@@ -77,7 +77,7 @@ def _reason(reason) -> str:
     reason = " ".join(str(reason or "").split())
     if not reason or len(reason) > 200:
         message = "请填写原因（1–200 字）"
-        raise ValidationFailed({"reason": [message]}, message=message)
+        raise ValidationFailed.on("reason", message)
     return reason
 
 

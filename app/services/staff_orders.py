@@ -90,7 +90,7 @@ def refund_in_full(scope: Scope, order_id, reason, staff, now=None) -> Refund:
     reason = " ".join(str(reason or "").split())
     if not reason or len(reason) > 200:
         message = "请填写退款原因（1–200 字）"
-        raise ValidationFailed({"reason": [message]}, message=message)
+        raise ValidationFailed.on("reason", message)
     freed = False
     with transaction():
         order = get_in_scope(Order, order_id, scope, lock=True)

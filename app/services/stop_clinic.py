@@ -61,7 +61,7 @@ def stop_clinic(schedule_id, reason, actor, now=None, batch=BATCH, staff=None) -
     reason = " ".join(str(reason or "").split())
     if not reason or len(reason) > REASON_MAX:
         message = f"请填写停诊原因（1–{REASON_MAX} 字）"
-        raise ValidationFailed({"reason": [message]}, message=message)
+        raise ValidationFailed.on("reason", message)
     with transaction():
         schedule = lock_one(sa.select(Schedule).where(Schedule.id == schedule_id))
         if schedule is None:
